@@ -1,0 +1,251 @@
+"""The generator interface shared by every recurrent text generator.
+
+A generator is an autoregressive model ``p(y_t | y_<t)`` over a vocabulary of ``V`` tokens. Subclasses define
+one recurrent cell through three small methods; this base class turns the cell into everything an estimator
+needs, with one implementation of each loop:
+
+* ``log_prob(tokens)``: teacher-forced per-token log-likelihood (MLE pretraining, NLL_gen);
+* ``sample(n)``: hard samples without a graph (discriminator steps, evaluation);
+* ``sample_with_logits(n)``: hard samples plus the logits that produced them, with a graph (REINFORCE);
+* ``rsample(n, inverse_temperature)``: RelGAN's Gumbel-Softmax sequences, differentiable (reparameterised).
+
+Inputs that do not depend on the recurrent state (embedding and the input-side projections of the cell) are
+computed for all time steps in one product whenever the tokens are known in advance.
+
+Shapes: ``B`` batch, ``T`` length, ``V`` vocabulary, ``H`` the cell's output size, ``P`` its projected input.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from textgan.models.gumbel import categorical_sample, gumbel_noise, straight_through
+
+State = tuple[torch.Tensor, ...]
+
+
+@dataclass
+class HardSample:
+    """Hard token samples with the logits that produced them (graph kept)."""
+
+    tokens: torch.Tensor  # (B, T) long
+    logits: torch.Tensor  # (B, T, V)
+
+    def log_prob(self) -> torch.Tensor:
+        """Per-token ``log p(y_t | y_<t)`` of the sampled tokens: (B, T)."""
+        log_probs = torch.log_softmax(self.logits.float(), dim=-1)
+        return log_probs.gather(-1, self.tokens.unsqueeze(-1)).squeeze(-1)
+
+
+@dataclass
+class RelaxedSample:
+    """RelGAN's Gumbel-Softmax sample of whole sequences.
+
+    ``tokens[b, t] = argmax(logits + gumbel)`` is an exact sample of the generator (Gumbel-Max), and it is the
+    token fed back as the next input; ``relaxed[b, t] = softmax(beta * (logits + gumbel))`` is its
+    differentiable stand-in that the discriminator reads (or the straight-through one-hot).
+    """
+
+    tokens: torch.Tensor  # (B, T) long
+    relaxed: torch.Tensor  # (B, T, V), rows sum to one
+    logits: torch.Tensor  # (B, T, V)
+
+
+def trunc_normal_linear_(module: nn.Module) -> None:
+    """RelGAN's initialisation: truncated normal weights with std 1/sqrt(fan_in), zero biases."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            std = 1.0 / math.sqrt(layer.in_features)
+            nn.init.trunc_normal_(layer.weight, std=std, a=-2 * std, b=2 * std)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
+
+class Generator(nn.Module):
+    """Base class of autoregressive generators; subclasses implement the recurrent cell.
+
+    Args:
+        vocab_size: number of tokens ``V``.
+        embedding_dim: size of the token embedding.
+        hidden_size: size ``H`` of the cell's output, projected to ``V`` logits.
+        max_length: default sequence length ``T`` of samples.
+        start_token: id fed as the first input (token 0 in the SeqGAN / RelGAN convention).
+    """
+
+    def __init__(
+        self, vocab_size: int, embedding_dim: int, hidden_size: int, max_length: int, start_token: int = 0
+    ) -> None:
+        super().__init__()
+        if not 0 <= start_token < vocab_size:
+            raise ValueError(f"start_token={start_token} is outside the vocabulary of size {vocab_size}")
+        self.vocab_size = vocab_size
+        self.max_length = max_length
+        self.start_token = start_token
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.output = nn.Linear(hidden_size, vocab_size)
+
+    # ----------------------------------------------------------------- the cell, defined by subclasses
+    def initial_state(self, batch_size: int, device: torch.device) -> State:
+        """The recurrent state before the first token, each tensor with the batch as first axis."""
+        raise NotImplementedError
+
+    def project_inputs(self, embedded: torch.Tensor) -> torch.Tensor:
+        """State-independent work on embedded inputs: (..., E) -> (..., P)."""
+        raise NotImplementedError
+
+    def cell(self, projected: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One recurrent step: projected input (B, P) and state -> output (B, H) and next state."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- teacher forcing
+    @property
+    def device(self) -> torch.device:
+        return self.output.weight.device
+
+    def _shifted_inputs(self, tokens: torch.Tensor) -> torch.Tensor:
+        start = tokens.new_full((tokens.shape[0], 1), self.start_token)
+        return torch.cat([start, tokens[:, :-1]], dim=1)
+
+    def hidden_states(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced cell outputs for predicting each token of ``tokens`` (B, T): (B, T, H)."""
+        projected = self.project_inputs(self.embedding(self._shifted_inputs(tokens)))  # (B, T, P)
+        state = self.initial_state(tokens.shape[0], tokens.device)
+        outputs = []
+        for t in range(tokens.shape[1]):
+            hidden, state = self.cell(projected[:, t], state)
+            outputs.append(hidden)
+        return torch.stack(outputs, dim=1)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits: (B, T) token ids -> (B, T, V)."""
+        return self.output(self.hidden_states(tokens))
+
+    def log_prob(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Per-token log-likelihood ``log p(y_t | y_<t)`` under teacher forcing: (B, T) -> (B, T) float32."""
+        log_probs = torch.log_softmax(self(tokens).float(), dim=-1)
+        return log_probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+
+    def nll(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean per-token negative log-likelihood in nats (scalar), over the tokens where ``mask`` is true."""
+        token_nll = -self.log_prob(tokens)
+        if mask is None:
+            return token_nll.mean()
+        mask = mask.to(token_nll.dtype)
+        return (token_nll * mask).sum() / mask.sum().clamp_min(1.0)
+
+    # ----------------------------------------------------------------- free-running loops
+    def unroll(
+        self,
+        batch_size: int,
+        length: int,
+        choose: Callable[[torch.Tensor], torch.Tensor],
+        *,
+        state: State | None = None,
+        first_input: torch.Tensor | None = None,
+        keep_logits: bool = False,
+        keep_states: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, list[State] | None]:
+        """Run the generator for ``length`` steps, feeding back the token that ``choose(logits)`` returns.
+
+        Args:
+            choose: maps one step's logits (B, V) to the next tokens (B,).
+            state / first_input: where to start (default: the initial state and the start token), so that
+                a rollout can continue from any prefix.
+            keep_logits: also return the stacked logits (B, T, V).
+            keep_states: also return the state after each step (for Monte-Carlo rollouts).
+        Returns:
+            tokens (B, T), logits (B, T, V) or None, states (list of T states) or None.
+        """
+        device = self.device
+        if state is None:
+            state = self.initial_state(batch_size, device)
+        if first_input is None:
+            first_input = torch.full((batch_size,), self.start_token, dtype=torch.long, device=device)
+        token, tokens, logits_steps, states = first_input, [], [], []
+        for _ in range(length):
+            hidden, state = self.cell(self.project_inputs(self.embedding(token)), state)
+            logits = self.output(hidden)  # (B, V)
+            token = choose(logits)
+            tokens.append(token)
+            if keep_logits:
+                logits_steps.append(logits)
+            if keep_states:
+                states.append(state)
+        stacked_logits = torch.stack(logits_steps, dim=1) if keep_logits else None
+        return torch.stack(tokens, dim=1), stacked_logits, (states if keep_states else None)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        num_samples: int,
+        length: int | None = None,
+        *,
+        temperature: float = 1.0,
+        batch_size: int = 1024,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Draw ``num_samples`` sequences from ``softmax(logits / temperature)``, no graph: (N, T) long.
+
+        Sampling runs in chunks of ``batch_size`` sequences to bound memory.
+        """
+        length = length or self.max_length
+
+        def choose(logits: torch.Tensor) -> torch.Tensor:
+            return categorical_sample(logits, temperature, generator=generator)
+
+        chunks = []
+        for start in range(0, num_samples, batch_size):
+            size = min(batch_size, num_samples - start)
+            chunks.append(self.unroll(size, length, choose)[0])
+        return torch.cat(chunks, dim=0)
+
+    def sample_with_logits(
+        self, num_samples: int, length: int | None = None, generator: torch.Generator | None = None
+    ) -> HardSample:
+        """Hard samples with their logits, differentiable in the logits (score-function estimators)."""
+
+        def choose(logits: torch.Tensor) -> torch.Tensor:
+            return categorical_sample(logits.detach(), generator=generator)
+
+        tokens, logits, _ = self.unroll(num_samples, length or self.max_length, choose, keep_logits=True)
+        return HardSample(tokens=tokens, logits=logits)
+
+    def rsample(
+        self,
+        num_samples: int,
+        inverse_temperature: float | torch.Tensor,
+        length: int | None = None,
+        *,
+        straight_through_estimator: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> RelaxedSample:
+        """RelGAN's reparameterised sample of whole sequences.
+
+        At each step ``o + g`` (logits plus Gumbel noise) picks the next token by argmax, which is also the
+        next input; the relaxed one-hot ``softmax(beta * (o + g))`` for the discriminator is computed for all
+        steps at once after the loop, from the same noise.
+        """
+        perturbed_steps = []
+
+        def choose(logits: torch.Tensor) -> torch.Tensor:
+            perturbed = logits.float() + gumbel_noise(logits.shape, device=logits.device, generator=generator)
+            perturbed_steps.append(perturbed)
+            return perturbed.detach().argmax(dim=-1)
+
+        tokens, logits, _ = self.unroll(num_samples, length or self.max_length, choose, keep_logits=True)
+        perturbed = torch.stack(perturbed_steps, dim=1)  # (B, T, V)
+        relaxed = torch.softmax(perturbed * inverse_temperature, dim=-1)
+        if straight_through_estimator:
+            relaxed = straight_through(relaxed, tokens)
+        return RelaxedSample(tokens=tokens, relaxed=relaxed, logits=logits)
+
+
+def one_hot(tokens: torch.Tensor, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(B, T) token ids -> (B, T, V) one-hot floats."""
+    return F.one_hot(tokens, vocab_size).to(dtype)

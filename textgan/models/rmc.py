@@ -1,0 +1,169 @@
+"""RelGAN's generator: a relational memory core (Santoro et al., 2018) over token embeddings.
+
+Faithful to the RelGAN reference implementation (``utils/models/relational_memory.py`` there):
+
+* the input embedding is projected (with bias) to the memory width ``M = head_size * num_heads`` and appended
+  to the memory as one extra row;
+* multi-head attention over memory plus input: one bias-free ``qkv`` product, layer-normalised *jointly over
+  all rows and features* (TensorFlow's ``layer_norm`` with ``begin_norm_axis=1``, gain and bias per feature),
+  queries scaled by ``(2 * key_size + head_size) ** -0.5``;
+* residual + joint layer norm, a 2-layer ReLU MLP (biases, no activation after the last layer), residual +
+  joint layer norm, then the input row is dropped;
+* per-unit input and forget gates from bias-free products of the input and of ``tanh(memory)``, with biases
+  0 and 1: ``memory' = sigmoid(i) * tanh(attended) + sigmoid(f + 1) * memory``;
+* the initial memory is the identity matrix padded with zeros; the output is the flattened memory.
+
+The paper's setting: 1 slot x 2 heads x 256 (M = 512), embedding 32.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from textgan.models.generator import Generator, State, trunc_normal_linear_
+
+
+class JointLayerNorm(nn.Module):
+    """Layer norm over the last two axes together, with a gain and bias per feature (last axis)."""
+
+    def __init__(self, features: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(features))
+        self.bias = nn.Parameter(torch.zeros(features))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, N, F)
+        return F.layer_norm(x, x.shape[-2:], eps=self.eps) * self.weight + self.bias
+
+
+class AttentionBlock(nn.Module):
+    """Multi-head attention over memory rows, residual, MLP, residual (one ``num_blocks`` iteration)."""
+
+    def __init__(self, mem_size: int, num_heads: int, key_size: int, head_size: int, mlp_layers: int) -> None:
+        super().__init__()
+        self.num_heads, self.key_size, self.head_size = num_heads, key_size, head_size
+        self.qkv_size = 2 * key_size + head_size
+        self.qkv = nn.Linear(mem_size, self.qkv_size * num_heads, bias=False)
+        self.qkv_norm = JointLayerNorm(self.qkv_size * num_heads)
+        self.attention_norm = JointLayerNorm(mem_size)
+        layers: list[nn.Module] = []
+        for index in range(mlp_layers):
+            layers.append(nn.Linear(mem_size, mem_size))
+            if index < mlp_layers - 1:
+                layers.append(nn.ReLU())
+        self.mlp = nn.Sequential(*layers)
+        self.mlp_norm = JointLayerNorm(mem_size)
+
+    def forward(self, rows: torch.Tensor, qkv: torch.Tensor | None = None) -> torch.Tensor:
+        """rows (B, N, M) -> attended rows (B, N, M); ``qkv`` (B, N, F) may be passed if precomputed."""
+        batch, num_rows, _ = rows.shape
+        qkv = self.qkv_norm(self.qkv(rows) if qkv is None else qkv)
+        qkv = qkv.view(batch, num_rows, self.num_heads, self.qkv_size).transpose(1, 2)  # (B, heads, N, qkv)
+        query, key, value = qkv.split([self.key_size, self.key_size, self.head_size], dim=-1)
+        attended = F.scaled_dot_product_attention(query, key, value, scale=self.qkv_size**-0.5)
+        attended = attended.transpose(1, 2).reshape(batch, num_rows, self.num_heads * self.head_size)
+        rows = self.attention_norm(rows + attended)
+        return self.mlp_norm(rows + self.mlp(rows))
+
+
+class RelationalMemory(nn.Module):
+    """The relational memory core as a recurrent cell with precomputable input projections.
+
+    ``project_inputs`` maps inputs (..., input_size) to (..., P) with ``P = M + F + 2M``: the memory-width
+    input row, its ``qkv`` product (first block) and its gate contribution. All three are independent of the
+    state, so teacher forcing computes them for every step in one product.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        mem_slots: int = 1,
+        head_size: int = 256,
+        num_heads: int = 2,
+        num_blocks: int = 1,
+        forget_bias: float = 1.0,
+        input_bias: float = 0.0,
+        attention_mlp_layers: int = 2,
+        key_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        if num_blocks < 1 or attention_mlp_layers < 1 or mem_slots < 1:
+            raise ValueError("mem_slots, num_blocks and attention_mlp_layers must all be >= 1")
+        self.mem_slots, self.mem_size = mem_slots, head_size * num_heads
+        self.forget_bias, self.input_bias = forget_bias, input_bias
+        key_size = key_size or head_size
+        self.input_projection = nn.Linear(input_size, self.mem_size)
+        self.blocks = nn.ModuleList(
+            AttentionBlock(self.mem_size, num_heads, key_size, head_size, attention_mlp_layers)
+            for _ in range(num_blocks)
+        )
+        self.qkv_width = self.blocks[0].qkv.out_features
+        self.gate_input = nn.Linear(self.mem_size, 2 * self.mem_size, bias=False)
+        self.gate_memory = nn.Linear(self.mem_size, 2 * self.mem_size, bias=False)
+
+    @property
+    def output_size(self) -> int:
+        return self.mem_slots * self.mem_size
+
+    def initial_state(self, batch_size: int, device: torch.device) -> State:
+        memory = torch.zeros(self.mem_slots, self.mem_size, device=device)
+        diagonal = min(self.mem_slots, self.mem_size)
+        memory[range(diagonal), range(diagonal)] = 1.0
+        return (memory.expand(batch_size, -1, -1),)
+
+    def project_inputs(self, inputs: torch.Tensor) -> torch.Tensor:
+        row = self.input_projection(inputs)  # (..., M)
+        return torch.cat([row, self.blocks[0].qkv(row), self.gate_input(row)], dim=-1)
+
+    def cell(self, projected: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        (memory,) = state  # (B, S, M)
+        row, input_qkv, input_gates = projected.split([self.mem_size, self.qkv_width, 2 * self.mem_size], -1)
+        rows = torch.cat([memory, row.unsqueeze(1)], dim=1)  # (B, S + 1, M)
+        first = self.blocks[0]
+        qkv = torch.cat([first.qkv(memory), input_qkv.unsqueeze(1)], dim=1)  # (B, S + 1, F)
+        rows = first(rows, qkv)
+        for block in self.blocks[1:]:
+            rows = block(rows)
+        attended = rows[:, :-1]  # drop the input row: (B, S, M)
+        gates = self.gate_memory(torch.tanh(memory)) + input_gates.unsqueeze(1)  # (B, S, 2M)
+        input_gate, forget_gate = gates.chunk(2, dim=-1)
+        input_gate = torch.sigmoid(input_gate + self.input_bias)
+        forget_gate = torch.sigmoid(forget_gate + self.forget_bias)
+        memory = input_gate * torch.tanh(attended) + forget_gate * memory
+        return memory.flatten(1), (memory,)
+
+
+class RMCGenerator(Generator):
+    """RelGAN's relational-memory generator (see the module docstring for the exact architecture)."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        max_length: int,
+        embedding_dim: int = 32,
+        mem_slots: int = 1,
+        head_size: int = 256,
+        num_heads: int = 2,
+        num_blocks: int = 1,
+        attention_mlp_layers: int = 2,
+        start_token: int = 0,
+    ) -> None:
+        core = RelationalMemory(
+            embedding_dim, mem_slots, head_size, num_heads, num_blocks, attention_mlp_layers=attention_mlp_layers
+        )
+        super().__init__(vocab_size, embedding_dim, core.output_size, max_length, start_token)
+        self.core = core
+        trunc_normal_linear_(self)
+        std = vocab_size**-0.5  # RelGAN initialises the embedding like a linear layer with fan-in V
+        nn.init.trunc_normal_(self.embedding.weight, std=std, a=-2 * std, b=2 * std)
+
+    def initial_state(self, batch_size: int, device: torch.device) -> State:
+        return self.core.initial_state(batch_size, device)
+
+    def project_inputs(self, embedded: torch.Tensor) -> torch.Tensor:
+        return self.core.project_inputs(embedded)
+
+    def cell(self, projected: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        return self.core.cell(projected, state)
