@@ -1,0 +1,81 @@
+"""The synthetic oracle benchmark as a DataModule: training data sampled from the oracle LSTM, cached to disk."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+
+from textgan.data.base import TokenDataModule
+from textgan.data.oracle import OracleLSTM
+from textgan.models.io import atomic_torch_save
+
+
+class OracleDataModule(TokenDataModule):
+    """SeqGAN's synthetic benchmark: ``num_train`` (10,000) sequences from the oracle are the real data.
+
+    Args:
+        oracle_path: ``.npz`` of the oracle's parameters (the SeqGAN oracle), or None for a fresh oracle
+            with N(0, 1) parameters drawn from ``oracle_seed`` (as RelGAN's code does).
+        cache_dir: where the sampled training / test sets are cached, keyed by oracle, seed and sizes.
+        num_eval_samples: generator samples scored by ``sample_metrics``' NLL_oracle.
+    """
+
+    def __init__(
+        self,
+        oracle_path: str | None = None,
+        oracle_seed: int = 0,
+        vocab_size: int = 5000,
+        embedding_dim: int = 32,
+        hidden_dim: int = 32,
+        max_length: int = 20,
+        num_train: int = 10_000,
+        num_test: int = 10_000,
+        cache_dir: str = ".cache/oracle",
+        batch_size: int = 64,
+        seed: int = 0,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        self.oracle_path, self.oracle_seed = oracle_path, oracle_seed
+        self.num_train, self.num_test, self.cache_dir = num_train, num_test, Path(cache_dir)
+        if oracle_path:
+            self.oracle = OracleLSTM.from_npz(oracle_path, max_length=max_length)
+        else:
+            self.oracle = OracleLSTM(vocab_size, embedding_dim, hidden_dim, max_length, seed=oracle_seed)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.oracle.vocab_size
+
+    @property
+    def max_length(self) -> int:
+        return self.oracle.max_length
+
+    def _cache_path(self) -> Path:
+        fingerprint = hashlib.sha256()
+        for tensor in self.oracle.buffers():
+            fingerprint.update(tensor.detach().cpu().numpy().tobytes())
+        key = f"{fingerprint.hexdigest()[:16]}-seed{self.seed}-n{self.num_train}-{self.num_test}-T{self.max_length}"
+        return self.cache_dir / f"oracle-{key}.pt"
+
+    def prepare_data(self) -> None:
+        path = self._cache_path()
+        if path.is_file():
+            return
+        generator = torch.Generator().manual_seed(self.seed)
+        train = self.oracle.sample(self.num_train, generator=generator)
+        test = self.oracle.sample(self.num_test, generator=generator)
+        atomic_torch_save({"train": train, "test": test}, path)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_tokens is not None:
+            return
+        self.prepare_data()
+        cached = torch.load(self._cache_path(), weights_only=True)
+        self.train_tokens, self.test_tokens = cached["train"], cached["test"]
+
+    def sample_metrics(self, samples: torch.Tensor) -> dict[str, float]:
+        """NLL_oracle of generated samples: mean per-token NLL (nats) under the oracle."""
+        return {"nll_oracle": self.oracle.nll(samples)}
