@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, RandomSampler, TensorDataset
+from torch.utils.data import DataLoader, IterableDataset, TensorDataset
 
 
 class TokenDataModule(L.LightningDataModule):
@@ -70,23 +70,17 @@ class TokenDataModule(L.LightningDataModule):
             drop_last=False,
         )
 
-    def random_batches(self, batches_per_step: int, num_steps: int) -> DataLoader:
-        """``num_steps`` batches of ``batches_per_step * batch_size`` random training sequences each.
+    def random_batches(self, batches_per_step: int, start_step: int = 0) -> DataLoader:
+        """An endless stream of ``batches_per_step * batch_size`` random training sequences per step.
 
-        One adversarial iteration consumes one such batch, split into a fresh real batch per generator and
-        discriminator update (RelGAN draws ``random_batch()`` for every update).
+        One adversarial iteration consumes one item, split into a fresh real batch per generator and
+        discriminator update (RelGAN draws ``random_batch()`` for every update). Item ``i`` depends only on
+        ``(seed, i)``, so a run resumed at step ``start_step`` sees the same data as an uninterrupted one.
         """
-        dataset = TensorDataset(self._require(self.train_tokens, "train_tokens"))
-        size = batches_per_step * self.batch_size
-        sampler = RandomSampler(
-            dataset,
-            replacement=True,
-            num_samples=size * num_steps,
-            generator=torch.Generator().manual_seed(self.seed + 1),
+        stream = RandomBatchStream(
+            self._require(self.train_tokens, "train_tokens"), batches_per_step * self.batch_size, self.seed, start_step
         )
-        return DataLoader(
-            dataset, batch_size=size, sampler=sampler, num_workers=self.num_workers, collate_fn=_stack_first
-        )
+        return DataLoader(stream, batch_size=None, num_workers=0)
 
     def val_dataloader(self) -> DataLoader:
         """The test split in (B, T) batches (NLL_gen)."""
@@ -96,3 +90,19 @@ class TokenDataModule(L.LightningDataModule):
 
 def _stack_first(items: list[tuple[torch.Tensor]]) -> torch.Tensor:
     return torch.stack([item[0] for item in items])
+
+
+class RandomBatchStream(IterableDataset):
+    """Endless batches of ``size`` rows drawn with replacement; batch ``i`` is seeded by ``(seed, i)``."""
+
+    def __init__(self, tokens: torch.Tensor, size: int, seed: int, start_step: int = 0) -> None:
+        super().__init__()
+        self.tokens, self.size, self.seed, self.start_step = tokens, size, seed, start_step
+
+    def __iter__(self):
+        step = self.start_step
+        generator = torch.Generator()
+        while True:
+            generator.manual_seed(self.seed * 1_000_003 + step)
+            yield self.tokens[torch.randint(len(self.tokens), (self.size,), generator=generator)]
+            step += 1

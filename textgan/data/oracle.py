@@ -83,10 +83,19 @@ class OracleLSTM(nn.Module):
 
     @torch.no_grad()
     def sample(
-        self, n: int, length: int | None = None, generator: torch.Generator | None = None
+        self, n: int, length: int | None = None, generator: torch.Generator | None = None, batch_size: int = 1024
     ) -> torch.Tensor:
-        """Draw ``n`` sequences of ``length`` tokens (default ``max_length``): LongTensor (n, length)."""
+        """Draw ``n`` sequences of ``length`` tokens (default ``max_length``): LongTensor (n, length).
+
+        Chunks of ``batch_size`` sequences keep each step's (batch, V) probabilities in cache.
+        """
         length = length or self.max_length
+        chunks = [
+            self._sample_chunk(min(batch_size, n - start), length, generator) for start in range(0, n, batch_size)
+        ]
+        return torch.cat(chunks) if chunks else torch.empty(0, length, dtype=torch.long)
+
+    def _sample_chunk(self, n: int, length: int, generator: torch.Generator | None) -> torch.Tensor:
         device = self.embedding.device
         hidden = torch.zeros(n, self.hidden_dim, device=device)
         memory = torch.zeros_like(hidden)

@@ -44,3 +44,12 @@ class Estimator(nn.Module):
         frozen by the caller during this call; gradients must reach the generator's parameters.
         """
         raise NotImplementedError
+
+    @torch.no_grad()
+    def discriminator_fakes(self, generator: Generator, batch_size: int, length: int, step: int) -> torch.Tensor:
+        """Generated input for a discriminator update, without a generator graph.
+
+        Default: hard samples (B, T). Estimators whose generator loss shows the discriminator something
+        else (relaxed one-hot rows) override this, so the discriminator is trained on what it is shown.
+        """
+        return generator.sample(batch_size, length, batch_size=batch_size)

@@ -48,3 +48,11 @@ class GumbelSoftmaxEstimator(Estimator):
         fake_logits = discriminator(sample.relaxed)
         loss = gan_loss.generator_loss(real_logits, fake_logits)
         return EstimatorOutput(loss=loss, logs={"beta": beta})
+
+    @torch.no_grad()
+    def discriminator_fakes(self, generator: Generator, batch_size: int, length: int, step: int) -> torch.Tensor:
+        """RelGAN trains its discriminator on the relaxed rows ``softmax(beta * (o + g))`` (B, T, V) too."""
+        sample = generator.rsample(
+            batch_size, self.schedule(step), length, straight_through_estimator=self.straight_through
+        )
+        return sample.relaxed

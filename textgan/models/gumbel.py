@@ -26,7 +26,8 @@ def gumbel_noise(
 ) -> torch.Tensor:
     """Standard Gumbel noise ``g = -log(-log u)``, ``u ~ U(0, 1)``, of the given shape."""
     uniform = torch.rand(shape, device=device, dtype=dtype, generator=generator)
-    return -torch.log(-torch.log(uniform.clamp_min(_TINY)).clamp_min(_TINY))
+    exponential = -torch.log(uniform.clamp_min(_TINY))  # Exp(1), strictly positive after clamping
+    return -torch.log(exponential.clamp_min(_TINY))
 
 
 def perturb(logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

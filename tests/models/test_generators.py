@@ -1,0 +1,112 @@
+"""The generator interface, for both the RMC and the LSTM generator."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from textgan.models.lstm import LSTMGenerator
+from textgan.models.rmc import JointLayerNorm, RMCGenerator
+
+V, T = 23, 6
+
+
+def make(kind: str):
+    torch.manual_seed(0)
+    if kind == "rmc":
+        return RMCGenerator(vocab_size=V, max_length=T, embedding_dim=8, head_size=8, num_heads=2, mem_slots=2)
+    return LSTMGenerator(vocab_size=V, max_length=T, embedding_dim=8, hidden_dim=12)
+
+
+KINDS = ["rmc", "lstm"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_teacher_forcing_equals_the_step_by_step_loop(kind):
+    generator = make(kind)
+    tokens = torch.randint(0, V, (5, T))
+    forced = iter(tokens.T)
+    _, logits, _ = generator.unroll(5, T, lambda _: next(forced), keep_logits=True)
+    expected = torch.log_softmax(logits, -1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+    assert torch.allclose(generator.log_prob(tokens), expected, atol=1e-5)
+    assert float(generator.nll(tokens)) == pytest.approx(float(-expected.mean()), abs=1e-5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sampling_is_seeded_and_the_lookup_table_path_is_exact(kind):
+    generator = make(kind)
+    a = generator.sample(40, generator=torch.Generator().manual_seed(1), batch_size=16)
+    b = generator.sample(40, generator=torch.Generator().manual_seed(1), batch_size=16)
+    assert a.shape == (40, T) and torch.equal(a, b)
+    assert a.min() >= 0 and a.max() < V
+    rng1, rng2 = torch.Generator().manual_seed(2), torch.Generator().manual_seed(2)
+    from textgan.models.gumbel import categorical_sample
+
+    with torch.no_grad():
+        direct = generator.unroll(8, T, lambda lg: categorical_sample(lg, generator=rng1))[0]
+        table = generator.input_table()
+        looked_up = generator.unroll(8, T, lambda lg: categorical_sample(lg, generator=rng2), input_table=table)[0]
+    assert torch.equal(direct, looked_up)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sample_frequencies_follow_the_model(kind):
+    generator = make(kind)
+    first = generator.sample(20_000, 1, generator=torch.Generator().manual_seed(3))[:, 0]
+    counts = torch.bincount(first, minlength=V).double()
+    probs = generator.log_prob(torch.arange(V).view(V, 1)).exp().double().squeeze(1)
+    expected = probs * counts.sum()
+    statistic = float(((counts - expected) ** 2 / expected).sum())
+    assert statistic < 49.7  # chi-square with 22 degrees of freedom, p = 0.001
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_relaxed_samples_carry_gradients_to_every_parameter(kind):
+    generator = make(kind)
+    sample = generator.rsample(16, 3.0, generator=torch.Generator().manual_seed(4))
+    assert sample.relaxed.shape == (16, T, V)
+    assert torch.allclose(sample.relaxed.sum(-1), torch.ones(16, T), atol=1e-5)
+    # the fed-back tokens are the Gumbel-Max samples, i.e. the argmax of the relaxed rows
+    assert torch.equal(sample.relaxed.argmax(-1), sample.tokens)
+    weights = torch.randn(V)
+    (sample.relaxed * weights).sum().backward()
+    for name, parameter in generator.named_parameters():
+        assert parameter.grad is not None, name
+        assert torch.isfinite(parameter.grad).all(), name
+        assert parameter.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_straight_through_forward_is_one_hot_with_soft_gradients(kind):
+    generator = make(kind)
+    sample = generator.rsample(8, 1.0, straight_through_estimator=True)
+    assert torch.equal(sample.relaxed.detach(), F.one_hot(sample.tokens, V).float())
+    (sample.relaxed * torch.randn(V)).sum().backward()
+    assert generator.output.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_hard_samples_keep_logits_consistent_with_teacher_forcing(kind):
+    generator = make(kind)
+    hard = generator.sample_with_logits(10)
+    assert torch.allclose(hard.log_prob(), generator.log_prob(hard.tokens), atol=1e-5)
+    hard.log_prob().sum().backward()
+    assert generator.embedding.weight.grad is not None
+
+
+def test_rmc_memory_starts_as_identity_and_layer_norm_is_joint_over_rows():
+    generator = RMCGenerator(vocab_size=V, max_length=T, embedding_dim=8, head_size=4, num_heads=2, mem_slots=3)
+    (memory,) = generator.initial_state(2, torch.device("cpu"))
+    assert memory.shape == (2, 3, 8)
+    assert torch.equal(memory[0], torch.eye(3, 8))
+    norm = JointLayerNorm(5)
+    x = torch.randn(4, 3, 5)
+    out = norm(x)
+    flat = x.reshape(4, -1)
+    expected = ((flat - flat.mean(1, keepdim=True)) / torch.sqrt(flat.var(1, unbiased=False, keepdim=True) + 1e-5))
+    assert torch.allclose(out, expected.view(4, 3, 5), atol=1e-5)
+    assert norm.weight.shape == (5,)
+
+
+def test_start_token_outside_the_vocabulary_is_refused():
+    with pytest.raises(ValueError, match="start_token"):
+        LSTMGenerator(vocab_size=5, max_length=3, start_token=5)

@@ -1,0 +1,113 @@
+"""Callbacks: periodic evaluation (metrics + sample tables) and atomic periodic checkpoints."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.loggers import WandbLogger
+
+from textgan.evaluation import evaluate_generator
+
+
+def _phase_step(pl_module: L.LightningModule) -> int:
+    """The x-axis of a phase: adversarial iterations, or MLE epochs done."""
+    return int(getattr(pl_module, "iteration", pl_module.current_epoch))
+
+
+class EvaluationCallback(L.Callback):
+    """Scores ``pl_module.generator`` with the DataModule's metrics, every ``every`` iterations or epochs.
+
+    Evaluates once before training starts (the starting point: e.g. the pretrained generator) and at the
+    end. Metrics go to every logger as ``{prefix}/{name}`` at the phase's step, decoded samples to a table
+    (wandb) or a text file (``samples_dir``); ``history`` keeps every evaluation for the run summary.
+    """
+
+    def __init__(
+        self,
+        prefix: str,
+        every: int = 100,
+        num_samples: int = 10_000,
+        num_logged_samples: int = 16,
+        samples_dir: str | Path | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.prefix, self.every, self.num_samples = prefix, every, num_samples
+        self.num_logged_samples, self.seed = num_logged_samples, seed
+        self.samples_dir = Path(samples_dir) if samples_dir else None
+        self.history: list[dict[str, float]] = []
+        self._last_step: int | None = None
+
+    def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
+        step = _phase_step(pl_module)
+        if step == self._last_step:
+            return self.history[-1]
+        result = evaluate_generator(
+            pl_module.generator, trainer.datamodule, self.num_samples, seed=self.seed + step
+        )
+        metrics = {f"{self.prefix}/{key}": value for key, value in result.metrics.items()}
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=step)
+        texts = trainer.datamodule.decode(result.samples[: self.num_logged_samples])
+        self._log_samples(trainer, texts, step)
+        self.history.append({"step": step, **result.metrics})
+        self._last_step = step
+        return self.history[-1]
+
+    def _log_samples(self, trainer: L.Trainer, texts: list[str], step: int) -> None:
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.log_text(
+                    key=f"{self.prefix}/samples", columns=["step", "sample"], data=[[step, t] for t in texts]
+                )
+        if self.samples_dir is not None:
+            self.samples_dir.mkdir(parents=True, exist_ok=True)
+            (self.samples_dir / f"{self.prefix.replace('/', '_')}_{step:06d}.txt").write_text("\n".join(texts) + "\n")
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.evaluate(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        if hasattr(pl_module, "iteration") and pl_module.iteration % self.every == 0:
+            self.evaluate(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not hasattr(pl_module, "iteration") and (pl_module.current_epoch + 1) % self.every == 0:
+            self.evaluate(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.evaluate(trainer, pl_module)
+
+
+class AtomicCheckpoint(L.Callback):
+    """Writes ``last.ckpt`` every ``every`` adversarial iterations (or epochs) and at the end of training.
+
+    The file is written under a temporary name and renamed into place, so an interrupted save never destroys
+    the previous checkpoint.
+    """
+
+    def __init__(self, dirpath: str | Path, every: int = 100) -> None:
+        self.dirpath, self.every = Path(dirpath), every
+
+    @property
+    def last_path(self) -> Path:
+        return self.dirpath / "last.ckpt"
+
+    def save(self, trainer: L.Trainer) -> None:
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        tmp = self.dirpath / f".last.ckpt.tmp-{os.getpid()}"
+        trainer.save_checkpoint(tmp)
+        os.replace(tmp, self.last_path)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        if hasattr(pl_module, "iteration") and pl_module.iteration % self.every == 0:
+            self.save(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not hasattr(pl_module, "iteration") and (pl_module.current_epoch + 1) % self.every == 0:
+            self.save(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.save(trainer)
