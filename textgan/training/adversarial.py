@@ -76,7 +76,7 @@ class AdversarialModule(L.LightningModule):
             loss = loss + self.gan_loss.penalty(self.discriminator, real_rows, fake_rows.float())
         return loss
 
-    def _discriminator_batches(self, real_batches: list[torch.Tensor], length: int):
+    def _discriminator_batches(self, real_batches: list[torch.Tensor], batch_size: int, length: int):
         """(real, fake) pairs for this iteration's discriminator updates."""
         if self.discriminator_epochs == 0:
             for real in real_batches:
@@ -84,7 +84,6 @@ class AdversarialModule(L.LightningModule):
                 yield real, fake
             return
         positives = self.trainer.datamodule.train_tokens
-        batch_size = self.trainer.datamodule.batch_size
         for _ in range(self.discriminator_steps):
             fakes = self.generator.sample(self.num_negatives, length)
             reals = positives[torch.randint(len(positives), (self.num_negatives,))].to(self.device)
@@ -98,7 +97,7 @@ class AdversarialModule(L.LightningModule):
             self.trainer.should_stop = True
             return
         generator_optimizer, discriminator_optimizer = self.optimizers()
-        batch_size = self.trainer.datamodule.batch_size if self.trainer.datamodule else batch.shape[0]
+        batch_size = batch.shape[0] // self.batches_per_step
         real_batches = list(batch.split(batch_size))
         length = batch.shape[1]
 
@@ -111,7 +110,7 @@ class AdversarialModule(L.LightningModule):
         self.untoggle_optimizer(generator_optimizer)
 
         self.toggle_optimizer(discriminator_optimizer)
-        for real, fake in self._discriminator_batches(real_batches[self.generator_steps :], length):
+        for real, fake in self._discriminator_batches(real_batches[self.generator_steps :], batch_size, length):
             discriminator_loss = self._discriminator_loss(real, fake)
             self._update(discriminator_optimizer, discriminator_loss)
         self.untoggle_optimizer(discriminator_optimizer)

@@ -1,0 +1,225 @@
+"""Speed and memory of textgan, at the paper's oracle and COCO sizes, on CPU and on CUDA when present.
+
+Sections (all by default):
+
+* ``models``: time per MLE step, per adversarial iteration (1 generator + 5 discriminator updates through the
+  real ``AdversarialModule`` under a Lightning Trainer), sampling throughput (10,000 sentences), peak memory;
+  in fp32 and bf16 mixed precision;
+* ``bleu``: BLEU-2..5 and Self-BLEU-2..5 on 10k x 10k COCO sentences against nltk (``scripts/bench_metrics.py``);
+* ``reinforce``: a REINFORCE generator step with K = 16 Monte-Carlo rollouts, vectorised vs the per-prefix loop
+  (``scripts/bench_reinforce.py``).
+
+Each model measurement runs in a fresh subprocess so that its peak resident memory (CPU) or peak allocated
+memory (CUDA) is its own. Needs torch and lightning only (no Hydra, datasets or wandb), so it runs on a bare
+GPU machine. Example::
+
+    python scripts/benchmark.py --section models --size coco --precision fp32 bf16
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+# The paper's settings: RelGAN oracle (length 20, vocabulary 5,000) and COCO (vocabulary 4,683, length 37).
+SIZES = {
+    "oracle": {"vocab_size": 5000, "max_length": 20},
+    "coco": {"vocab_size": 4683, "max_length": 37},
+}
+BATCH = 64
+
+
+def _models(size: str, device: str):
+    from textgan.models.discriminators import RelGANDiscriminator
+    from textgan.models.rmc import RMCGenerator
+
+    facts = SIZES[size]
+    torch.manual_seed(0)
+    generator = RMCGenerator(embedding_dim=32, mem_slots=1, head_size=256, num_heads=2, **facts).to(device)
+    discriminator = RelGANDiscriminator(embedding_dim=64, num_rep=64, **facts).to(device)
+    return generator, discriminator, facts
+
+
+def _autocast(device: str, precision: str):
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    return torch.autocast(device_type=device.split(":")[0], dtype=dtype, enabled=precision == "bf16")
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _time(fn, device: str, repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    _sync(device)
+    return (time.perf_counter() - start) / repeats
+
+
+def measure_mle_step(size: str, device: str, precision: str, repeats: int = 5) -> float:
+    generator, _, facts = _models(size, device)
+    optimizer = torch.optim.Adam(generator.parameters(), lr=1e-2)
+    tokens = torch.randint(0, facts["vocab_size"], (BATCH, facts["max_length"]), device=device)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(device, precision):
+            loss = generator.nll(tokens)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(generator.parameters(), 5.0)
+        optimizer.step()
+
+    return _time(step, device, repeats)
+
+
+def measure_sampling(size: str, device: str, precision: str, num: int = 10_000) -> float:
+    generator, _, _ = _models(size, device)
+    with _autocast(device, precision):
+        return _time(lambda: generator.sample(num), device, repeats=1, warmup=0)
+
+
+def measure_adversarial_iteration(size: str, device: str, precision: str, iterations: int = 4) -> float:
+    import lightning as L
+
+    from textgan.estimators import GumbelSoftmaxEstimator, InverseTemperatureSchedule
+    from textgan.losses.gan import RSGANLoss
+    from textgan.training.adversarial import AdversarialModule
+
+    generator, discriminator, facts = _models(size, device)
+    estimator = GumbelSoftmaxEstimator(InverseTemperatureSchedule(100, "exp", 5000))
+    module = AdversarialModule(generator, discriminator, estimator, RSGANLoss(), num_iterations=iterations + 1)
+    data = torch.randint(0, facts["vocab_size"], ((iterations + 2) * 6 * BATCH, facts["max_length"]))
+    loader = torch.utils.data.DataLoader(data, batch_size=6 * BATCH)
+    times: list[float] = []
+
+    class Timer(L.Callback):
+        def on_train_batch_start(self, *args):
+            _sync(device)
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, *args):
+            _sync(device)
+            times.append(time.perf_counter() - self.start)
+
+    trainer = L.Trainer(
+        accelerator="gpu" if device.startswith("cuda") else "cpu",
+        devices=1,
+        precision="bf16-mixed" if precision == "bf16" else "32-true",
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[Timer()],
+    )
+    trainer.fit(module, train_dataloaders=loader)
+    return sum(times[1:iterations + 1]) / len(times[1:iterations + 1])  # the first iteration is warm-up
+
+
+MEASUREMENTS = {
+    "mle_step_s": measure_mle_step,
+    "adversarial_iteration_s": measure_adversarial_iteration,
+    "sample_10k_s": measure_sampling,
+}
+
+
+def _child(name: str, size: str, device: str, precision: str, queue) -> None:
+    torch.manual_seed(0)
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    seconds = MEASUREMENTS[name](size, device, precision)
+    if device.startswith("cuda"):
+        peak_mb = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - baseline) / 1024
+    queue.put({"seconds": seconds, "peak_mb": peak_mb})
+
+
+def run_isolated(name: str, size: str, device: str, precision: str) -> dict:
+    """One measurement in a fresh process: its time and its own peak memory."""
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(name, size, device, precision, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def benchmark_models(sizes, devices, precisions) -> list[dict]:
+    rows = []
+    for device in devices:
+        for size in sizes:
+            for precision in precisions:
+                row = {"device": device, "size": size, "precision": precision}
+                peaks = []
+                for name in MEASUREMENTS:
+                    result = run_isolated(name, size, device, precision)
+                    row[name] = result["seconds"]
+                    peaks.append(result["peak_mb"])
+                    print(f"  {device} {size} {precision} {name}: {result['seconds']:.3f} s", file=sys.stderr)
+                row["peak_mb"] = max(peaks)
+                rows.append(row)
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for row in rows:
+        cells = [f"{row[k]:.3f}" if isinstance(row[k], float) else str(row[k]) for k in keys]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--section", nargs="+", default=["models", "bleu", "reinforce"])
+    parser.add_argument("--size", nargs="+", default=["oracle", "coco"], choices=sorted(SIZES))
+    parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--device", nargs="+", default=None, help="default: cpu, plus cuda when available")
+    parser.add_argument("--shared-data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--json", default=None, help="also write all rows to this JSON file")
+    args = parser.parse_args(argv)
+    devices = args.device or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    torch.set_float32_matmul_precision("highest")
+    results: dict[str, list[dict]] = {}
+    if "models" in args.section:
+        results["models"] = benchmark_models(args.size, devices, args.precision)
+    if "bleu" in args.section:
+        from bench_metrics import benchmark_bleu
+
+        results["bleu"] = benchmark_bleu(args.shared_data)
+    if "reinforce" in args.section:
+        from bench_reinforce import benchmark_rollout
+
+        results["reinforce"] = benchmark_rollout(device=devices[-1], sizes=tuple(args.size))
+    for section, rows in results.items():
+        print(f"\n### {section} ({torch.get_num_threads()} threads, torch {torch.__version__})\n")
+        print(markdown(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
