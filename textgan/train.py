@@ -66,6 +66,7 @@ def _pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata) 
     """Stage 1: MLE pretraining (resumable), then ``pretrained_generator.pt``."""
     checkpoint = AtomicCheckpoint(output_dir / "checkpoints" / "pretrain", every=cfg.pretrain.checkpoint_every)
     evaluation = EvaluationCallback(
+        datamodule,
         "pretrain/eval",
         every=cfg.pretrain.eval_every,
         num_samples=cfg.evaluation.num_samples,
@@ -99,9 +100,11 @@ def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir)
         discriminator_epochs=cfg.adversarial.discriminator_epochs,
         num_negatives=cfg.adversarial.num_negatives,
         num_iterations=steps,
+        real_tokens=datamodule.train_tokens,
     )
     checkpoint = AtomicCheckpoint(output_dir / "checkpoints" / "adversarial", every=cfg.adversarial.checkpoint_every)
     evaluation = EvaluationCallback(
+        datamodule,
         "adversarial/eval",
         every=cfg.adversarial.eval_every,
         num_samples=cfg.evaluation.num_samples,
@@ -112,7 +115,7 @@ def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir)
     if checkpoint.last_path.is_file():
         resume_from = checkpoint.last_path
         start = torch.load(resume_from, map_location="cpu", weights_only=False).get("adversarial_iteration", 0)
-    trainer = _trainer(cfg, loggers, [checkpoint, evaluation], max_epochs=1, max_steps=-1)
+    trainer = _trainer(cfg, loggers, [checkpoint, evaluation], max_epochs=-1, max_steps=-1)
     batches = datamodule.random_batches(module.batches_per_step, start_step=start)
     if start < steps:
         trainer.fit(module, train_dataloaders=batches, datamodule=None, ckpt_path=resume_from)

@@ -29,7 +29,7 @@ def compose_config(tmp_path: Path, *overrides: str):
 
 def read_metrics(run_dir: Path) -> list[dict]:
     rows = []
-    for path in run_dir.glob("csv/*/metrics.csv"):
+    for path in run_dir.glob("*/version_*/metrics.csv"):
         with path.open() as handle:
             rows.extend(csv.DictReader(handle))
     return rows
@@ -57,20 +57,21 @@ def test_tiny_pretrain_and_adversarial_run_writes_its_metrics(tmp_path):
 
 
 def test_same_seed_same_result_and_resume_continues_from_the_saved_step(tmp_path):
+    horizon = "estimator.schedule.horizon=10"  # the same beta schedule whatever the number of steps
     straight = tmp_path / "straight"
-    run(compose_config(straight, "adversarial.steps=4"))
+    run(compose_config(straight, "adversarial.steps=4", horizon))
     again = tmp_path / "again"
-    run(compose_config(again, "adversarial.steps=4"))
+    run(compose_config(again, "adversarial.steps=4", horizon))
     first, _ = load_generator(straight / "run" / "generator.pt")
     second, _ = load_generator(again / "run" / "generator.pt")
     for (name, a), b in zip(first.state_dict().items(), second.state_dict().values()):
         assert torch.equal(a, b), name
 
     interrupted = tmp_path / "interrupted"
-    run(compose_config(interrupted, "adversarial.steps=2"))
+    run(compose_config(interrupted, "adversarial.steps=2", horizon))
     checkpoint = interrupted / "run" / "checkpoints" / "adversarial" / "last.ckpt"
     assert torch.load(checkpoint, weights_only=False)["adversarial_iteration"] == 2
-    run(compose_config(interrupted, "adversarial.steps=4", f"resume={interrupted / 'run'}"))
+    run(compose_config(interrupted, "adversarial.steps=4", horizon, f"resume={interrupted / 'run'}"))
     assert torch.load(checkpoint, weights_only=False)["adversarial_iteration"] == 4
     resumed, _ = load_generator(interrupted / "run" / "generator.pt")
     for (name, a), b in zip(first.state_dict().items(), resumed.state_dict().values()):

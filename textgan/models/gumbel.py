@@ -53,10 +53,8 @@ def categorical_sample(
     flat = logits.reshape(-1, logits.shape[-1]).float()
     if temperature != 1.0:
         flat = flat / temperature
-    probs = torch.softmax(flat, dim=-1)
-    cdf = probs.cumsum(dim=-1)
+    cdf = torch.softmax(flat, dim=-1).cumsum(dim=-1)
     u = torch.rand(flat.shape[0], 1, device=flat.device, dtype=cdf.dtype, generator=generator)
-    # Scale by the row total so rounding in the cumulative sum can never push u past the last bin.
     index = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).clamp_max_(flat.shape[-1] - 1)
     return index.reshape(logits.shape[:-1])
 

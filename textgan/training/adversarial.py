@@ -39,6 +39,7 @@ class AdversarialModule(L.LightningModule):
         discriminator_epochs: int = 0,
         num_negatives: int = 10_000,
         num_iterations: int = 2000,
+        real_tokens: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -49,7 +50,11 @@ class AdversarialModule(L.LightningModule):
         self.grad_clip = grad_clip
         self.discriminator_epochs, self.num_negatives = discriminator_epochs, num_negatives
         self.num_iterations = num_iterations
+        self.real_tokens = real_tokens  # the training set: SeqGAN's schedule draws its positives from it
+        if discriminator_epochs > 0 and real_tokens is None:
+            raise ValueError("discriminator_epochs > 0 (SeqGAN's schedule) needs real_tokens, the training set")
         self.iteration = 0  # adversarial iterations done; checkpointed, drives the estimator's schedules
+        self._resumed_rng_state: torch.Tensor | None = None
         setup = getattr(estimator, "setup", None)
         if callable(setup):
             setup(generator)
@@ -69,7 +74,7 @@ class AdversarialModule(L.LightningModule):
 
     def _discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         loss = self.gan_loss.discriminator_loss(self.discriminator(real), self.discriminator(fake))
-        if getattr(self.gan_loss, "needs_penalty", False):
+        if type(self.gan_loss).penalty is not GANLoss.penalty:  # only WGAN-GP pays for one-hot rows
             vocab = self.generator.vocab_size
             real_rows = F.one_hot(real, vocab).float()
             fake_rows = fake if fake.dim() == 3 else F.one_hot(fake, vocab).float()
@@ -83,7 +88,7 @@ class AdversarialModule(L.LightningModule):
                 fake = self.estimator.discriminator_fakes(self.generator, real.shape[0], length, self.iteration)
                 yield real, fake
             return
-        positives = self.trainer.datamodule.train_tokens
+        positives = self.real_tokens
         for _ in range(self.discriminator_steps):
             fakes = self.generator.sample(self.num_negatives, length)
             reals = positives[torch.randint(len(positives), (self.num_negatives,))].to(self.device)
@@ -96,6 +101,9 @@ class AdversarialModule(L.LightningModule):
         if self.iteration >= self.num_iterations:  # the data stream is endless: stop here
             self.trainer.should_stop = True
             return
+        if self._resumed_rng_state is not None:
+            torch.set_rng_state(self._resumed_rng_state)
+            self._resumed_rng_state = None
         generator_optimizer, discriminator_optimizer = self.optimizers()
         batch_size = batch.shape[0] // self.batches_per_step
         real_batches = list(batch.split(batch_size))
@@ -136,5 +144,5 @@ class AdversarialModule(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.iteration = int(checkpoint.get("adversarial_iteration", 0))
-        if "torch_rng_state" in checkpoint:
-            torch.set_rng_state(checkpoint["torch_rng_state"])
+        # Applied at the first resumed step: restoring happens before callbacks' on_train_start hooks run.
+        self._resumed_rng_state = checkpoint.get("torch_rng_state")

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.loggers import WandbLogger
 
+from textgan.data.base import TokenDataModule
 from textgan.evaluation import evaluate_generator
 
 
@@ -27,6 +29,7 @@ class EvaluationCallback(L.Callback):
 
     def __init__(
         self,
+        datamodule: TokenDataModule,
         prefix: str,
         every: int = 100,
         num_samples: int = 10_000,
@@ -34,6 +37,7 @@ class EvaluationCallback(L.Callback):
         samples_dir: str | Path | None = None,
         seed: int = 0,
     ) -> None:
+        self.datamodule = datamodule
         self.prefix, self.every, self.num_samples = prefix, every, num_samples
         self.num_logged_samples, self.seed = num_logged_samples, seed
         self.samples_dir = Path(samples_dir) if samples_dir else None
@@ -44,13 +48,13 @@ class EvaluationCallback(L.Callback):
         step = _phase_step(pl_module)
         if step == self._last_step:
             return self.history[-1]
-        result = evaluate_generator(
-            pl_module.generator, trainer.datamodule, self.num_samples, seed=self.seed + step
-        )
+        # Evaluation must not move the training's random stream: how often one evaluates changes nothing else.
+        with torch.random.fork_rng(devices=[pl_module.device] if pl_module.device.type == "cuda" else []):
+            result = evaluate_generator(pl_module.generator, self.datamodule, self.num_samples, seed=self.seed + step)
         metrics = {f"{self.prefix}/{key}": value for key, value in result.metrics.items()}
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)
-        texts = trainer.datamodule.decode(result.samples[: self.num_logged_samples])
+        texts = self.datamodule.decode(result.samples[: self.num_logged_samples])
         self._log_samples(trainer, texts, step)
         self.history.append({"step": step, **result.metrics})
         self._last_step = step
