@@ -64,7 +64,7 @@ def test_same_seed_same_result_and_resume_continues_from_the_saved_step(tmp_path
     run(compose_config(again, "adversarial.steps=4", horizon))
     first, _ = load_generator(straight / "run" / "generator.pt")
     second, _ = load_generator(again / "run" / "generator.pt")
-    for (name, a), b in zip(first.state_dict().items(), second.state_dict().values()):
+    for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
 
     interrupted = tmp_path / "interrupted"
@@ -74,7 +74,7 @@ def test_same_seed_same_result_and_resume_continues_from_the_saved_step(tmp_path
     run(compose_config(interrupted, "adversarial.steps=4", horizon, f"resume={interrupted / 'run'}"))
     assert torch.load(checkpoint, weights_only=False)["adversarial_iteration"] == 4
     resumed, _ = load_generator(interrupted / "run" / "generator.pt")
-    for (name, a), b in zip(first.state_dict().items(), resumed.state_dict().values()):
+    for (name, a), b in zip(first.state_dict().items(), resumed.state_dict().values(), strict=True):
         assert torch.allclose(a, b, atol=1e-6), name
     steps = [int(float(r["adversarial/iteration"])) for r in read_metrics(interrupted / "run")
              if r.get("adversarial/iteration")]

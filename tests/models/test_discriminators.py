@@ -1,0 +1,224 @@
+"""RelGAN's and SeqGAN's discriminators, their max-over-time convolution and their highway + dropout."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from textgan.models import native_kernels
+from textgan.models.highway import Highway, _highway_torch
+from textgan.models.max_over_time_conv import MaxOverTimeConv
+from textgan.models.relgan_discriminator import RelGANDiscriminator
+from textgan.models.seqgan_discriminator import SeqGANDiscriminator
+
+V, T, B = 30, 9, 6
+NATIVE = native_kernels.available()
+BACKENDS = ["torch", pytest.param("native", marks=pytest.mark.skipif(not NATIVE, reason="no C compiler"))]
+
+
+def relgan(backend: str = "auto", num_rep: int = 4, **kwargs) -> RelGANDiscriminator:
+    torch.manual_seed(0)
+    # 70 filters: more than one 64-column block of the native kernel, with a partial one
+    defaults = dict(embedding_dim=8, num_rep=num_rep, filter_sizes=[2, 3], num_filters=[70, 5], hidden_size=7)
+    return RelGANDiscriminator(V, T, backend=backend, **{**defaults, **kwargs})
+
+
+def seqgan(backend: str = "auto") -> SeqGANDiscriminator:
+    torch.manual_seed(0)
+    return SeqGANDiscriminator(
+        V, T, embedding_dim=8, filter_sizes=[1, 2, 5], num_filters=[4, 6, 3], backend=backend
+    )
+
+
+MAKERS = {"relgan": relgan, "seqgan": seqgan}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", MAKERS)
+def test_token_and_one_hot_inputs_give_identical_logits_of_shape_b_by_r(kind, backend):
+    discriminator = MAKERS[kind](backend).eval()
+    tokens = torch.randint(0, V, (B, T))
+    from_tokens = discriminator(tokens)
+    from_one_hot = discriminator(F.one_hot(tokens, V).float())
+    expected_r = 4 if kind == "relgan" else 1
+    assert discriminator.num_outputs == expected_r
+    assert from_tokens.shape == (B, expected_r)
+    assert torch.equal(from_tokens, from_one_hot)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", MAKERS)
+def test_relaxed_inputs_receive_gradients(kind, backend):
+    discriminator = MAKERS[kind](backend)
+    relaxed = torch.softmax(torch.randn(B, T, V), dim=-1).requires_grad_()
+    discriminator(relaxed).sum().backward()
+    assert relaxed.grad is not None and torch.isfinite(relaxed.grad).all()
+    assert relaxed.grad.abs().sum() > 0
+    assert all(p.grad is not None for p in discriminator.parameters())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", MAKERS)
+def test_dropout_is_active_in_train_mode_only(kind, backend):
+    discriminator = MAKERS[kind](backend)
+    assert isinstance(discriminator.highway.dropout, torch.nn.Dropout)
+    assert discriminator.highway.dropout.p == 0.25
+    tokens = torch.randint(0, V, (B, T))
+    assert not torch.equal(discriminator(tokens), discriminator(tokens))
+    discriminator.eval()
+    assert torch.equal(discriminator(tokens), discriminator(tokens))
+
+
+def naive_relgan_features(discriminator: RelGANDiscriminator, embedded: torch.Tensor) -> torch.Tensor:
+    """RelGAN's TensorFlow graph, literally: conv2d over the (T, E) image, ReLU, max-pool over time."""
+    batch, _, _ = embedded.shape
+    image = embedded.unsqueeze(1)  # (B, 1, T, E)
+    pooled = []
+    for conv in discriminator.features.convs:
+        out = F.conv2d(
+            image, conv.weight, conv.bias, stride=(1, discriminator.emb_dim_single)
+        )  # (B, C, T', R)
+        pooled.append(torch.relu(out).amax(dim=2))  # (B, C, R)
+    features = torch.cat(pooled, dim=1)  # (B, C_total, R)
+    return features.permute(0, 2, 1).reshape(batch * discriminator.num_rep, -1)  # (B * R, C_total)
+
+
+@pytest.mark.parametrize("num_rep", [8, 4])  # one-wide (RelGAN's setting) and two-wide representations
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fast_convolution_equals_a_naive_conv2d(backend, num_rep):
+    discriminator = relgan(backend, num_rep=num_rep)
+    embedded = torch.randn(B, T, 8, requires_grad=True)
+    rows = embedded.view(B, T, num_rep, -1).transpose(1, 2).reshape(B * num_rep, T, -1)
+    fast = discriminator.features(rows)
+    naive = naive_relgan_features(discriminator, embedded)
+    assert torch.allclose(fast, naive, atol=1e-5)
+    weight = torch.randn_like(fast)
+    params = [embedded, *discriminator.features.parameters()]
+    fast_grads = torch.autograd.grad((fast * weight).sum(), params)
+    naive_grads = torch.autograd.grad((naive * weight).sum(), params)
+    for a, b in zip(fast_grads, naive_grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.skipif(not NATIVE, reason="no C compiler")
+def test_native_double_backward_matches_torch():
+    """WGAN-GP differentiates gradients: the native ops switch to differentiable torch maths there."""
+    results = []
+    for backend in ["native", "torch"]:
+        discriminator = relgan(backend)
+        inputs = torch.softmax(torch.randn(B, T, V, generator=torch.Generator().manual_seed(1)), -1)
+        inputs.requires_grad_()
+        torch.manual_seed(5)  # the same dropout masks in both runs
+        (grad,) = torch.autograd.grad(discriminator(inputs).sum(), inputs, create_graph=True)
+        penalty = grad.square().sum()
+        results.append(
+            [grad, *torch.autograd.grad(penalty, list(discriminator.parameters()), allow_unused=True)]
+        )
+    for a, b in zip(*results, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.skipif(not NATIVE, reason="no C compiler")
+@pytest.mark.parametrize("bias", [False, True])
+def test_fused_highway_equals_torch_with_the_same_dropout_mask(bias):
+    torch.manual_seed(0)
+    native, reference = (
+        Highway(12, bias=bias, dropout=0.25, backend="native"),
+        Highway(12, bias=bias, dropout=0.25),
+    )
+    reference.backend = "torch"
+    reference.load_state_dict(native.state_dict())
+    x = torch.randn(5, 12, requires_grad=True)
+    outputs, grads = [], []
+    for module in (native, reference):
+        torch.manual_seed(3)
+        out = module(x)
+        outputs.append(out)
+        grads.append(torch.autograd.grad((out * torch.arange(12.0)).sum(), [x, *module.parameters()]))
+    assert torch.allclose(outputs[0], outputs[1], atol=1e-6)
+    assert (outputs[0] == 0).float().mean() > 0.05  # dropout was applied
+    for a, b in zip(*grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.skipif(not NATIVE, reason="no C compiler")
+def test_fused_highway_reads_bfloat16_pre_activations():
+    highway = Highway(16, backend="native").eval()
+    x = torch.randn(7, 16, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = highway(x)
+        pre = highway.linear(x)  # the bf16 pre-activations the kernel reads
+    assert out.dtype == torch.float32 and pre.dtype == torch.bfloat16
+    assert torch.allclose(out, _highway_torch(pre, x, 0.0), atol=1e-6)  # gates computed in float32
+    out.sum().backward()
+    assert torch.isfinite(highway.linear.weight.grad).all()
+
+
+def test_autocast_bfloat16_stays_close_to_float32():
+    discriminator = relgan().eval()
+    tokens = torch.randint(0, V, (B, T))
+    exact = discriminator(tokens)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = discriminator(tokens)
+    assert torch.allclose(low.float(), exact, atol=0.05)
+
+
+def test_relgan_initialisation_and_validation():
+    discriminator = relgan()
+    for conv in discriminator.features.convs:
+        std = (2.0 / (conv.kernel_size[0] * conv.kernel_size[1])) ** 0.5
+        assert conv.weight.abs().max() <= 2 * std + 1e-6 and not conv.bias.any()
+    assert discriminator.embedding.weight.abs().max() <= 2 * V**-0.5 + 1e-6
+    assert not discriminator.hidden.bias.any() and not discriminator.logit.bias.any()
+    assert discriminator.highway.linear.bias is None
+    with pytest.raises(ValueError, match="multiple of num_rep"):
+        relgan(num_rep=3)
+    with pytest.raises(ValueError, match="exceed max_length"):
+        relgan(filter_sizes=[2, 10], num_filters=[3, 3])
+    with pytest.raises(ValueError, match="one-hot inputs"):
+        discriminator(torch.rand(B, T, V + 1))
+
+
+def test_relgan_spectral_norm_option():
+    discriminator = relgan(spectral_norm=True)
+    tokens = torch.randint(0, V, (B, T))
+    discriminator(tokens).sum().backward()
+    assert discriminator.features.convs[0].parametrizations.weight.original.grad is not None
+
+
+def test_seqgan_drops_windows_longer_than_the_sentences():
+    torch.manual_seed(0)
+    with pytest.warns(UserWarning, match=r"dropping windows \[15, 20\]"):
+        discriminator = SeqGANDiscriminator(V, 12)
+    assert discriminator.features.filter_sizes == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert discriminator.features.out_features == 1400
+    assert discriminator(torch.randint(0, V, (3, 12))).shape == (3, 1)
+
+
+def test_seqgan_regularization_is_the_single_logit_l2():
+    discriminator = seqgan()
+    with torch.no_grad():
+        discriminator.logit.weight.fill_(2.0)
+        discriminator.logit.bias.fill_(1.0)
+    features = discriminator.features.out_features
+    expected = 0.2 * (4.0 * features + 1.0) / 4
+    assert discriminator.regularization().item() == pytest.approx(expected)
+    assert relgan().regularization().item() == 0.0
+
+
+def test_conv_rejects_sentences_shorter_than_the_widest_window():
+    conv = MaxOverTimeConv(1, [2, 4], [3, 3])
+    with pytest.raises(ValueError, match="shorter than the widest filter"):
+        conv(torch.randn(2, 3, 1))
+
+
+def test_without_the_native_kernels_auto_falls_back_to_torch(monkeypatch):
+    monkeypatch.setattr(native_kernels, "_tried", True)
+    monkeypatch.setattr(native_kernels, "_library", None)
+    tokens = torch.randint(0, V, (B, T))
+    auto = relgan("auto").eval()
+    assert not auto.features.uses_native(torch.zeros(1, T, 2))
+    assert torch.allclose(auto(tokens), relgan("torch").eval()(tokens))
+    with pytest.raises(RuntimeError, match="could not be built"):
+        relgan("native")(tokens)
