@@ -40,6 +40,14 @@ class TokenDataModule(L.LightningDataModule):
         """Padding id, or None when sequences are never padded."""
         return None
 
+    @property
+    def vocab_fingerprint(self) -> str:
+        """What the token ids mean, for refusing a checkpoint trained on other data: here only how many ids.
+
+        Text corpora override it with a hash of the vocabulary (``sha256:...``).
+        """
+        return f"ids:{self.vocab_size}"
+
     # ---- evaluation hooks ------------------------------------------------------------------------------
     def sample_metrics(self, samples: torch.Tensor) -> dict[str, float]:
         """Scores of generated samples (N, T), e.g. NLL_oracle or BLEU; subclasses define them."""

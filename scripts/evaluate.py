@@ -1,0 +1,160 @@
+"""Score a generator checkpoint, or a file of generated sentences, with the paper's metrics.
+
+Real text: BLEU-2..5 against the test split, Self-BLEU-2..5 and (checkpoints) NLL_gen of the test split.
+Synthetic oracle (``--oracle PATH.npz`` or ``--data oracle``): NLL_oracle of the samples and NLL_gen of the
+oracle's test set. The protocol is ``textgan.evaluation``'s, the same the training callback uses. Writes
+``metrics.json``, ``metrics.md`` and (checkpoints) ``samples.txt`` to ``--out``; ``--wandb`` also logs them
+(offline unless ``WANDB_MODE`` says otherwise). Examples::
+
+    python scripts/evaluate.py --checkpoint outputs/.../generator.pt --data coco --out results/relgan
+    python scripts/evaluate.py --samples-file ../shared/data/samples/texygen_coco_mle.txt \\
+        --dataset-dir .cache/text/coco --out results/texygen_mle
+    python scripts/evaluate.py --checkpoint gen.pt --oracle ../shared/data/oracle/seqgan_oracle_lstm.npz \\
+        --out results/oracle
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from textgan.data.corpus_files import check_text_file  # noqa: E402
+from textgan.evaluation import (  # noqa: E402
+    add_data_arguments,
+    check_generator,
+    datamodule_from_args,
+    describe_data,
+    evaluate_generator,
+)
+from textgan.models.io import load_generator  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="a generator file (save_generator's format)")
+    source.add_argument("--samples-file", help="generated sentences, one per line (BLEU / Self-BLEU only)")
+    add_data_arguments(parser)
+    parser.add_argument("--num-samples", type=int, default=10_000, help="sentences to sample (or read)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sample from softmax(logits / t)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--out", help="output folder (default: evaluation/<checkpoint or file name>)")
+    parser.add_argument(
+        "--wandb", action="store_true", help="also log to wandb (offline unless WANDB_MODE is set)"
+    )
+    parser.add_argument("--wandb-project", default="textgan")
+    parser.add_argument("--wandb-name", help="wandb run name (default: evaluate-<name>)")
+    return parser.parse_args(argv)
+
+
+def read_samples_file(path: str, limit: int) -> list[str]:
+    """The first ``limit`` lines of a UTF-8 file (checked); blank lines stay, as empty samples."""
+    check_text_file(path)
+    text = Path(path).read_text(encoding="utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines[:limit]
+
+
+def evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    """Everything ``metrics.json`` holds: metrics, what was scored, on what data, under which protocol."""
+    settings = {"num_samples": args.num_samples, "temperature": args.temperature, "seed": args.seed}
+    settings["nll_ignore_padding"] = args.nll_ignore_padding
+    if args.checkpoint:
+        generator, metadata = load_generator(args.checkpoint, map_location=args.device)
+        datamodule = datamodule_from_args(args, metadata)
+        check_generator(generator, metadata, datamodule, args.checkpoint)
+        result = evaluate_generator(
+            generator,
+            datamodule,
+            args.num_samples,
+            temperature=args.temperature,
+            seed=args.seed,
+            nll_ignore_padding=args.nll_ignore_padding,
+        )
+        metrics, texts = result.metrics, datamodule.decode(result.samples)
+        source = {"checkpoint": str(Path(args.checkpoint).resolve()), "metadata": metadata}
+    else:
+        datamodule = datamodule_from_args(args)
+        if not hasattr(datamodule, "text_metrics"):
+            raise ValueError(
+                f"--samples-file needs text data with a vocabulary, not {describe_data(datamodule)}"
+            )
+        texts = read_samples_file(args.samples_file, args.num_samples)
+        metrics = datamodule.text_metrics(datamodule.text_words(texts))
+        source = {"samples_file": check_text_file(args.samples_file), "empty_samples": texts.count("")}
+        settings.update(num_samples=len(texts), temperature=None, seed=None)
+    protocol = datamodule.protocol() if hasattr(datamodule, "protocol") else {}
+    data = {
+        "description": describe_data(datamodule),
+        "vocab_fingerprint": datamodule.vocab_fingerprint,
+        **protocol,
+    }
+    return {"metrics": metrics, "source": source, "data": data, "settings": settings, "samples": texts}
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    source = report["source"].get("checkpoint") or report["source"]["samples_file"]["path"]
+    lines = [
+        f"Evaluation of `{source}` on {report['data']['description']}",
+        f"({report['settings']['num_samples']} samples"
+        + (
+            f", temperature {report['settings']['temperature']})" if "checkpoint" in report["source"] else ")"
+        ),
+        "",
+        "| metric | value |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {name} | {value:.4f} |" for name, value in report["metrics"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def log_to_wandb(report: dict[str, Any], out: Path, args: argparse.Namespace) -> None:
+    os.environ.setdefault("WANDB_MODE", "offline")
+    import wandb
+
+    name = args.wandb_name or f"evaluate-{out.name}"
+    config = {"source": report["source"], "data": report["data"], "settings": report["settings"]}
+    run = wandb.init(project=args.wandb_project, name=name, dir=str(out), job_type="evaluate", config=config)
+    run.log({f"eval/{key}": value for key, value in report["metrics"].items()})
+    run.log({"eval/samples": wandb.Table(columns=["sample"], data=[[t] for t in report["samples"][:100]])})
+    run.summary.update({f"eval/{key}": value for key, value in report["metrics"].items()})
+    run.finish()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    name = Path(args.checkpoint or args.samples_file).stem
+    out = Path(args.out or Path("evaluation") / name)
+    try:
+        report = evaluate(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"evaluate: error: {error}", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    samples = report.pop("samples")
+    (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    (out / "metrics.md").write_text(markdown_table(report))
+    if args.checkpoint:
+        (out / "samples.txt").write_text("\n".join(samples) + "\n")
+    if args.wandb:
+        log_to_wandb({**report, "samples": samples}, out, args)
+    print(markdown_table(report))
+    print(f"evaluate: results in {out.resolve()} (metrics.json, metrics.md)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Quality-diversity curves: sample each checkpoint over a sweep of softmax temperatures and plot both axes.
+
+Caccia et al., "Language GANs Falling Short" (ICLR 2020): a single (quality, diversity) point says little,
+since lowering the temperature of an MLE model buys quality with diversity; compare whole curves instead.
+Real text: BLEU-5 (quality, higher is better) against Self-BLEU-5 (lower is more diverse). Synthetic oracle:
+NLL_oracle (quality, lower is better) against NLL_test, the tempered generator's NLL of the oracle's test set
+(coverage, lower is better). Writes ``quality_diversity.json`` (every metric of every point) and
+``quality_diversity.png`` to ``--out``. Example::
+
+    python scripts/quality_diversity.py --checkpoint mle=run/pretrained_generator.pt \\
+        --checkpoint relgan=run/generator.pt --data coco --num-samples 2000 --out results/qd_coco
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from textgan.evaluation import (  # noqa: E402
+    DEFAULT_TEMPERATURES,
+    add_data_arguments,
+    check_generator,
+    datamodule_from_args,
+    describe_data,
+    quality_diversity_axes,
+    temperature_sweep,
+)
+from textgan.models.io import load_generator  # noqa: E402
+
+AXIS_LABELS = {
+    "bleu5": "BLEU-5 (quality, higher is better)",
+    "self_bleu5": "Self-BLEU-5 (lower is more diverse)",
+    "nll_oracle": "NLL_oracle (quality, lower is better)",
+    "nll_gen": "NLL_test (coverage, lower is better)",
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--checkpoint",
+        action="append",
+        required=True,
+        metavar="[LABEL=]PATH",
+        help="a generator file (repeat)",
+    )
+    add_data_arguments(parser)
+    parser.add_argument(
+        "--temperatures",
+        default=",".join(str(t) for t in DEFAULT_TEMPERATURES),
+        help="comma-separated softmax temperatures (default 0.5,0.6,...,1.5)",
+    )
+    parser.add_argument("--num-samples", type=int, default=10_000, help="sentences per point")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (the same at every temperature)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--out", default="quality_diversity", help="output folder")
+    return parser.parse_args(argv)
+
+
+def labelled(checkpoints: list[str]) -> list[tuple[str, str]]:
+    """``LABEL=PATH`` or ``PATH`` (label: the file's stem) -> (label, path)."""
+    pairs = []
+    for item in checkpoints:
+        label, sep, path = item.partition("=")
+        pairs.append((label, path) if sep else (Path(item).stem, item))
+    return pairs
+
+
+def sweep(args: argparse.Namespace) -> dict[str, Any]:
+    """Every checkpoint's points (one per temperature) with the data and settings they were taken under."""
+    temperatures = [float(t) for t in args.temperatures.split(",") if t.strip()]
+    if not temperatures or min(temperatures) <= 0:
+        raise ValueError(f"temperatures must be positive, got {args.temperatures!r}")
+    datamodule, curves = None, []
+    for label, path in labelled(args.checkpoint):
+        generator, metadata = load_generator(path, map_location=args.device)
+        if datamodule is None:
+            datamodule = datamodule_from_args(args, metadata)
+        check_generator(generator, metadata, datamodule, path)
+        points = temperature_sweep(
+            generator,
+            datamodule,
+            temperatures,
+            args.num_samples,
+            seed=args.seed,
+            nll_ignore_padding=args.nll_ignore_padding,
+        )
+        curves.append({"label": label, "checkpoint": str(Path(path).resolve()), "points": points})
+        print(f"quality_diversity: {label}: {len(points)} temperatures done", file=sys.stderr)
+    quality, diversity = quality_diversity_axes(curves[0]["points"][0])
+    protocol = datamodule.protocol() if hasattr(datamodule, "protocol") else {}
+    settings = {
+        "num_samples": args.num_samples,
+        "seed": args.seed,
+        "nll_ignore_padding": args.nll_ignore_padding,
+    }
+    return {
+        "axes": {"quality": quality, "diversity": diversity},
+        "temperatures": temperatures,
+        "curves": curves,
+        "data": {"description": describe_data(datamodule), **protocol},
+        "settings": settings,
+    }
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    """Quality on x, diversity on y, one line per checkpoint, points labelled with their temperature."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    quality, diversity = report["axes"]["quality"], report["axes"]["diversity"]
+    figure, axes = plt.subplots(figsize=(6.4, 4.8), dpi=120)
+    for curve in report["curves"]:
+        xs = [point[quality] for point in curve["points"]]
+        ys = [point[diversity] for point in curve["points"]]
+        (line,) = axes.plot(xs, ys, marker="o", markersize=3, label=curve["label"])
+        for x, y, point in zip(xs, ys, curve["points"], strict=True):
+            axes.annotate(
+                f"{point['temperature']:g}",
+                (x, y),
+                fontsize=6,
+                color=line.get_color(),
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+    axes.set_xlabel(AXIS_LABELS.get(quality, quality))
+    axes.set_ylabel(AXIS_LABELS.get(diversity, diversity))
+    axes.set_title(
+        f"Quality-diversity over temperature ({report['settings']['num_samples']} samples)", fontsize=9
+    )
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        report = sweep(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"quality_diversity: error: {error}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "quality_diversity.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    plot(report, out / "quality_diversity.png")
+    print(f"quality_diversity: results in {out.resolve()} (quality_diversity.json, quality_diversity.png)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Reading a text corpus: refuse bad files with a message naming file and line, skip blank lines (counted).
+
+Checks run on the raw bytes before ``datasets`` reads the file, because ``datasets`` reports invalid UTF-8
+without the file or line. Line numbers are 1-based physical lines (``\n``, ``\r\n`` or ``\r``), the same
+lines ``datasets``' text builder yields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+class DataWarning(UserWarning):
+    """Input that was fixed up rather than refused: blank lines skipped, long lines cut."""
+
+
+@contextmanager
+def quiet_datasets() -> Iterator[None]:
+    """No ``datasets`` progress bars inside (reading and saving a few local files is instant)."""
+    import datasets
+
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_text_file(path: str | Path) -> dict[str, Any]:
+    """Refuse a missing, empty or non-UTF-8 file with a message naming it (and the line); describe it.
+
+    Returns ``{"path", "sha256", "bytes"}`` for the manifest.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: file not found")
+    if not path.is_file():
+        raise ValueError(f"{path}: not a regular file")
+    data = path.read_bytes()
+    if not data:
+        raise ValueError(f"{path}: file is empty")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        for number, line in enumerate(data.splitlines(), start=1):  # universal newlines, like the reader
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                bad = line[error.start : error.start + 4].hex(" ")
+                raise ValueError(
+                    f"{path}, line {number}: invalid UTF-8 at byte {error.start + 1} of the line ({bad}): "
+                    f"{error.reason}; convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+                ) from None
+        raise
+    return {"path": str(path.resolve()), "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def read_text_files(files: dict[str, Path]) -> dict[str, list[str]]:
+    """Lines of each split's file, read with ``datasets``' text builder (universal newlines, no line breaks).
+
+    ``datasets`` writes its Arrow cache into a temporary folder that is removed afterwards, so nothing
+    outside the dataset folder is touched.
+    """
+    import datasets
+
+    with tempfile.TemporaryDirectory(prefix="textgan-read-") as cache, quiet_datasets():
+        loaded = datasets.load_dataset(
+            "text",
+            data_files={split: str(path) for split, path in files.items()},
+            keep_linebreaks=False,
+            cache_dir=cache,
+        )
+        return {split: list(loaded[split]["text"]) for split in files}
+
+
+def read_hub_dataset(
+    name: str, splits: dict[str, str], text_column: str = "text", config: str | None = None
+) -> tuple[dict[str, list[str]], dict[str, dict[str, Any]]]:
+    """Lines and source descriptions of a hub dataset (needs network or a warm ``datasets`` cache)."""
+    import datasets
+
+    lines, sources = {}, {}
+    for split, hub_split in splits.items():
+        loaded = datasets.load_dataset(name, config, split=hub_split)
+        if text_column not in loaded.column_names:
+            raise ValueError(
+                f"{name} [{hub_split}]: no column {text_column!r} (columns: {loaded.column_names})"
+            )
+        lines[split] = [str(text) for text in loaded[text_column]]
+        sources[split] = {
+            "hub_dataset": name,
+            "config": config,
+            "split": hub_split,
+            "text_column": text_column,
+            "fingerprint": loaded._fingerprint,
+        }
+    return lines, sources
+
+
+def drop_blank_lines(lines: list[str], label: str) -> tuple[list[str], list[int], list[int]]:
+    """Whitespace-normalise lines and skip blank ones (warned about, with their line numbers).
+
+    Returns (kept lines, their 1-based line numbers, line numbers of the blank lines).
+    """
+    kept, numbers, blank = [], [], []
+    for number, line in enumerate(lines, start=1):
+        text = " ".join(line.lstrip("\ufeff").split())
+        if text:
+            kept.append(text)
+            numbers.append(number)
+        else:
+            blank.append(number)
+    if blank and kept:
+        warnings.warn(f"{label}: skipped {len(blank)} blank line(s) ({list_lines(blank)})", DataWarning, 2)
+    if not kept:
+        raise ValueError(f"{label}: no usable lines ({len(lines)} line(s), all blank)")
+    return kept, numbers, blank
+
+
+def list_lines(numbers: list[int], extra: dict[int, str] | None = None) -> str:
+    shown = [f"line {n}" + (f" ({extra[n]})" if extra else "") for n in numbers[:5]]
+    return ", ".join(shown) + (f", ... {len(numbers) - 5} more" if len(numbers) > 5 else "")

@@ -1,0 +1,271 @@
+"""Real text corpora (MS COCO captions, EMNLP2017 News) as a DataModule, scored with BLEU and Self-BLEU.
+
+The data live in a dataset folder (``textgan.data.tokenization``): fixed-length rows ``w_1 .. w_n <eos>
+<pad> ..`` with ``<pad>`` = 0, ``<bos>`` = 1 (the generator's start token), ``<eos>`` = 2, ``<unk>`` = 3.
+Give either ``dataset_dir`` (a folder built by ``scripts/tokenize_corpus.py``) or ``train_file`` and
+``test_file``: the folder is then built on first use and rebuilt only when the files' contents (sha256) or
+the tokenizer options change.
+
+Sample metrics follow Texygen / RelGAN: BLEU-n of each generated sentence against the whole test split as
+references, averaged over sentences, and Self-BLEU-n of each generated sentence against the other generated
+ones, at word level (``<unk>`` in a sample never matches a reference word).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from tokenizers import Tokenizer
+
+from textgan.data.base import TokenDataModule
+from textgan.data.tokenization import (
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    TokenizerOptions,
+    build_dataset,
+    is_up_to_date,
+    load_split,
+    load_tokenizer,
+    read_manifest,
+    words,
+)
+
+
+class TextDataModule(TokenDataModule):
+    """A tokenised text corpus: MLE / adversarial batches, decoding, BLEU-n and Self-BLEU-n of samples.
+
+    Args:
+        dataset_dir: the dataset folder to read; with ``train_file`` / ``test_file`` it is where the folder
+            is built (default: ``cache_dir/<name of the test file's folder>-<hash of the paths>``).
+        train_file, test_file: the corpus, one sentence per line, relative to ``root`` (default: the
+            current directory). A test file is always needed (BLEU references, NLL_gen).
+        test_as_train: with no ``train_file``, train on the test file itself (smoke tests on corpora whose
+            training split is not at hand, e.g. EMNLP News here); BLEU then measures memorisation.
+        tokenizer, vocab_size, min_frequency, pre_tokenizer, lowercase, vocab_from: ``TokenizerOptions``.
+        max_length: fixed row length T (eos included); default: the longest line. With a prebuilt
+            ``dataset_dir`` it must match the folder's.
+        num_eval_samples: how many sentences an evaluation should generate (read by callers).
+        bleu_orders: n of BLEU-n and Self-BLEU-n.
+        max_hypotheses: BLEU scores only the first k samples (None: all).
+        max_references: BLEU references are the first m test sentences (None: all).
+        self_bleu_samples: Self-BLEU is computed on the first s samples (None: all).
+    """
+
+    def __init__(
+        self,
+        dataset_dir: str | None = None,
+        train_file: str | None = None,
+        test_file: str | None = None,
+        root: str | None = None,
+        test_as_train: bool = False,
+        tokenizer: str = "word_level",
+        vocab_size: int | None = None,
+        min_frequency: int = 1,
+        pre_tokenizer: str = "whitespace",
+        lowercase: bool = False,
+        vocab_from: str = "train",
+        max_length: int | None = None,
+        cache_dir: str = ".cache/text",
+        batch_size: int = 64,
+        num_workers: int = 0,
+        seed: int = 0,
+        num_eval_samples: int = 10_000,
+        bleu_orders: Sequence[int] = (2, 3, 4, 5),
+        max_hypotheses: int | None = None,
+        max_references: int | None = None,
+        self_bleu_samples: int | None = None,
+    ) -> None:
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        self.options = TokenizerOptions(
+            tokenizer, vocab_size, min_frequency, pre_tokenizer, lowercase, vocab_from
+        )
+        self.requested_max_length = max_length
+        self.num_eval_samples = num_eval_samples
+        self.bleu_orders = tuple(int(n) for n in bleu_orders)
+        for name, limit in (
+            ("max_hypotheses", max_hypotheses),
+            ("max_references", max_references),
+            ("self_bleu_samples", self_bleu_samples),
+        ):
+            if limit is not None and int(limit) < 1:
+                raise ValueError(f"{name} must be None (all) or at least 1, got {limit}")
+        self.max_hypotheses, self.max_references = max_hypotheses, max_references
+        self.self_bleu_samples = self_bleu_samples
+        self.train_file, self.test_file = _corpus_files(
+            train_file, test_file, root, test_as_train, dataset_dir
+        )
+        if dataset_dir is not None:
+            self.dataset_dir = Path(dataset_dir).resolve()
+        else:  # built from files (``_corpus_files`` refused having neither)
+            key = hashlib.sha256(f"{self.train_file}\n{self.test_file}".encode()).hexdigest()[:8]
+            self.dataset_dir = (Path(cache_dir) / f"{self.test_file.parent.name}-{key}").resolve()
+        self._manifest: dict[str, Any] | None = None
+        self._tokenizer: Tokenizer | None = None
+        self._references: list[list[str]] | None = None
+        self._bleu_references: Any = None  # textgan.metrics.BleuReferences, built on first use
+        self.test_texts: list[str] | None = None
+
+    # ---- building and loading ----------------------------------------------------------------------------
+    def prepare_data(self) -> None:
+        """Build the dataset folder from the corpus files when it is missing or stale."""
+        if self.test_file is None:
+            return
+        if is_up_to_date(
+            self.dataset_dir, self.train_file, self.test_file, self.options, self.requested_max_length
+        ):
+            return
+        build_dataset(
+            self.dataset_dir, self.train_file, self.test_file, self.options, self.requested_max_length
+        )
+        self._manifest = None
+        print(f"textgan: tokenised {self.train_file} and {self.test_file} into {self.dataset_dir}")
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_tokens is not None:
+            return
+        self.prepare_data()
+        manifest = self.manifest
+        wanted = self.requested_max_length
+        if wanted is not None and wanted != manifest["max_length"]:
+            raise ValueError(
+                f"{self.dataset_dir} holds rows of max_length={manifest['max_length']}, "
+                f"but max_length={wanted} was asked for: rebuild it with "
+                f"scripts/tokenize_corpus.py --max-length {wanted}"
+            )
+        train_ids, _ = load_split(self.dataset_dir, "train")
+        test_ids, self.test_texts = load_split(self.dataset_dir, "test")
+        self.train_tokens, self.test_tokens = torch.from_numpy(train_ids), torch.from_numpy(test_ids)
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The dataset folder's ``manifest.json`` (valid after ``prepare_data``)."""
+        if self._manifest is None:
+            self._manifest = read_manifest(self.dataset_dir)
+        return self._manifest
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        if self._tokenizer is None:
+            self._tokenizer = load_tokenizer(self.dataset_dir)
+        return self._tokenizer
+
+    # ---- facts -------------------------------------------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        return int(self.manifest["vocab_size"])
+
+    @property
+    def max_length(self) -> int:
+        return int(self.manifest["max_length"])
+
+    @property
+    def start_token(self) -> int:
+        return BOS_ID
+
+    @property
+    def pad_token(self) -> int:
+        return PAD_ID
+
+    @property
+    def eos_token(self) -> int:
+        return EOS_ID
+
+    @property
+    def vocab_fingerprint(self) -> str:
+        """``sha256:`` of the vocabulary in id order (see ``tokenization.vocab_fingerprint``)."""
+        return str(self.manifest["vocab_fingerprint"])
+
+    # ---- text --------------------------------------------------------------------------------------------
+    def decode(self, tokens: torch.Tensor) -> list[str]:
+        """Token ids (N, T) -> sentences: everything up to the first ``<eos>``, pads and bos dropped."""
+        rows = []
+        for row in tokens.tolist():
+            if EOS_ID in row:
+                row = row[: row.index(EOS_ID)]
+            rows.append([token for token in row if token not in (PAD_ID, BOS_ID)])
+        return self.tokenizer.decode_batch(rows, skip_special_tokens=False)
+
+    def sample_words(self, samples: torch.Tensor) -> list[list[str]]:
+        """Generated ids (N, T) -> the words of each decoded sentence (BLEU's units)."""
+        return [text.split() for text in self.decode(samples)]
+
+    def text_words(self, texts: Sequence[str]) -> list[list[str]]:
+        """Sentences -> words, normalised and split as the tokenizer does (e.g. a file of generated text)."""
+        return [words(self.tokenizer, text) for text in texts]
+
+    @property
+    def references(self) -> list[list[str]]:
+        """Words of every test sentence (the BLEU references; cut lines in full)."""
+        if self._references is None:
+            if self.test_texts is None:
+                raise RuntimeError("references are available after setup()")
+            self._references = self.text_words(self.test_texts)
+        return self._references
+
+    # ---- metrics -----------------------------------------------------------------------------------------
+    def sample_metrics(self, samples: torch.Tensor) -> dict[str, float]:
+        """BLEU-n against the test split, Self-BLEU-n of generated ids (N, T): ``bleu2``, ``self_bleu2``.."""
+        return self.text_metrics(self.sample_words(samples))
+
+    def text_metrics(self, hypotheses: Sequence[Sequence[str]]) -> dict[str, float]:
+        """BLEU-n and Self-BLEU-n of word lists under this module's protocol (orders and sample limits).
+
+        BLEU: the first ``max_hypotheses`` against the first ``max_references`` test sentences (their n-gram
+        index is built once and kept); Self-BLEU: the first ``self_bleu_samples``, each against the others.
+        """
+        from textgan.metrics import BleuReferences, self_bleu_scores
+
+        if self._bleu_references is None:
+            references = self.references[: self.max_references]
+            self._bleu_references = BleuReferences(references, max_order=max(self.bleu_orders))
+        bleu = self._bleu_references.scores(hypotheses[: self.max_hypotheses], self.bleu_orders)
+        self_bleu = self_bleu_scores(hypotheses, self.bleu_orders, max_samples=self.self_bleu_samples)
+        scores = {f"bleu{n}": float(bleu[n]) for n in self.bleu_orders}
+        scores.update({f"self_bleu{n}": float(self_bleu[n]) for n in self.bleu_orders})
+        return scores
+
+    def protocol(self) -> dict[str, Any]:
+        """The evaluation settings that numbers depend on, for results files."""
+        return {
+            "bleu_orders": list(self.bleu_orders),
+            "max_hypotheses": self.max_hypotheses,
+            "max_references": self.max_references,
+            "num_references": len(self.references[: self.max_references]),
+            "self_bleu_samples": self.self_bleu_samples,
+            "dataset_dir": str(self.dataset_dir),
+            "vocab_fingerprint": self.vocab_fingerprint,
+        }
+
+
+def _corpus_files(
+    train_file: str | None,
+    test_file: str | None,
+    root: str | None,
+    test_as_train: bool,
+    dataset_dir: str | None,
+) -> tuple[Path | None, Path | None]:
+    """Resolve the corpus files against ``root``; refuse incomplete combinations with what to set."""
+    if train_file is None and test_file is None:
+        if dataset_dir is None:
+            raise ValueError("TextDataModule needs dataset_dir, or train_file and test_file")
+        return None, None
+    base = Path(root) if root is not None else Path.cwd()
+    if test_file is None:
+        raise ValueError(
+            f"train_file={train_file} given without test_file (BLEU references, NLL_gen): set test_file"
+        )
+    test = (base / test_file).resolve()
+    if train_file is None:
+        if not test_as_train:
+            raise ValueError(
+                f"no training file for the corpus whose test split is {test}: set train_file=PATH (e.g. "
+                "data.train_file=/path/to/train.txt), or test_as_train=true to train on the test split "
+                "itself (smoke tests only: BLEU against the training data then measures memorisation)"
+            )
+        return test, test
+    return (base / train_file).resolve(), test

@@ -1,0 +1,386 @@
+"""Text corpus -> dataset folder: vocabulary, fixed-length encoding, and the folder format (write and read).
+
+A *dataset folder* is what ``scripts/tokenize_corpus.py`` writes and ``TextDataModule`` reads::
+
+    tokenizer.json    the ``tokenizers`` tokenizer; on its own it reproduces the stored rows:
+                      ``Tokenizer.from_file(...).encode(line).ids == row`` (eos appended, cut, padded)
+    train/, test/     ``datasets.Dataset.save_to_disk`` folders with columns ``input_ids`` (T int32 ids),
+                      ``length`` (ids before padding, eos included), ``text`` (the whitespace-normalised
+                      line) and ``line`` (its 1-based line number in the source)
+    manifest.json     what was built from what (see ``build_dataset_from_lines``)
+
+Special tokens have fixed ids: ``<pad>`` 0, ``<bos>`` 1, ``<eos>`` 2, ``<unk>`` 3; corpus tokens follow, most
+frequent first. Row layout (T = ``max_length``): ``w_1 ... w_n <eos> <pad> ... <pad>``. ``<bos>`` is never
+stored: it is the generator's start token (its first input). Why an explicit ``<eos>``: RelGAN pads with an
+extra token and trains on every position, so its padding token doubles as the end marker; we keep a separate
+``<eos>`` so that decoding stops at a token the model chose to emit, and ``<pad>`` can be masked if wanted.
+Every position, pads included, is training data (as in RelGAN). ``max_length`` is the longest line of train
+and test in tokens plus one (the eos) unless given; a longer line keeps its first T - 1 tokens and the eos
+(the tokenizer's own truncation), and is counted and reported.
+
+Lines are read by ``textgan.data.corpus_files`` (checked, then read with ``datasets``); blank lines are
+skipped, counted and reported. The vocabulary comes from the training split by default (RelGAN's choice:
+test words outside it become ``<unk>``). Pre-tokenizers: ``whitespace`` (split on whitespace only: right for
+corpora already tokenised with spaces) or ``words`` (also split punctuation off words: ``wheel.`` ->
+``wheel .``, close to the nltk tokenisation RelGAN / Texygen apply to COCO). Folders are written to a
+temporary sibling and renamed into place, so a failed build never damages an existing folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+from textgan.data.corpus_files import (
+    DataWarning,
+    check_text_file,
+    drop_blank_lines,
+    file_sha256,
+    list_lines,
+    quiet_datasets,
+    read_text_files,
+)
+
+PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
+SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)
+PAD_ID, BOS_ID, EOS_ID, UNK_ID = range(len(SPECIAL_TOKENS))
+SPECIAL_TOKEN_IDS = {"pad": PAD_ID, "bos": BOS_ID, "eos": EOS_ID, "unk": UNK_ID}
+FORMAT_VERSION = 1
+MANIFEST_FILE, TOKENIZER_FILE = "manifest.json", "tokenizer.json"
+SPLITS = ("train", "test")
+MAX_LISTED_LINES = 20  # line numbers kept in the manifest and warnings, per split and problem
+LAYOUT = (
+    "w_1 .. w_n <eos> <pad>..; <bos> is the generator's start token, not stored; cut lines keep T-1 + <eos>"
+)
+BPE_SUFFIX = "</w>"
+
+
+@dataclass(frozen=True)
+class TokenizerOptions:
+    """How the vocabulary is built.
+
+    Args:
+        model: ``word_level`` (one id per word) or ``bpe`` (subwords; needs ``vocab_size``).
+        vocab_size: ids in total, special tokens included; word level: keep the most frequent words (None:
+            all of them).
+        min_frequency: words (merges) seen fewer times are left out of the vocabulary.
+        pre_tokenizer: ``whitespace`` or ``words`` (punctuation split off; see the module docstring).
+        lowercase: lowercase before everything else.
+        vocab_from: ``train`` (RelGAN) or ``train+test``.
+    """
+
+    model: str = "word_level"
+    vocab_size: int | None = None
+    min_frequency: int = 1
+    pre_tokenizer: str = "whitespace"
+    lowercase: bool = False
+    vocab_from: str = "train"
+
+    def __post_init__(self) -> None:
+        if self.model not in ("word_level", "bpe"):
+            raise ValueError(f"tokenizer model must be 'word_level' or 'bpe', got {self.model!r}")
+        if self.pre_tokenizer not in ("whitespace", "words"):
+            raise ValueError(f"pre_tokenizer must be 'whitespace' or 'words', got {self.pre_tokenizer!r}")
+        if self.vocab_from not in ("train", "train+test"):
+            raise ValueError(f"vocab_from must be 'train' or 'train+test', got {self.vocab_from!r}")
+        if self.model == "bpe" and not self.vocab_size:
+            raise ValueError("a BPE tokenizer needs vocab_size")
+        if self.vocab_size is not None and self.vocab_size <= len(SPECIAL_TOKENS):
+            raise ValueError(
+                f"vocab_size={self.vocab_size} leaves no room beside the {len(SPECIAL_TOKENS)} specials"
+            )
+
+
+# ---------------------------------------------------------------------------------------------- tokenizer
+def train_tokenizer(lines: list[str], options: TokenizerOptions) -> Tokenizer:
+    """Build the vocabulary from ``lines``; specials get ids 0..3, then tokens by frequency (ties: A-Z)."""
+    specials = list(SPECIAL_TOKENS)
+    if options.model == "word_level":
+        tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
+        trainer = trainers.WordLevelTrainer(
+            vocab_size=options.vocab_size or 2**31 - 1,
+            min_frequency=options.min_frequency,
+            special_tokens=specials,
+            show_progress=False,
+        )
+    else:
+        tokenizer = Tokenizer(models.BPE(unk_token=UNK, end_of_word_suffix=BPE_SUFFIX))
+        tokenizer.decoder = decoders.BPEDecoder(suffix=BPE_SUFFIX)
+        trainer = trainers.BpeTrainer(
+            vocab_size=options.vocab_size,
+            min_frequency=options.min_frequency,
+            special_tokens=specials,
+            end_of_word_suffix=BPE_SUFFIX,
+            show_progress=False,
+        )
+    if options.lowercase:
+        tokenizer.normalizer = normalizers.Lowercase()
+    split = (
+        pre_tokenizers.WhitespaceSplit()
+        if options.pre_tokenizer == "whitespace"
+        else pre_tokenizers.Whitespace()
+    )
+    tokenizer.pre_tokenizer = split
+    tokenizer.train_from_iterator(lines, trainer)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"$A {EOS}", special_tokens=[(EOS, EOS_ID)]
+    )
+    for token, expected in zip(SPECIAL_TOKENS, range(len(SPECIAL_TOKENS)), strict=True):
+        if tokenizer.token_to_id(token) != expected:  # the fixed ids are part of the format
+            raise RuntimeError(
+                f"special token {token} got id {tokenizer.token_to_id(token)}, expected {expected}"
+            )
+    return tokenizer
+
+
+def vocab_fingerprint(tokenizer: Tokenizer) -> str:
+    """``sha256:`` of the tokens in id order: equal exactly when every id means the same token."""
+    vocab = tokenizer.get_vocab(with_added_tokens=True)
+    tokens = [token for token, _ in sorted(vocab.items(), key=lambda item: item[1])]
+    return "sha256:" + hashlib.sha256(json.dumps(tokens, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def words(tokenizer: Tokenizer, text: str) -> list[str]:
+    """The words of ``text`` as the tokenizer sees them (normalised and pre-tokenised): BLEU's units."""
+    if tokenizer.normalizer is not None:
+        text = tokenizer.normalizer.normalize_str(text)
+    return [word for word, _ in tokenizer.pre_tokenizer.pre_tokenize_str(text)]
+
+
+def encode_lines(tokenizer: Tokenizer, lines: list[str]) -> list[list[int]]:
+    """Ids of each line with the eos appended, neither cut nor padded."""
+    tokenizer = Tokenizer.from_str(tokenizer.to_str())
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return [encoding.ids for encoding in tokenizer.encode_batch(lines)]
+
+
+def to_fixed_length(encoded: list[list[int]], max_length: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Pad with ``<pad>`` or cut (first T - 1 ids + eos) to (N, T) int32; returns ids, lengths, cut rows."""
+    ids = np.full((len(encoded), max_length), PAD_ID, dtype=np.int32)
+    lengths = np.zeros(len(encoded), dtype=np.int32)
+    cut = []
+    for row, sequence in enumerate(encoded):
+        if len(sequence) > max_length:
+            sequence = [*sequence[: max_length - 1], EOS_ID]
+            cut.append(row)
+        ids[row, : len(sequence)] = sequence
+        lengths[row] = len(sequence)
+    return ids, lengths, cut
+
+
+def set_fixed_length(tokenizer: Tokenizer, max_length: int) -> None:
+    """Make ``tokenizer.encode`` produce the stored rows: cut to T (eos kept) and pad to T."""
+    tokenizer.enable_truncation(max_length)
+    tokenizer.enable_padding(length=max_length, pad_id=PAD_ID, pad_token=PAD)
+
+
+# ---------------------------------------------------------------------------------------------- writing
+def build_dataset_from_lines(
+    out_dir: str | Path,
+    lines: dict[str, list[str]],
+    sources: dict[str, dict[str, Any]],
+    options: TokenizerOptions,
+    max_length: int | None = None,
+    build_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Tokenise train and test lines into the dataset folder ``out_dir`` (atomically); returns the manifest.
+
+    Manifest keys: ``format_version``, ``layout``, ``special_tokens`` (name -> id), ``tokenizer`` (file and
+    options), ``vocab_size``, ``vocab_fingerprint``, ``max_length`` and ``max_length_from`` (``data`` or
+    ``argument``), ``train_is_test`` (one source for both splits), ``splits`` (per split: ``source`` (path,
+    sha256 and bytes, or the hub dataset), ``lines`` kept, ``source_lines``, ``blank_lines_skipped`` +
+    ``blank_line_numbers``, ``cut_lines`` + ``cut_line_numbers``, ``longest_line_tokens`` (eos included),
+    ``tokens`` (eos included, pads not), ``unk_tokens``), ``build_options`` (what a rebuild is compared on)
+    and ``created``.
+    Line number lists keep the first ``MAX_LISTED_LINES``.
+    """
+    if max_length is not None and max_length < 2:
+        raise ValueError(f"max_length={max_length}: need room for at least one token and the eos")
+    kept, numbers, blank = {}, {}, {}
+    for split in SPLITS:
+        label = sources[split].get("path") or f"{sources[split].get('hub_dataset')} [{split}]"
+        kept[split], numbers[split], blank[split] = drop_blank_lines(lines[split], label)
+    vocab_lines = kept["train"] + (kept["test"] if options.vocab_from == "train+test" else [])
+    tokenizer = train_tokenizer(vocab_lines, options)
+    encoded = {split: encode_lines(tokenizer, kept[split]) for split in SPLITS}
+    longest = {split: max(len(ids) for ids in encoded[split]) for split in SPLITS}
+    length = max_length or max(longest.values())
+    set_fixed_length(tokenizer, length)
+    manifest: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "layout": LAYOUT,
+        "special_tokens": dict(SPECIAL_TOKEN_IDS),
+        "tokenizer": {"file": TOKENIZER_FILE, **asdict(options)},
+        "vocab_size": tokenizer.get_vocab_size(),
+        "vocab_fingerprint": vocab_fingerprint(tokenizer),
+        "max_length": length,
+        "max_length_from": "argument" if max_length else "data",
+        "train_is_test": sources["train"] == sources["test"],
+        "splits": {},
+        "build_options": build_options or {},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    with atomic_directory(out_dir) as tmp:
+        tokenizer.save(str(tmp / TOKENIZER_FILE))
+        for split in SPLITS:
+            ids, lengths, cut = to_fixed_length(encoded[split], length)
+            cut_numbers = [numbers[split][row] for row in cut]
+            if cut:
+                sizes = {numbers[split][row]: f"{len(encoded[split][row])} tokens" for row in cut}
+                warnings.warn(
+                    f"{sources[split].get('path', split)}: {len(cut)} line(s) longer than "
+                    f"max_length={length} tokens (eos included) were cut: {list_lines(cut_numbers, sizes)}",
+                    DataWarning,
+                    2,
+                )
+            _save_split(tmp / split, ids, lengths, kept[split], numbers[split])
+            manifest["splits"][split] = {
+                "source": sources[split],
+                "lines": len(kept[split]),
+                "source_lines": len(lines[split]),
+                "blank_lines_skipped": len(blank[split]),
+                "blank_line_numbers": blank[split][:MAX_LISTED_LINES],
+                "cut_lines": len(cut),
+                "cut_line_numbers": cut_numbers[:MAX_LISTED_LINES],
+                "longest_line_tokens": longest[split],
+                "tokens": int(lengths.sum()),
+                "unk_tokens": int((ids == UNK_ID).sum()),
+            }
+        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return manifest
+
+
+def build_dataset(
+    out_dir: str | Path,
+    train_file: str | Path,
+    test_file: str | Path,
+    options: TokenizerOptions | None = None,
+    max_length: int | None = None,
+) -> dict[str, Any]:
+    """Check, read and tokenise two local text files into ``out_dir``; returns the manifest.
+
+    ``train_file`` and ``test_file`` may be the same file (e.g. only a test split exists); the manifest then
+    shows the same source for both.
+    """
+    options = options or TokenizerOptions()
+    files = {"train": Path(train_file), "test": Path(test_file)}
+    sources = {split: check_text_file(path) for split, path in files.items()}
+    lines = read_text_files(files)
+    build_options = {"tokenizer": asdict(options), "max_length": max_length}
+    return build_dataset_from_lines(out_dir, lines, sources, options, max_length, build_options)
+
+
+def is_up_to_date(
+    dataset_dir: str | Path,
+    train_file: str | Path,
+    test_file: str | Path,
+    options: TokenizerOptions,
+    max_length: int | None,
+) -> bool:
+    """Whether ``dataset_dir`` was built from files with these contents (sha256) and these options."""
+    try:
+        manifest = read_manifest(dataset_dir)
+    except (FileNotFoundError, ValueError):
+        return False
+    wanted = {"tokenizer": asdict(options), "max_length": max_length}
+    if manifest.get("format_version") != FORMAT_VERSION or manifest.get("build_options") != wanted:
+        return False
+    for split, path in (("train", train_file), ("test", test_file)):
+        source = manifest["splits"][split]["source"]
+        if not Path(path).is_file() or source.get("sha256") != file_sha256(path):
+            return False
+    return True
+
+
+@contextmanager
+def atomic_directory(target: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary sibling of ``target``; on success it replaces ``target``, on error it goes.
+
+    An existing ``target`` is only ever replaced by a complete new folder, and only when it is a dataset
+    folder (has a manifest) or empty: pointing the builder at an unrelated folder is refused.
+    """
+    target = Path(target)
+    if target.exists() and not (target / MANIFEST_FILE).is_file() and any(target.iterdir()):
+        raise FileExistsError(f"{target}: exists and is not a textgan dataset folder (no {MANIFEST_FILE})")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would make the folder private
+    try:
+        yield tmp
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        if target.exists():
+            os.rename(target, old)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if old.exists():
+                os.rename(old, target)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _save_split(
+    path: Path, ids: np.ndarray, lengths: np.ndarray, texts: list[str], numbers: list[int]
+) -> None:
+    import datasets
+
+    features = datasets.Features(
+        {
+            "input_ids": datasets.Sequence(datasets.Value("int32"), length=ids.shape[1]),
+            "length": datasets.Value("int32"),
+            "text": datasets.Value("string"),
+            "line": datasets.Value("int64"),
+        }
+    )
+    columns = {"input_ids": ids, "length": lengths, "text": texts, "line": numbers}
+    with quiet_datasets():
+        datasets.Dataset.from_dict(columns, features=features).save_to_disk(str(path))
+
+
+# ---------------------------------------------------------------------------------------------- reading back
+def read_manifest(dataset_dir: str | Path) -> dict[str, Any]:
+    """The manifest of a dataset folder, with a clear error when the folder is not one."""
+    path = Path(dataset_dir) / MANIFEST_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{dataset_dir}: not a dataset folder (no {MANIFEST_FILE}); "
+            "build one with scripts/tokenize_corpus.py"
+        )
+    manifest = json.loads(path.read_text())
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: format_version {manifest.get('format_version')}, expected {FORMAT_VERSION}"
+        )
+    return manifest
+
+
+def load_tokenizer(dataset_dir: str | Path) -> Tokenizer:
+    return Tokenizer.from_file(str(Path(dataset_dir) / TOKENIZER_FILE))
+
+
+def load_split(dataset_dir: str | Path, split: str) -> tuple[np.ndarray, list[str]]:
+    """A stored split: ids (N, T) int64 and the whitespace-normalised source lines."""
+    import datasets
+
+    with quiet_datasets():
+        stored = datasets.load_from_disk(str(Path(dataset_dir) / split)).with_format("numpy")[:]
+    return np.asarray(stored["input_ids"], dtype=np.int64), [str(text) for text in stored["text"]]
