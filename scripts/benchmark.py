@@ -41,8 +41,7 @@ BATCH = 64
 
 
 def _models(size: str, device: str):
-    from textgan.models.discriminators import RelGANDiscriminator
-
+    from textgan.models.relgan_discriminator import RelGANDiscriminator
     from textgan.models.rmc import RMCGenerator
 
     facts = SIZES[size]

@@ -99,6 +99,8 @@ def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir)
         grad_clip=cfg.adversarial.grad_clip,
         discriminator_epochs=cfg.adversarial.discriminator_epochs,
         num_negatives=cfg.adversarial.num_negatives,
+        discriminator_pretrain_steps=cfg.adversarial.discriminator_pretrain_steps,
+        discriminator_regularization=cfg.adversarial.discriminator_regularization,
         num_iterations=steps,
         real_tokens=datamodule.train_tokens,
     )
@@ -147,6 +149,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     generator = build_from_config(build)
     discriminator = instantiate(cfg.discriminator, **facts)
     metadata = {**facts, "vocab_fingerprint": getattr(datamodule, "vocab_fingerprint", None)}
+    for source in ("dataset_dir", "oracle_path"):  # lets scripts/evaluate.py find the data by itself
+        if getattr(datamodule, source, None):
+            metadata[source] = str(Path(getattr(datamodule, source)).resolve())
     loggers = _build_loggers(cfg, output_dir)
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))

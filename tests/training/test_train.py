@@ -1,38 +1,15 @@
 """End-to-end runs through Hydra's compose API: pretraining + adversarial training, resume, determinism."""
 
-import csv
 import json
-from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
+from hydra_compose import compose_config, read_metrics
 
 from textgan.models.io import load_generator, save_generator
-from textgan.train import CONF_DIR, run
+from textgan.train import run
 
 pytestmark = pytest.mark.slow
-
-
-def compose_config(tmp_path: Path, *overrides: str):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(
-            "train",
-            overrides=[
-                "debug=default",
-                f"paths.output_dir={tmp_path / 'run'}",
-                f"paths.cache_dir={tmp_path / 'cache'}",
-                *overrides,
-            ],
-        )
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    rows = []
-    for path in run_dir.glob("*/version_*/metrics.csv"):
-        with path.open() as handle:
-            rows.extend(csv.DictReader(handle))
-    return rows
 
 
 def test_tiny_pretrain_and_adversarial_run_writes_its_metrics(tmp_path):

@@ -90,8 +90,8 @@ class TokenDataModule(L.LightningDataModule):
         )
         return DataLoader(stream, batch_size=None, num_workers=0)
 
-    def val_dataloader(self) -> DataLoader:
-        """The test split in (B, T) batches (NLL_gen)."""
+    def test_split_batches(self) -> DataLoader:
+        """The test split in (B, T) batches (NLL_gen). Not a Lightning hook: training has no validation loop."""
         dataset = TensorDataset(self._require(self.test_tokens, "test_tokens"))
         return DataLoader(dataset, batch_size=max(self.batch_size, 256), collate_fn=_stack_first)
 

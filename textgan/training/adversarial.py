@@ -4,7 +4,10 @@ One training step is one adversarial iteration: ``generator_steps`` generator up
 then ``discriminator_steps`` discriminator updates on fresh real batches and fresh generated input (RelGAN:
 1 + 5, Adam 1e-4 for both, gradients clipped to global norm 5). With ``discriminator_epochs > 0`` the
 discriminator instead follows SeqGAN's schedule: ``discriminator_steps`` times, ``num_negatives`` fresh samples
-and as many real sequences, ``discriminator_epochs`` shuffled passes over them in batches.
+and as many real sequences, ``discriminator_epochs`` shuffled passes over them in batches;
+``discriminator_pretrain_steps`` more such rounds run before the first iteration (SeqGAN: 50 x 3 epochs).
+A discriminator's own ``regularization()`` (SeqGAN's L2 on its output layer) is added to its loss with weight
+``discriminator_regularization``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class AdversarialModule(L.LightningModule):
         num_negatives: int = 10_000,
         num_iterations: int = 2000,
         real_tokens: torch.Tensor | None = None,
+        discriminator_regularization: float = 1.0,
+        discriminator_pretrain_steps: int = 0,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -50,9 +55,13 @@ class AdversarialModule(L.LightningModule):
         self.grad_clip = grad_clip
         self.discriminator_epochs, self.num_negatives = discriminator_epochs, num_negatives
         self.num_iterations = num_iterations
+        self.discriminator_regularization = discriminator_regularization  # weight of D.regularization()
+        self.discriminator_pretrain_steps = discriminator_pretrain_steps  # SeqGAN: 50 before the first iteration
         self.real_tokens = real_tokens  # the training set: SeqGAN's schedule draws its positives from it
-        if discriminator_epochs > 0 and real_tokens is None:
-            raise ValueError("discriminator_epochs > 0 (SeqGAN's schedule) needs real_tokens, the training set")
+        if (discriminator_epochs > 0 or discriminator_pretrain_steps > 0) and real_tokens is None:
+            raise ValueError("SeqGAN's discriminator schedule needs real_tokens, the training set")
+        if discriminator_pretrain_steps > 0 and discriminator_epochs < 1:
+            raise ValueError("discriminator_pretrain_steps needs discriminator_epochs >= 1 (passes per round)")
         self.iteration = 0  # adversarial iterations done; checkpointed, drives the estimator's schedules
         self._resumed_rng_state: torch.Tensor | None = None
         setup = getattr(estimator, "setup", None)
@@ -74,6 +83,9 @@ class AdversarialModule(L.LightningModule):
 
     def _discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         loss = self.gan_loss.discriminator_loss(self.discriminator(real), self.discriminator(fake))
+        regularization = getattr(self.discriminator, "regularization", None)
+        if callable(regularization) and self.discriminator_regularization:
+            loss = loss + self.discriminator_regularization * regularization()  # SeqGAN's L2 on its output layer
         if type(self.gan_loss).penalty is not GANLoss.penalty:  # only WGAN-GP pays for one-hot rows
             vocab = self.generator.vocab_size
             real_rows = F.one_hot(real, vocab).float()
@@ -88,8 +100,12 @@ class AdversarialModule(L.LightningModule):
                 fake = self.estimator.discriminator_fakes(self.generator, real.shape[0], length, self.iteration)
                 yield real, fake
             return
+        yield from self._fresh_negative_batches(self.discriminator_steps, batch_size, length)
+
+    def _fresh_negative_batches(self, rounds: int, batch_size: int, length: int):
+        """SeqGAN's schedule: ``rounds`` x (fresh negatives, ``discriminator_epochs`` shuffled passes)."""
         positives = self.real_tokens
-        for _ in range(self.discriminator_steps):
+        for _ in range(rounds):
             fakes = self.generator.sample(self.num_negatives, length)
             reals = positives[torch.randint(len(positives), (self.num_negatives,))].to(self.device)
             for _ in range(self.discriminator_epochs):
@@ -108,6 +124,12 @@ class AdversarialModule(L.LightningModule):
         batch_size = batch.shape[0] // self.batches_per_step
         real_batches = list(batch.split(batch_size))
         length = batch.shape[1]
+
+        if self.iteration == 0 and self.discriminator_pretrain_steps > 0:  # SeqGAN pretrains D before GAN steps
+            self.toggle_optimizer(discriminator_optimizer)
+            for real, fake in self._fresh_negative_batches(self.discriminator_pretrain_steps, batch_size, length):
+                self._update(discriminator_optimizer, self._discriminator_loss(real, fake))
+            self.untoggle_optimizer(discriminator_optimizer)
 
         self.toggle_optimizer(generator_optimizer)
         for real in real_batches[: self.generator_steps]:

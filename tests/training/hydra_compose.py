@@ -1,0 +1,29 @@
+"""Helpers of the end-to-end tests: compose ``conf/train.yaml`` at debug size, read a run's CSV metrics."""
+
+import csv
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+from textgan.train import CONF_DIR
+
+
+def compose_config(tmp_path: Path, *overrides: str):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(
+            "train",
+            overrides=[
+                "debug=default",
+                f"paths.output_dir={tmp_path / 'run'}",
+                f"paths.cache_dir={tmp_path / 'cache'}",
+                *overrides,
+            ],
+        )
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    rows = []
+    for path in run_dir.glob("*/version_*/metrics.csv"):
+        with path.open() as handle:
+            rows.extend(csv.DictReader(handle))
+    return rows
