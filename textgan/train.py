@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -167,10 +168,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         generator.load_state_dict(load_generator(pretrained_file)[0].state_dict())
         summary["pretrained_from"] = str(pretrained_file)
     elif cfg.pretrain.epochs > 0:
+        started = time.perf_counter()
         summary["after_pretraining"] = _pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata)
+        summary["pretrain_seconds"] = time.perf_counter() - started  # this invocation's, evaluations included
 
     if cfg.adversarial.steps > 0:
+        started = time.perf_counter()
         final, history = _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir)
+        summary["adversarial_seconds"] = time.perf_counter() - started
         summary["adversarial_history"] = history
         summary["after_adversarial"] = final
         save_generator(output_dir / "generator.pt", generator, build, metadata)

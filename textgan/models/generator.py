@@ -117,8 +117,8 @@ class Generator(nn.Module):
         projected = self.project_inputs(self.embedding(self._shifted_inputs(tokens)))  # (B, T, P)
         state = self.initial_state(tokens.shape[0], tokens.device)
         outputs = []
-        for t in range(tokens.shape[1]):
-            hidden, state = self.cell(projected[:, t], state)
+        for step_input in projected.unbind(dim=1):  # unbind: one backward op, not T zero-padded (B, T, P) grads
+            hidden, state = self.cell(step_input, state)
             outputs.append(hidden)
         return torch.stack(outputs, dim=1)
 
