@@ -76,6 +76,18 @@ def test_relaxed_samples_carry_gradients_to_every_parameter(kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_relaxed_samples_without_a_graph_match_the_differentiable_ones(kind):
+    generator = make(kind)
+    with_graph = generator.rsample(8, 5.0, generator=torch.Generator().manual_seed(7), keep_logits=True)
+    with torch.no_grad():
+        without = generator.rsample(8, 5.0, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(with_graph.tokens, without.tokens)
+    assert torch.allclose(with_graph.relaxed.detach(), without.relaxed, atol=1e-6)
+    assert without.logits is None and with_graph.logits.shape == (8, T, V)
+    assert torch.allclose(with_graph.logits, generator(with_graph.tokens), atol=1e-5)  # the teacher-forced logits
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_straight_through_forward_is_one_hot_with_soft_gradients(kind):
     generator = make(kind)
     sample = generator.rsample(8, 1.0, straight_through_estimator=True)

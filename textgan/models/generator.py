@@ -54,7 +54,7 @@ class RelaxedSample:
 
     tokens: torch.Tensor  # (B, T) long
     relaxed: torch.Tensor  # (B, T, V), rows sum to one
-    logits: torch.Tensor  # (B, T, V)
+    logits: torch.Tensor | None = None  # (B, T, V), when asked for
 
 
 def trunc_normal_linear_(module: nn.Module) -> None:
@@ -237,23 +237,32 @@ class Generator(nn.Module):
         *,
         straight_through_estimator: bool = False,
         generator: torch.Generator | None = None,
+        keep_logits: bool = False,
     ) -> RelaxedSample:
         """RelGAN's reparameterised sample of whole sequences.
 
         At each step ``o + g`` (logits plus Gumbel noise) picks the next token by argmax, which is also the
-        next input; the relaxed one-hot ``softmax(beta * (o + g))`` for the discriminator is computed for all
-        steps at once after the loop, from the same noise.
+        next input, and gives that step's relaxed one-hot row ``softmax(beta * (o + g))`` for the
+        discriminator. Rows are made step by step, so only the relaxed (B, T, V) tensor is ever whole (written
+        in place when no graph is recorded, as for discriminator steps); ``keep_logits`` also keeps ``o``.
         """
-        perturbed_steps = []
+        length = length or self.max_length
+        record = torch.is_grad_enabled()
+        rows: list[torch.Tensor] = []
+        relaxed = None if record else torch.empty(num_samples, length, self.vocab_size, device=self.device)
 
         def choose(logits: torch.Tensor) -> torch.Tensor:
             perturbed = logits.float() + gumbel_noise(logits.shape, device=logits.device, generator=generator)
-            perturbed_steps.append(perturbed)
+            row = torch.softmax(perturbed * inverse_temperature, dim=-1)  # (B, V)
+            if relaxed is None:
+                rows.append(row)
+            else:
+                relaxed[:, len(rows)] = row
+                rows.append(row[:0])  # counts the step without keeping the row
             return perturbed.detach().argmax(dim=-1)
 
-        tokens, logits, _ = self.unroll(num_samples, length or self.max_length, choose, keep_logits=True)
-        perturbed = torch.stack(perturbed_steps, dim=1)  # (B, T, V)
-        relaxed = torch.softmax(perturbed * inverse_temperature, dim=-1)
+        tokens, logits, _ = self.unroll(num_samples, length, choose, keep_logits=keep_logits)
+        relaxed = torch.stack(rows, dim=1) if relaxed is None else relaxed  # (B, T, V)
         if straight_through_estimator:
             relaxed = straight_through(relaxed, tokens)
         return RelaxedSample(tokens=tokens, relaxed=relaxed, logits=logits)
