@@ -47,6 +47,7 @@ from textgan.estimators.rewards import DiscriminatorReward, evaluation_mode  # n
 from textgan.estimators.rollout import rollout_rewards  # noqa: E402
 from textgan.models.lstm import LSTMGenerator  # noqa: E402
 from textgan.models.seqgan_discriminator import SeqGANDiscriminator  # noqa: E402
+from textgan.numerics import flush_denormals  # noqa: E402
 
 SIZES = {  # (vocabulary, length): SeqGAN's oracle and COCO captions; "debug" for quick checks
     "oracle": (5000, 20),
@@ -215,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-plain", action="store_true", help="skip the slow plain-loop baseline")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
+    flush_denormals()  # as textgan-train does (textgan/numerics.py)
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = benchmark_rollout(

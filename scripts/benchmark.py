@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from textgan.numerics import flush_denormals  # noqa: E402
+
 # The paper's settings: RelGAN oracle (length 20, vocabulary 5,000) and COCO (vocabulary 4,683, length 37).
 SIZES = {
     "oracle": {"vocab_size": 5000, "max_length": 20},
@@ -140,7 +142,8 @@ MEASUREMENTS = {
 }
 
 
-def _child(name: str, size: str, device: str, precision: str, queue) -> None:
+def _child(name: str, size: str, device: str, precision: str, flush: bool, queue) -> None:
+    flush_denormals(flush)  # first, so that the thread pool inherits it (as textgan-train does)
     torch.manual_seed(0)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -153,18 +156,18 @@ def _child(name: str, size: str, device: str, precision: str, queue) -> None:
     queue.put({"seconds": seconds, "peak_mb": peak_mb})
 
 
-def run_isolated(name: str, size: str, device: str, precision: str) -> dict:
+def run_isolated(name: str, size: str, device: str, precision: str, flush: bool = True) -> dict:
     """One measurement in a fresh process: its time and its own peak memory."""
     context = mp.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_child, args=(name, size, device, precision, queue))
+    process = context.Process(target=_child, args=(name, size, device, precision, flush, queue))
     process.start()
     result = queue.get()
     process.join()
     return result
 
 
-def benchmark_models(sizes, devices, precisions) -> list[dict]:
+def benchmark_models(sizes, devices, precisions, flush: bool = True) -> list[dict]:
     rows = []
     for device in devices:
         for size in sizes:
@@ -172,7 +175,7 @@ def benchmark_models(sizes, devices, precisions) -> list[dict]:
                 row = {"device": device, "size": size, "precision": precision}
                 peaks = []
                 for name in MEASUREMENTS:
-                    result = run_isolated(name, size, device, precision)
+                    result = run_isolated(name, size, device, precision, flush)
                     row[name] = result["seconds"]
                     peaks.append(result["peak_mb"])
                     print(f"  {device} {size} {precision} {name}: {result['seconds']:.3f} s", file=sys.stderr)
@@ -200,12 +203,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", nargs="+", default=None, help="default: cpu, plus cuda when available")
     parser.add_argument("--shared-data", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--json", default=None, help="also write all rows to this JSON file")
+    parser.add_argument(
+        "--keep-denormals", action="store_true", help="keep subnormal floats (as textgan-train flush_denormal=false)"
+    )
     args = parser.parse_args(argv)
+    flush_denormals(not args.keep_denormals)
     devices = args.device or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     torch.set_float32_matmul_precision("highest")
     results: dict[str, list[dict]] = {}
     if "models" in args.section:
-        results["models"] = benchmark_models(args.size, devices, args.precision)
+        results["models"] = benchmark_models(args.size, devices, args.precision, not args.keep_denormals)
     if "bleu" in args.section:
         from bench_metrics import benchmark_bleu
 

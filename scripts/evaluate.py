@@ -37,6 +37,7 @@ from textgan.evaluation import (  # noqa: E402
     evaluate_generator,
 )
 from textgan.models.io import load_generator  # noqa: E402
+from textgan.numerics import flush_denormals  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -136,6 +137,7 @@ def log_to_wandb(report: dict[str, Any], out: Path, args: argparse.Namespace) ->
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    flush_denormals()  # as textgan-train does (textgan/numerics.py)
     name = Path(args.checkpoint or args.samples_file).stem
     out = Path(args.out or Path("evaluation") / name)
     try:

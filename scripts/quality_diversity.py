@@ -35,6 +35,7 @@ from textgan.evaluation import (  # noqa: E402
     temperature_sweep,
 )
 from textgan.models.io import load_generator  # noqa: E402
+from textgan.numerics import flush_denormals  # noqa: E402
 
 AXIS_LABELS = {
     "bleu5": "BLEU-5 (quality, higher is better)",
@@ -148,6 +149,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    flush_denormals()  # as textgan-train does (textgan/numerics.py)
     try:
         report = sweep(args)
     except (FileNotFoundError, ValueError) as error:

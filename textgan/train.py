@@ -24,6 +24,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from textgan.models.io import build_from_config, load_generator, save_generator
+from textgan.numerics import flush_denormals
 from textgan.training.adversarial import AdversarialModule
 from textgan.training.callbacks import AtomicCheckpoint, EvaluationCallback
 from textgan.training.mle import MLEPretrainModule
@@ -189,6 +190,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> None:
+    if cfg.get("flush_denormal", True):
+        flush_denormals()  # before any parallel torch operation, so that every worker thread inherits it
     run(cfg)
 
 

@@ -28,7 +28,7 @@ def test_teacher_forcing_equals_the_step_by_step_loop(kind):
     _, logits, _ = generator.unroll(5, T, lambda _: next(forced), keep_logits=True)
     expected = torch.log_softmax(logits, -1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
     assert torch.allclose(generator.log_prob(tokens), expected, atol=1e-5)
-    assert float(generator.nll(tokens)) == pytest.approx(float(-expected.mean()), abs=1e-5)
+    assert float(generator.nll(tokens).detach()) == pytest.approx(float(-expected.mean()), abs=1e-5)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -117,6 +117,12 @@ def test_rmc_memory_starts_as_identity_and_layer_norm_is_joint_over_rows():
     expected = ((flat - flat.mean(1, keepdim=True)) / torch.sqrt(flat.var(1, unbiased=False, keepdim=True) + 1e-5))
     assert torch.allclose(out, expected.view(4, 3, 5), atol=1e-5)
     assert norm.weight.shape == (5,)
+    with torch.no_grad():  # the gain and bias are per feature, shared by every row
+        norm.weight.copy_(torch.randn(5))
+        norm.bias.copy_(torch.randn(5))
+    assert torch.allclose(norm(x), expected.view(4, 3, 5) * norm.weight + norm.bias, atol=1e-5)
+    norm(x).sum().backward()
+    assert torch.allclose(norm.bias.grad, torch.full((5,), 4.0 * 3))
 
 
 def test_start_token_outside_the_vocabulary_is_refused():

@@ -35,7 +35,8 @@ class JointLayerNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, N, F)
-        return F.layer_norm(x, x.shape[-2:], eps=self.eps) * self.weight + self.bias
+        shape = x.shape[-2:]  # the per-feature gain and bias, broadcast over rows, fused into the norm
+        return F.layer_norm(x, shape, self.weight.expand(shape), self.bias.expand(shape), self.eps)
 
 
 class AttentionBlock(nn.Module):
