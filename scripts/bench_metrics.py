@@ -142,17 +142,6 @@ def sample_scores(shared_data_dir: str | Path, tokenize: str = "whitespace") -> 
     return rows
 
 
-def markdown_table(rows: list[dict], digits: int = 3) -> str:
-    if not rows:
-        return ""
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    for row in rows:
-        cells = [f"{row[k]:.{digits}f}" if isinstance(row[k], float) else str(row[k]) for k in keys]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
@@ -162,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokenize", nargs="+", default=["whitespace"], choices=["whitespace", "treebank"])
     parser.add_argument("--json", default=None, help="also write all rows to this JSON file")
     args = parser.parse_args(argv)
+    from benchmark import markdown_table  # the one table format of every benchmark section
+
     results = {"bleu": benchmark_bleu(args.shared_data, args.nltk_subset)}
     print("\n### BLEU / Self-BLEU speed (nltk seconds EXTRAPOLATED linearly from the subset)\n")
     print(markdown_table(results["bleu"]))

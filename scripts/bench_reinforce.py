@@ -194,18 +194,6 @@ def benchmark_rollout(
     return [row for size in sizes for row in _benchmark_size(size, device, rollouts, batch, repeats, plain)]
 
 
-def markdown(rows: list[dict]) -> str:
-    """Rows -> a markdown table (floats with 3 decimals)."""
-    if not rows:
-        return ""
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    for row in rows:
-        lines.append("| " + " | ".join(f"{row[k]:.3f}" if isinstance(row[k], float) else str(row[k]) for k in keys))
-        lines[-1] += " |"
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", nargs="+", default=["oracle", "coco"], choices=sorted(SIZES))
@@ -216,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-plain", action="store_true", help="skip the slow plain-loop baseline")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
+    from benchmark import markdown_table  # the one table format of every benchmark section
+
     flush_denormals()  # as textgan-train does (textgan/numerics.py)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -223,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         args.device, tuple(args.size), rollouts=args.rollouts, repeats=args.repeats, plain=not args.no_plain
     )
     print(f"\n### reinforce ({torch.get_num_threads()} threads, torch {torch.__version__})\n")
-    print(markdown(rows))
+    print(markdown_table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0

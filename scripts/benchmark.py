@@ -184,13 +184,14 @@ def benchmark_models(sizes, devices, precisions, flush: bool = True) -> list[dic
     return rows
 
 
-def markdown(rows: list[dict]) -> str:
+def markdown_table(rows: list[dict], digits: int = 3) -> str:
+    """Benchmark rows (dicts with the same keys) -> a markdown table, floats with ``digits`` decimals."""
     if not rows:
         return ""
     keys = list(rows[0])
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for row in rows:
-        cells = [f"{row[k]:.3f}" if isinstance(row[k], float) else str(row[k]) for k in keys]
+        cells = [f"{row[k]:.{digits}f}" if isinstance(row[k], float) else str(row[k]) for k in keys]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         results["reinforce"] = benchmark_rollout(device=devices[-1], sizes=tuple(args.size))
     for section, rows in results.items():
         print(f"\n### {section} ({torch.get_num_threads()} threads, torch {torch.__version__})\n")
-        print(markdown(rows))
+        print(markdown_table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
