@@ -17,6 +17,7 @@ Shapes: ``B`` batch, ``T`` length, ``V`` vocabulary, ``H`` the cell's output siz
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -248,8 +249,9 @@ class Generator(nn.Module):
         """
         length = length or self.max_length
         record = torch.is_grad_enabled()
-        rows: list[torch.Tensor] = []
+        rows: list[torch.Tensor] = []  # with a graph: the rows, stacked after the loop
         relaxed = None if record else torch.empty(num_samples, length, self.vocab_size, device=self.device)
+        step = itertools.count()
 
         def choose(logits: torch.Tensor) -> torch.Tensor:
             perturbed = logits.float() + gumbel_noise(logits.shape, device=logits.device, generator=generator)
@@ -257,8 +259,7 @@ class Generator(nn.Module):
             if relaxed is None:
                 rows.append(row)
             else:
-                relaxed[:, len(rows)] = row
-                rows.append(row[:0])  # counts the step without keeping the row
+                relaxed[:, next(step)] = row
             return perturbed.detach().argmax(dim=-1)
 
         tokens, logits, _ = self.unroll(num_samples, length, choose, keep_logits=keep_logits)
