@@ -102,7 +102,7 @@ class AtomicCheckpoint(L.Callback):
     def save(self, trainer: L.Trainer) -> None:
         self.dirpath.mkdir(parents=True, exist_ok=True)
         tmp = self.dirpath / f".last.ckpt.tmp-{os.getpid()}"
-        trainer.save_checkpoint(tmp)
+        trainer.save_checkpoint(tmp, weights_only=False)  # full state: optimisers, loops, RNG, for exact resume
         os.replace(tmp, self.last_path)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
