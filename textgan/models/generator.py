@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from textgan.models.gumbel import categorical_sample, gumbel_noise, straight_through
+from textgan.models.known_output_linear import known_output_linear
 
 State = tuple[torch.Tensor, ...]
 
@@ -156,10 +157,11 @@ class Generator(nn.Module):
         """Run the generator for ``length`` steps, feeding back the token that ``choose(logits)`` returns.
 
         Args:
-            choose: maps one step's logits (B, V) to the next tokens (B,).
+            choose: maps one step's logits (B, V), computed without a graph, to the next tokens (B,).
             state / first_input: where to start (default: the initial state and the start token), so that
                 a rollout can continue from any prefix.
-            keep_logits: also return the stacked logits (B, T, V).
+            keep_logits: also return the stacked logits (B, T, V); when gradients are enabled they carry the
+                graph of the output projection, built for all steps in one product (``known_output_linear``).
             keep_states: also return the state after each step (for Monte-Carlo rollouts).
             input_table: ``project_inputs`` of every vocabulary entry (V, P); when given, each step's input
                 is a row lookup instead of a product (see ``input_table``).
@@ -171,18 +173,28 @@ class Generator(nn.Module):
             state = self.initial_state(batch_size, device)
         if first_input is None:
             first_input = torch.full((batch_size,), self.start_token, dtype=torch.long, device=device)
-        token, tokens, logits_steps, states = first_input, [], [], []
-        for _ in range(length):
+        record = torch.is_grad_enabled()
+        token, tokens, hiddens, states = first_input, [], [], []
+        logits_buffer: torch.Tensor | None = None  # (B, T, V), filled step by step without a graph
+        for step in range(length):
             projected = input_table[token] if input_table is not None else self.project_inputs(self.embedding(token))
             hidden, state = self.cell(projected, state)
-            logits = self.output(hidden)  # (B, V)
+            with torch.no_grad():  # the graph of the projection is rebuilt for all steps at once below
+                logits = self.output(hidden)  # (B, V)
             token = choose(logits)
             tokens.append(token)
             if keep_logits:
-                logits_steps.append(logits)
+                if logits_buffer is None:
+                    logits_buffer = logits.new_empty(batch_size, length, logits.shape[-1])
+                logits_buffer[:, step] = logits
+                if record:
+                    hiddens.append(hidden)
             if keep_states:
                 states.append(state)
-        stacked_logits = torch.stack(logits_steps, dim=1) if keep_logits else None
+        stacked_logits = logits_buffer
+        if keep_logits and record:  # the per-step values, with the gradients of one batched projection
+            hidden_steps = torch.stack(hiddens, dim=1)  # (B, T, H)
+            stacked_logits = known_output_linear(hidden_steps, self.output.weight, self.output.bias, logits_buffer)
         return torch.stack(tokens, dim=1), stacked_logits, (states if keep_states else None)
 
     def input_table(self) -> torch.Tensor:
@@ -244,29 +256,36 @@ class Generator(nn.Module):
 
         At each step ``o + g`` (logits plus Gumbel noise) picks the next token by argmax, which is also the
         next input, and gives that step's relaxed one-hot row ``softmax(beta * (o + g))`` for the
-        discriminator. Rows are made step by step, so only the relaxed (B, T, V) tensor is ever whole (written
-        in place when no graph is recorded, as for discriminator steps); ``keep_logits`` also keeps ``o``.
+        discriminator. Without a graph (discriminator steps) each row is written in place into the (B, T, V)
+        result as soon as it is known; with a graph the noise is kept and the rows are made for all steps in
+        one softmax over the loop's exact logits, so the graph holds one (B, T, V) tensor and the output
+        projection's backward is one batched product. ``keep_logits`` also returns ``o``.
         """
         length = length or self.max_length
         record = torch.is_grad_enabled()
-        rows: list[torch.Tensor] = []  # with a graph: the rows, stacked after the loop
-        relaxed = None if record else torch.empty(num_samples, length, self.vocab_size, device=self.device)
+        vocab = self.vocab_size
+        # with a graph: the noise of every step; without: the relaxed rows themselves
+        buffer = torch.empty(num_samples, length, vocab, device=self.device)
         step = itertools.count()
 
         def choose(logits: torch.Tensor) -> torch.Tensor:
-            perturbed = logits.float() + gumbel_noise(logits.shape, device=logits.device, generator=generator)
-            row = torch.softmax(perturbed * inverse_temperature, dim=-1)  # (B, V)
-            if relaxed is None:
-                rows.append(row)
+            t = next(step)
+            noise = gumbel_noise(logits.shape, device=logits.device, generator=generator)
+            perturbed = logits.float() + noise
+            if record:
+                buffer[:, t] = noise
             else:
-                relaxed[:, next(step)] = row
-            return perturbed.detach().argmax(dim=-1)
+                torch.softmax(perturbed * inverse_temperature, dim=-1, out=buffer[:, t])
+            return perturbed.argmax(dim=-1)
 
-        tokens, logits, _ = self.unroll(num_samples, length, choose, keep_logits=keep_logits)
-        relaxed = torch.stack(rows, dim=1) if relaxed is None else relaxed  # (B, T, V)
+        tokens, logits, _ = self.unroll(num_samples, length, choose, keep_logits=keep_logits or record)
+        if record:  # the same sums as in the loop, now in the graph: softmax(beta * (o + g)) for all steps
+            relaxed = torch.softmax(buffer.add_(logits.float()).mul_(inverse_temperature), dim=-1)
+        else:
+            relaxed = buffer
         if straight_through_estimator:
             relaxed = straight_through(relaxed, tokens)
-        return RelaxedSample(tokens=tokens, relaxed=relaxed, logits=logits)
+        return RelaxedSample(tokens=tokens, relaxed=relaxed, logits=logits if keep_logits else None)
 
 
 def one_hot(tokens: torch.Tensor, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
