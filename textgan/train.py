@@ -103,6 +103,7 @@ def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir)
         num_negatives=cfg.adversarial.num_negatives,
         discriminator_pretrain_steps=cfg.adversarial.discriminator_pretrain_steps,
         discriminator_regularization=cfg.adversarial.discriminator_regularization,
+        release_memory=cfg.adversarial.release_memory,
         num_iterations=steps,
         real_tokens=datamodule.train_tokens,
     )

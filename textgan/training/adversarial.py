@@ -6,6 +6,7 @@ then ``discriminator_steps`` discriminator updates on fresh real batches and fre
 discriminator instead follows SeqGAN's schedule: ``discriminator_steps`` times, ``num_negatives`` fresh samples
 and as many real sequences, ``discriminator_epochs`` shuffled passes over them in batches;
 ``discriminator_pretrain_steps`` more such rounds run before the first iteration (SeqGAN: 50 x 3 epochs).
+On CPU, ``release_memory`` hands freed heap memory back to the system after each phase (``host_memory``).
 A discriminator's own ``regularization()`` (SeqGAN's L2 on its output layer) is added to its loss with weight
 ``discriminator_regularization``.
 """
@@ -22,6 +23,7 @@ from torch import nn
 from textgan.estimators.base import Estimator
 from textgan.losses.gan import GANLoss
 from textgan.models.generator import Generator
+from textgan.training.host_memory import release_free_memory
 
 
 class AdversarialModule(L.LightningModule):
@@ -45,6 +47,7 @@ class AdversarialModule(L.LightningModule):
         real_tokens: torch.Tensor | None = None,
         discriminator_regularization: float = 1.0,
         discriminator_pretrain_steps: int = 0,
+        release_memory: bool = True,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -57,6 +60,7 @@ class AdversarialModule(L.LightningModule):
         self.num_iterations = num_iterations
         self.discriminator_regularization = discriminator_regularization  # weight of D.regularization()
         self.discriminator_pretrain_steps = discriminator_pretrain_steps  # SeqGAN: 50 before the first iteration
+        self.release_memory = release_memory  # CPU: trim the C heap after each phase (peak resident memory)
         self.real_tokens = real_tokens  # the training set: SeqGAN's schedule draws its positives from it
         if (discriminator_epochs > 0 or discriminator_pretrain_steps > 0) and real_tokens is None:
             raise ValueError("SeqGAN's discriminator schedule needs real_tokens, the training set")
@@ -80,6 +84,11 @@ class AdversarialModule(L.LightningModule):
         if self.grad_clip:
             self.clip_gradients(optimizer, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm")
         optimizer.step()
+
+    def _end_phase(self, optimizer: Any) -> None:
+        self.untoggle_optimizer(optimizer)
+        if self.release_memory and self.device.type == "cpu":
+            release_free_memory()
 
     def _discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         loss = self.gan_loss.discriminator_loss(self.discriminator(real), self.discriminator(fake))
@@ -129,7 +138,7 @@ class AdversarialModule(L.LightningModule):
             self.toggle_optimizer(discriminator_optimizer)
             for real, fake in self._fresh_negative_batches(self.discriminator_pretrain_steps, batch_size, length):
                 self._update(discriminator_optimizer, self._discriminator_loss(real, fake))
-            self.untoggle_optimizer(discriminator_optimizer)
+            self._end_phase(discriminator_optimizer)
 
         self.toggle_optimizer(generator_optimizer)
         for real in real_batches[: self.generator_steps]:
@@ -137,13 +146,13 @@ class AdversarialModule(L.LightningModule):
                 self.generator, self.discriminator, real, self.gan_loss, self.iteration
             )
             self._update(generator_optimizer, out.loss)
-        self.untoggle_optimizer(generator_optimizer)
+        self._end_phase(generator_optimizer)
 
         self.toggle_optimizer(discriminator_optimizer)
         for real, fake in self._discriminator_batches(real_batches[self.generator_steps :], batch_size, length):
             discriminator_loss = self._discriminator_loss(real, fake)
             self._update(discriminator_optimizer, discriminator_loss)
-        self.untoggle_optimizer(discriminator_optimizer)
+        self._end_phase(discriminator_optimizer)
 
         self.iteration += 1
         logs = {"adversarial/g_loss": out.loss.detach(), "adversarial/d_loss": discriminator_loss.detach()}
