@@ -178,7 +178,11 @@ def benchmark_models(sizes, devices, precisions, flush: bool = True) -> list[dic
                     result = run_isolated(name, size, device, precision, flush)
                     row[name] = result["seconds"]
                     peaks.append(result["peak_mb"])
-                    print(f"  {device} {size} {precision} {name}: {result['seconds']:.3f} s", file=sys.stderr)
+                    print(
+                        f"  {device} {size} {precision} {name}: {result['seconds']:.3f} s, "
+                        f"peak {result['peak_mb']:.0f} MB",
+                        file=sys.stderr,
+                    )
                 row["peak_mb"] = max(peaks)
                 rows.append(row)
     return rows
