@@ -88,6 +88,25 @@ def test_relaxed_samples_without_a_graph_match_the_differentiable_ones(kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_relaxed_samples_have_the_values_and_gradients_of_teacher_forced_logits_plus_the_same_noise(kind):
+    from textgan.models.gumbel import gumbel_noise
+
+    generator = make(kind)
+    beta, weights = 4.0, torch.randn(V)
+    sample = generator.rsample(8, beta, generator=torch.Generator().manual_seed(5))
+    (sample.relaxed * weights).sum().backward()
+    got = {name: p.grad.clone() for name, p in generator.named_parameters()}
+    generator.zero_grad()
+    rng = torch.Generator().manual_seed(5)  # the loop draws one (B, V) noise tensor per step, in order
+    noise = torch.stack([gumbel_noise((8, V), generator=rng) for _ in range(T)], dim=1)
+    reference = torch.softmax(beta * (generator(sample.tokens) + noise), dim=-1)
+    assert torch.allclose(sample.relaxed.detach(), reference.detach(), atol=1e-6)
+    (reference * weights).sum().backward()
+    for name, parameter in generator.named_parameters():
+        assert torch.allclose(got[name], parameter.grad, atol=1e-5, rtol=1e-4), name
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_straight_through_forward_is_one_hot_with_soft_gradients(kind):
     generator = make(kind)
     sample = generator.rsample(8, 1.0, straight_through_estimator=True)
