@@ -263,9 +263,8 @@ class Generator(nn.Module):
         """
         length = length or self.max_length
         record = torch.is_grad_enabled()
-        vocab = self.vocab_size
         # with a graph: the noise of every step; without: the relaxed rows themselves
-        buffer = torch.empty(num_samples, length, vocab, device=self.device)
+        buffer = torch.empty(num_samples, length, self.vocab_size, device=self.device)
         step = itertools.count()
 
         def choose(logits: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ import torch
 
 class _KnownOutputLinear(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, hidden, weight, bias, output):  # noqa: D401 - autograd signature
+    def forward(ctx, hidden, weight, bias, output):
         ctx.save_for_backward(hidden, weight)
         ctx.has_bias = bias is not None
         return output.view_as(output)
