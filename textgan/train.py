@@ -1,12 +1,14 @@
 """``textgan-train``: MLE pretraining, then adversarial training, configured by Hydra over ``conf/``.
 
 Data flows one way: DataModule -> generator / discriminator (sized by the data) -> estimator + GAN loss ->
-Lightning modules -> loggers. ``run(cfg)`` does the work and is what tests call through Hydra's compose API.
+Lightning modules (built from ``conf/pretrain/`` and ``conf/adversarial/`` with their optimisers) -> loggers.
+``run(cfg)`` does the work and is what tests call through Hydra's compose API.
 
 Outputs (in the run directory, printed at the end): ``pretrained_generator.pt`` (the shared starting point of
 estimator comparisons: pass it as ``generator.pretrained=PATH``), ``generator.pt`` (after adversarial
 training), ``checkpoints/{pretrain,adversarial}/last.ckpt``, ``samples/``, ``summary.json`` and the
-loggers' files. ``resume=RUN_DIR`` continues a run where its checkpoints left it.
+loggers' files. Every run writes into a folder of its own; ``resume=RUN_DIR`` continues a run where its
+checkpoints left it, and only then is an existing run folder reused.
 """
 
 from __future__ import annotations
@@ -21,17 +23,25 @@ import hydra
 import lightning as L
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
+from textgan.evaluation.data import check_vocabulary
 from textgan.models.io import build_from_config, load_generator, save_generator
 from textgan.numerics import flush_denormals
-from textgan.training.adversarial import AdversarialModule
 from textgan.training.callbacks import AtomicCheckpoint, EvaluationCallback
-from textgan.training.mle import MLEPretrainModule
+from textgan.training.settings import (
+    AdversarialSettings,
+    EvaluationSettings,
+    PretrainSettings,
+    settings,
+    unread_keys,
+)
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 if not OmegaConf.has_resolver("textgan_root"):
     OmegaConf.register_new_resolver("textgan_root", lambda: str(CONF_DIR.parent))
+
+RUN_FILES = ("checkpoints", "summary.json", "generator.pt", "pretrained_generator.pt")
 
 
 def run_name(cfg: DictConfig) -> str:
@@ -43,12 +53,31 @@ def run_name(cfg: DictConfig) -> str:
     return f"{cfg.experiment_name}-{estimator}-seed{cfg.seed}"
 
 
-def _build_loggers(cfg: DictConfig, output_dir: Path) -> list:
+def run_directory(cfg: DictConfig) -> Path:
+    """This run's folder: ``resume`` (which must hold a run) or a fresh one (which must not).
+
+    A folder that already holds another run's checkpoints or results is refused rather than overwritten or
+    silently resumed: two jobs of a sweep must never share one.
+    """
+    if cfg.get("resume"):
+        folder = Path(cfg.resume).resolve()
+        if not (folder / "checkpoints").is_dir():
+            raise FileNotFoundError(f"resume={cfg.resume}: no run to continue there (no checkpoints/ folder)")
+        return folder
+    folder = Path(cfg.paths.output_dir).resolve()
+    existing = [name for name in RUN_FILES if (folder / name).exists()]
+    if existing:
+        raise FileExistsError(
+            f"{folder} already holds a run ({', '.join(existing)}): pass resume={folder} to continue it, "
+            "or start this run in another folder"
+        )
+    return folder
+
+
+def _build_loggers(cfg: DictConfig) -> list:
     if cfg.get("logger") is None:
         return []
-    configs = cfg.logger.values() if "_target_" not in cfg.logger else [cfg.logger]
-    name = run_name(cfg)
-    return [instantiate(c, save_dir=str(output_dir), name=name) for c in configs if c is not None]
+    return [instantiate(c) for c in cfg.logger.values() if c is not None]
 
 
 def _trainer(cfg: DictConfig, loggers: list, callbacks: list, **overrides: Any) -> L.Trainer:
@@ -57,27 +86,35 @@ def _trainer(cfg: DictConfig, loggers: list, callbacks: list, **overrides: Any) 
     return L.Trainer(logger=loggers or False, callbacks=callbacks, enable_checkpointing=False, **options)
 
 
-def _check_generator_matches(metadata: dict, facts: dict, path: str) -> None:
-    for key, value in facts.items():
-        saved = metadata.get(key)
-        if saved is not None and saved != value:
-            raise ValueError(f"{path}: generator was trained with {key}={saved}, but the data has {key}={value}")
+def _check_generator_matches(metadata: dict, facts: dict, datamodule, path: str) -> None:
+    """Refuse a pretrained generator trained on other data: vocabulary (fingerprint) and row length."""
+    check_vocabulary(metadata, datamodule, path)
+    saved = metadata.get("max_length")
+    if saved is not None and saved != facts["max_length"]:
+        raise ValueError(
+            f"{path}: generator was trained with max_length={saved}, but the data has {facts['max_length']}"
+        )
+
+
+def _evaluation(cfg: DictConfig, datamodule, prefix: str, every: int, output_dir: Path) -> EvaluationCallback:
+    return EvaluationCallback(
+        datamodule,
+        prefix,
+        every=every,
+        num_samples=settings(EvaluationSettings, cfg.evaluation, "evaluation").num_samples,
+        samples_dir=output_dir / "samples",
+        seed=cfg.seed,
+    )
 
 
 def _pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata) -> dict[str, float]:
     """Stage 1: MLE pretraining (resumable), then ``pretrained_generator.pt``."""
-    checkpoint = AtomicCheckpoint(output_dir / "checkpoints" / "pretrain", every=cfg.pretrain.checkpoint_every)
-    evaluation = EvaluationCallback(
-        datamodule,
-        "pretrain/eval",
-        every=cfg.pretrain.eval_every,
-        num_samples=cfg.evaluation.num_samples,
-        samples_dir=output_dir / "samples",
-        seed=cfg.seed,
-    )
-    module = MLEPretrainModule(generator, lr=cfg.pretrain.lr)
+    schedule = settings(PretrainSettings, cfg.pretrain, "pretrain")
+    checkpoint = AtomicCheckpoint(output_dir / "checkpoints" / "pretrain", every=schedule.checkpoint_every)
+    evaluation = _evaluation(cfg, datamodule, "pretrain/eval", schedule.eval_every, output_dir)
+    module = instantiate(cfg.pretrain.module, generator=generator)
     trainer = _trainer(
-        cfg, loggers, [checkpoint, evaluation], max_epochs=cfg.pretrain.epochs, gradient_clip_val=cfg.pretrain.grad_clip
+        cfg, loggers, [checkpoint, evaluation], max_epochs=schedule.epochs, gradient_clip_val=schedule.grad_clip
     )
     resume_from = checkpoint.last_path if checkpoint.last_path.is_file() else None
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
@@ -85,44 +122,29 @@ def _pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata) 
     return evaluation.history[-1] if evaluation.history else {}
 
 
-def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir) -> tuple[dict, list]:
+def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir, log_step_offset) -> tuple[dict, list]:
     """Stage 2: adversarial training with the configured estimator and GAN loss (resumable)."""
-    steps = cfg.adversarial.steps
+    schedule = settings(AdversarialSettings, cfg.adversarial, "adversarial")
     estimator = instantiate(cfg.estimator, _convert_="object", **_horizon(cfg))
-    module = AdversarialModule(
-        generator,
-        discriminator,
-        estimator,
-        instantiate(cfg.loss),
-        generator_lr=cfg.adversarial.generator_lr,
-        discriminator_lr=cfg.adversarial.discriminator_lr,
-        generator_steps=cfg.adversarial.generator_steps,
-        discriminator_steps=cfg.adversarial.discriminator_steps,
-        grad_clip=cfg.adversarial.grad_clip,
-        discriminator_epochs=cfg.adversarial.discriminator_epochs,
-        num_negatives=cfg.adversarial.num_negatives,
-        discriminator_pretrain_steps=cfg.adversarial.discriminator_pretrain_steps,
-        discriminator_regularization=cfg.adversarial.discriminator_regularization,
-        release_memory=cfg.adversarial.release_memory,
-        num_iterations=steps,
+    module = instantiate(
+        cfg.adversarial.module,
+        generator=generator,
+        discriminator=discriminator,
+        estimator=estimator,
+        gan_loss=instantiate(cfg.loss),
+        num_iterations=schedule.steps,
         real_tokens=datamodule.train_tokens,
+        log_step_offset=log_step_offset,
     )
-    checkpoint = AtomicCheckpoint(output_dir / "checkpoints" / "adversarial", every=cfg.adversarial.checkpoint_every)
-    evaluation = EvaluationCallback(
-        datamodule,
-        "adversarial/eval",
-        every=cfg.adversarial.eval_every,
-        num_samples=cfg.evaluation.num_samples,
-        samples_dir=output_dir / "samples",
-        seed=cfg.seed,
-    )
+    checkpoint = AtomicCheckpoint(output_dir / "checkpoints" / "adversarial", every=schedule.checkpoint_every)
+    evaluation = _evaluation(cfg, datamodule, "adversarial/eval", schedule.eval_every, output_dir)
     resume_from, start = None, 0
     if checkpoint.last_path.is_file():
         resume_from = checkpoint.last_path
         start = torch.load(resume_from, map_location="cpu", weights_only=False).get("adversarial_iteration", 0)
     trainer = _trainer(cfg, loggers, [checkpoint, evaluation], max_epochs=-1, max_steps=-1)
     batches = datamodule.random_batches(module.batches_per_step, start_step=start)
-    if start < steps:
+    if start < schedule.steps:
         trainer.fit(module, train_dataloaders=batches, datamodule=None, ckpt_path=resume_from)
     return (evaluation.history[-1] if evaluation.history else {}), evaluation.history
 
@@ -135,9 +157,20 @@ def _horizon(cfg: DictConfig) -> dict[str, Any]:
     return {}
 
 
+def check_config(cfg: DictConfig) -> None:
+    """Refuse a config with keys nothing reads (a typo, or a key of another version), naming them."""
+    unread = unread_keys(OmegaConf.to_container(cfg, resolve=False))
+    if unread:
+        raise ValueError(f"config: key(s) that nothing reads: {', '.join(unread)}")
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Train as configured; returns the run summary (also written to ``summary.json``)."""
-    output_dir = Path(cfg.resume or cfg.paths.output_dir).resolve()
+    check_config(cfg)
+    output_dir = run_directory(cfg)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)  # loggers write where the run is, resumed runs included
+        cfg.run_name = run_name(cfg)
     output_dir.mkdir(parents=True, exist_ok=True)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     torch.set_float32_matmul_precision(cfg.get("matmul_precision", "highest"))
@@ -151,32 +184,37 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     build = {**generator_cfg, **facts, "start_token": datamodule.start_token}
     generator = build_from_config(build)
     discriminator = instantiate(cfg.discriminator, **facts)
-    metadata = {**facts, "vocab_fingerprint": getattr(datamodule, "vocab_fingerprint", None)}
-    for source in ("dataset_dir", "oracle_path"):  # lets scripts/evaluate.py find the data by itself
+    metadata = {**facts, "vocab_fingerprint": datamodule.vocab_fingerprint}
+    for source in ("dataset_dir", "oracle_path"):  # lets textgan-evaluate find the data by itself
         if getattr(datamodule, source, None):
             metadata[source] = str(Path(getattr(datamodule, source)).resolve())
-    loggers = _build_loggers(cfg, output_dir)
+    loggers = _build_loggers(cfg)
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
     summary: dict[str, Any] = {"output_dir": str(output_dir), "config": OmegaConf.to_container(cfg, resolve=True)}
     pretrained_file = output_dir / "pretrained_generator.pt"
+    log_step_offset = 0
     if pretrained:
         loaded, saved_metadata = load_generator(pretrained)
-        _check_generator_matches(saved_metadata, facts, pretrained)
+        _check_generator_matches(saved_metadata, facts, datamodule, pretrained)
         generator.load_state_dict(loaded.state_dict())
         summary["pretrained_from"] = str(pretrained)
-    elif pretrained_file.is_file():
+    elif cfg.resume and pretrained_file.is_file():  # a resumed run whose MLE stage had finished
         generator.load_state_dict(load_generator(pretrained_file)[0].state_dict())
         summary["pretrained_from"] = str(pretrained_file)
+        log_step_offset = cfg.pretrain.epochs * len(datamodule.train_dataloader())
     elif cfg.pretrain.epochs > 0:
         started = time.perf_counter()
         summary["after_pretraining"] = _pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata)
         summary["pretrain_seconds"] = time.perf_counter() - started  # this invocation's, evaluations included
+        log_step_offset = cfg.pretrain.epochs * len(datamodule.train_dataloader())
 
     if cfg.adversarial.steps > 0:
         started = time.perf_counter()
-        final, history = _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir)
+        final, history = _adversarial(
+            cfg, generator, discriminator, datamodule, loggers, output_dir, log_step_offset
+        )
         summary["adversarial_seconds"] = time.perf_counter() - started
         summary["adversarial_history"] = history
         summary["after_adversarial"] = final

@@ -16,7 +16,7 @@ from textgan.data import tokenization
 from textgan.data.corpus_files import DataWarning
 from textgan.data.text import TextDataModule
 from textgan.data.tokenization import EOS_ID, TokenizerOptions, build_dataset, load_split, read_manifest
-from textgan.evaluation import check_vocabulary
+from textgan.evaluation.data import check_vocabulary
 
 GOOD = ["a man rides a horse .", "two dogs play in the park .", "a cat sits on the mat ."]
 

@@ -11,7 +11,7 @@ from textgan import metrics
 from textgan.data.oracle_datamodule import OracleDataModule
 from textgan.data.text import TextDataModule
 from textgan.data.tokenization import BOS_ID, EOS_ID, PAD_ID, build_dataset
-from textgan.evaluation import data_config
+from textgan.evaluation.data import data_config
 from textgan.models.io import build_from_config
 
 TRAIN = [

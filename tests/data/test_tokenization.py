@@ -1,10 +1,8 @@
-"""Tokenising a corpus into a dataset folder: round trip, layout, manifest, options, rebuilds, the CLI."""
+"""Tokenising a corpus into a dataset folder: round trip, layout, manifest, options, rebuilds."""
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import json
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,6 @@ from textgan.data.tokenization import (
     words,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 TRAIN = [
     "a man rides a horse .",
     "a  woman   rides a bike .",  # odd spacing: stored whitespace-normalised
@@ -156,30 +153,6 @@ def test_up_to_date_follows_contents_and_options(tmp_path):
     assert not is_up_to_date(tmp_path / "missing", train, test, options, None)
 
 
-def load_cli():
-    spec = importlib.util.spec_from_file_location(
-        "tokenize_corpus_script", REPO / "scripts" / "tokenize_corpus.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_cli_builds_a_folder_and_reports_errors(tmp_path, capsys):
-    cli = load_cli()
-    train, test = write_corpus(tmp_path / "corpus")
-    out = tmp_path / "ds"
-    assert (
-        cli.main(["--train", str(train), "--test", str(test), "--max-length", "12", "--out", str(out)]) == 0
-    )
-    assert str(out.resolve()) in capsys.readouterr().out
-    assert json.loads((out / "manifest.json").read_text())["max_length"] == 12
-    assert cli.main(["--test", str(test), "--out", str(tmp_path / "x")]) == 2
-    assert "--test-as-train" in capsys.readouterr().err
-    assert cli.main(["--test", str(test), "--test-as-train", "--out", str(tmp_path / "y")]) == 0
-    assert read_manifest(tmp_path / "y")["train_is_test"] is True
-
-
 @pytest.mark.shared_data
 def test_coco_matches_the_published_data(shared_data, tmp_path):
     options = TokenizerOptions(pre_tokenizer="words", lowercase=True)
@@ -190,21 +163,3 @@ def test_coco_matches_the_published_data(shared_data, tmp_path):
     assert manifest["vocab_size"] == 4605 + 4  # RelGAN's nltk tokenisation gives 4,682 words
     assert manifest["max_length"] == 38  # RelGAN: 37 tokens, no eos
     assert manifest["splits"]["train"]["cut_lines"] == manifest["splits"]["train"]["blank_lines_skipped"] == 0
-
-
-def test_cli_reads_a_datasets_dataset_by_name(tmp_path, monkeypatch):
-    """The hub path, offline: ``load_dataset`` also takes a local folder of split files as the name."""
-    import datasets
-
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_cache")
-    folder = tmp_path / "local_dataset"
-    folder.mkdir()
-    (folder / "train.jsonl").write_text("".join(json.dumps({"sentence": line}) + "\n" for line in TRAIN))
-    (folder / "test.jsonl").write_text("".join(json.dumps({"sentence": line}) + "\n" for line in TEST))
-    argv = ["--hub-dataset", str(folder), "--text-column", "sentence", "--out", str(tmp_path / "ds")]
-    assert load_cli().main(argv) == 0
-    manifest = read_manifest(tmp_path / "ds")
-    assert manifest["splits"]["train"]["source"]["hub_dataset"] == str(folder)
-    assert manifest["splits"]["test"]["lines"] == len(TEST)
-    _, texts = load_split(tmp_path / "ds", "train")
-    assert texts == [" ".join(line.split()) for line in TRAIN]

@@ -12,6 +12,7 @@ from torch import nn
 
 from textgan.estimators.baselines import Baseline
 from textgan.estimators.reinforce import ReinforceEstimator
+from textgan.losses.gan import RSGANLoss
 from textgan.models.lstm import LSTMGenerator
 from textgan.models.relgan_discriminator import RelGANDiscriminator
 from textgan.models.rmc import RMCGenerator
@@ -176,16 +177,16 @@ def test_generator_loss_is_finite_and_reaches_every_generator_parameter(
     discriminator = small_discriminators(vocab, length)[discriminator_index].train()
     options = {"baseline": "self_critical", "entropy_weight": 0.01} if reward == "rollout" else {}
     est = ReinforceEstimator(reward, rollout_num=3, max_batch=16, sample_batch=8, **options)
-    est.setup(generator)
-    out = est.generator_loss(generator, discriminator, torch.randint(vocab, (4, length)), None, 0)
+    est.setup(generator, discriminator)
+    out = est.generator_loss(generator, discriminator, torch.randint(vocab, (4, length)), RSGANLoss(), 0)
     assert torch.isfinite(out.loss)
     out.loss.backward()
     for name, parameter in generator.named_parameters():
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
     assert all(parameter.grad is None for parameter in discriminator.parameters())
-    assert discriminator.training  # scored in eval mode, then restored
+    assert discriminator.training  # scored in its training mode (dropout), as the relaxed loss is
     assert {"reward", "baseline", "entropy", "discriminator_calls"} <= set(out.logs)
-    assert 0.0 < float(out.logs["reward"]) < 1.0  # sigmoid of the logits
+    assert float(out.logs["reward"]) < 0.0  # minus the per-sentence RSGAN loss, a softplus
 
 
 @pytest.mark.parametrize("reward", ["sequence", "rollout"])

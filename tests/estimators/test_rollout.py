@@ -214,7 +214,7 @@ def test_delayed_copy_follows_seqgans_update_rule():
 def test_delayed_copy_survives_a_checkpoint_round_trip(setup_first):
     generator = generators()[0]
     estimator = ReinforceEstimator("rollout", rollout_num=2, rollout_update_rate=0.8)
-    estimator.setup(generator)
+    estimator.setup(generator, None)
     with torch.no_grad():
         estimator.delayed.update(generator)
         for parameter in generator.parameters():
@@ -228,9 +228,9 @@ def test_delayed_copy_survives_a_checkpoint_round_trip(setup_first):
 
     fresh = ReinforceEstimator("rollout", rollout_num=2, rollout_update_rate=0.8)
     if setup_first:
-        fresh.setup(generator)
+        fresh.setup(generator, None)
     fresh.load_state_dict(saved, strict=True)
-    fresh.setup(generator)
+    fresh.setup(generator, None)
     assert fresh.delayed.synced
     for (name, restored), original in zip(
         fresh.delayed.policy.named_parameters(), estimator.delayed.policy.parameters(), strict=True
@@ -239,14 +239,28 @@ def test_delayed_copy_survives_a_checkpoint_round_trip(setup_first):
     assert not torch.equal(fresh.delayed.policy.output.weight, generator.output.weight)
 
 
+class TokenZeroShare(nn.Module):
+    """A parameter-free "discriminator": the share of token 0 in each sentence, as one logit (N, 1)."""
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return (tokens == 0).float().mean(dim=1, keepdim=True)
+
+
 def test_estimator_with_a_delayed_copy_rolls_out_with_the_copy():
     generator = generators()[0]
-    discriminator = nn.Sequential(nn.Embedding(VOCAB, 1), nn.Flatten(), nn.Linear(LENGTH, 1))
-    estimator = ReinforceEstimator("rollout", rollout_num=2, rollout_update_rate=0.5)
-    estimator.setup(generator)
+    estimator = ReinforceEstimator(
+        "rollout", rollout_num=4, rollout_update_rate=0.99, reward_transform="logit", discriminator_dropout=False
+    )
+    estimator.setup(generator, None)
+    estimator.delayed.update(generator)  # the copy starts equal to the generator ...
+    with torch.no_grad():
+        generator.output.bias[0] += 50.0  # ... which then emits token 0 only; the copy barely follows (0.99)
     out = estimator.generator_loss(
-        generator, discriminator, torch.zeros(BATCH, LENGTH, dtype=torch.long), None, 0
+        generator, TokenZeroShare(), torch.zeros(BATCH, LENGTH, dtype=torch.long), None, 0
     )
     out.loss.backward()
     assert all(parameter.grad is None for parameter in estimator.delayed.policy.parameters())
-    assert torch.isfinite(out.loss)
+    # Sampled sentences are all zeros (reward 1); completions by the copy are not, so Q(b, t) < 1 for t < T.
+    # Rolling out with the generator itself would give exactly 1 everywhere.
+    assert float(out.logs["reward_final"]) == 1.0
+    assert float(out.logs["reward"]) < 0.95

@@ -128,3 +128,25 @@ def test_only_wgan_gp_has_a_penalty(loss_class):
         )
         == 0
     )
+
+
+@pytest.mark.parametrize("loss_class", LOSSES)
+def test_per_sentence_generator_losses_average_to_the_batch_loss(loss_class):
+    loss = loss_class()
+    real, fake = torch.randn(5, 3), torch.randn(5, 3)
+    per_sentence = loss.generator_loss(real, fake, reduction="none")
+    assert per_sentence.shape == (5,)
+    torch.testing.assert_close(per_sentence.mean(), loss.generator_loss(real, fake))
+    # sentence i's loss depends on fake row i only (and, for the relativistic loss, on real row i only)
+    moved = fake.clone()
+    moved[2] += 1.0
+    changed = loss.generator_loss(real, moved, reduction="none") != per_sentence
+    assert changed.tolist() == [False, False, True, False, False]
+
+
+def test_relativistic_per_sentence_loss_pairs_fake_i_with_real_i():
+    real, fake = torch.tensor([[1.0], [-2.0]]), torch.tensor([[0.5], [0.5]])
+    expected = torch.tensor([softplus(1.0 - 0.5), softplus(-2.0 - 0.5)])
+    torch.testing.assert_close(RSGANLoss().generator_loss(real, fake, reduction="none"), expected)
+    with pytest.raises(ValueError, match="reduction"):
+        RSGANLoss().generator_loss(real, fake, reduction="sum")

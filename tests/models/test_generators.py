@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from textgan.models.lstm import LSTMGenerator
 from textgan.models.rmc import JointLayerNorm, RMCGenerator
+from textgan.sampling import categorical_sample, gumbel_noise
 
 V, T = 23, 6
 
@@ -39,8 +40,6 @@ def test_sampling_is_seeded_and_the_lookup_table_path_is_exact(kind):
     assert a.shape == (40, T) and torch.equal(a, b)
     assert a.min() >= 0 and a.max() < V
     rng1, rng2 = torch.Generator().manual_seed(2), torch.Generator().manual_seed(2)
-    from textgan.models.gumbel import categorical_sample
-
     with torch.no_grad():
         direct = generator.unroll(8, T, lambda lg: categorical_sample(lg, generator=rng1))[0]
         table = generator.input_table()
@@ -89,8 +88,6 @@ def test_relaxed_samples_without_a_graph_match_the_differentiable_ones(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_relaxed_samples_have_the_values_and_gradients_of_teacher_forced_logits_plus_the_same_noise(kind):
-    from textgan.models.gumbel import gumbel_noise
-
     generator = make(kind)
     beta, weights = 4.0, torch.randn(V)
     sample = generator.rsample(8, beta, generator=torch.Generator().manual_seed(5))
@@ -117,11 +114,14 @@ def test_straight_through_forward_is_one_hot_with_soft_gradients(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_hard_samples_keep_logits_consistent_with_teacher_forcing(kind):
+    """REINFORCE's loop: tokens chosen without a graph, their logits kept with one (the score function)."""
     generator = make(kind)
-    hard = generator.sample_with_logits(10)
-    assert torch.allclose(hard.log_prob(), generator.log_prob(hard.tokens), atol=1e-5)
-    hard.log_prob().sum().backward()
-    assert generator.embedding.weight.grad is not None
+    rng = torch.Generator().manual_seed(6)
+    tokens, logits, _ = generator.unroll(10, T, lambda lg: categorical_sample(lg, generator=rng), keep_logits=True)
+    log_probs = torch.log_softmax(logits.float(), -1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)  # (B, T)
+    assert torch.allclose(log_probs, generator.log_prob(tokens), atol=1e-5)
+    log_probs.sum().backward()
+    assert generator.embedding.weight.grad is not None and generator.output.weight.grad is not None
 
 
 def test_rmc_memory_starts_as_identity_and_layer_norm_is_joint_over_rows():

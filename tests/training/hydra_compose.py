@@ -22,8 +22,9 @@ def compose_config(tmp_path: Path, *overrides: str):
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
+    """The CSV logger's rows, where ``conf/logger/csv.yaml`` puts them: ``{run}/csv/version_N/metrics.csv``."""
     rows = []
-    for path in run_dir.glob("*/version_*/metrics.csv"):
+    for path in sorted((run_dir / "csv").glob("version_*/metrics.csv")):
         with path.open() as handle:
             rows.extend(csv.DictReader(handle))
     return rows

@@ -51,14 +51,13 @@ def test_each_estimator_trains_the_same_pretrained_generator(tmp_path, overrides
 @pytest.mark.parametrize("experiment", ["seqgan_oracle", "seqgan_coco"])
 def test_seqgan_presets_run_their_schedule(tmp_path, experiment):
     """LSTM + SeqGAN CNN + REINFORCE rollouts, discriminator pretraining and fresh negatives, at debug size."""
-    cfg = compose_config(tmp_path, f"experiment={experiment}", "adversarial.discriminator_pretrain_steps=2")
+    cfg = compose_config(tmp_path, f"experiment={experiment}", "adversarial.module.discriminator_pretrain_steps=2")
     assert cfg.generator._target_.endswith("LSTMGenerator")
     assert cfg.discriminator._target_.endswith("SeqGANDiscriminator")
     assert cfg.estimator.reward == "rollout" and cfg.estimator.reduction == "sum"
     summary = run(cfg)
     assert summary["after_adversarial"]["step"] == 4
-    assert summary["config"]["run_name"] is None
-    assert any(path.name.startswith(f"{experiment}-reinforce-seed") for path in (tmp_path / "run").iterdir())
+    assert summary["config"]["run_name"].startswith(f"{experiment}-reinforce-seed")
 
 
 def test_the_paper_presets_keep_their_schedule_only_for_gumbel_softmax(tmp_path):
@@ -80,10 +79,31 @@ def test_multirun_over_estimators_and_seeds_names_each_run(tmp_path):
     ]  # fmt: skip
     subprocess.run(command, check=True, env=env, cwd=Path(__file__).resolve().parents[2], timeout=600)
     runs = sorted(path.name for path in (tmp_path / "sweep").iterdir() if path.is_dir())
-    assert runs == ["gumbel_softmax-seed0", "gumbel_softmax-seed1", "reinforce-seed0", "reinforce-seed1"]
+    assert runs == ["0-gumbel_softmax-seed0", "1-gumbel_softmax-seed1", "2-reinforce-seed0", "3-reinforce-seed1"]
     finals = {}
     for name in runs:
         summary = json.loads((tmp_path / "sweep" / name / "summary.json").read_text())
         assert set(summary["after_adversarial"]) >= {"step", "nll_oracle", "nll_gen"}
         finals[name] = summary["after_adversarial"]["nll_oracle"]
-    assert finals["reinforce-seed0"] != finals["reinforce-seed1"]  # the seed reaches the run
+    assert finals["2-reinforce-seed0"] != finals["3-reinforce-seed1"]  # the seed reaches the run
+
+
+def test_a_sweep_over_beta_max_and_seeds_leaves_one_full_run_per_job(tmp_path):
+    """Jobs that differ only in an estimator option (beta_max) used to share a folder and overwrite each other."""
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONHASHSEED": "0"}
+    command = [
+        sys.executable, "-m", "textgan.train", "-m", "debug=default", "estimator.schedule.beta_max=1,1000",
+        "seed=0,1", "adversarial.steps=2", "pretrain.epochs=1",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}", f"paths.cache_dir={tmp_path / 'cache'}",
+    ]  # fmt: skip
+    subprocess.run(command, check=True, env=env, cwd=Path(__file__).resolve().parents[2], timeout=600)
+    folders = sorted(path for path in (tmp_path / "sweep").iterdir() if path.is_dir())
+    assert len(folders) == 4
+    seen = set()
+    for folder in folders:
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary["output_dir"] == str(folder.resolve())
+        assert "after_pretraining" in summary and summary["after_adversarial"]["step"] == 2  # each trained itself
+        seen.add((summary["config"]["estimator"]["schedule"]["beta_max"], summary["config"]["seed"]))
+        assert (folder / "generator.pt").is_file() and (folder / "checkpoints" / "adversarial").is_dir()
+    assert seen == {(1, 0), (1, 1), (1000, 0), (1000, 1)}

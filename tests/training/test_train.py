@@ -83,5 +83,51 @@ def test_pretrained_generator_with_another_vocabulary_is_refused(tmp_path):
     path = tmp_path / "other.pt"
     save_generator(path, RMCGenerator(**{k: v for k, v in build.items() if k != "_target_"}), build,
                    {"vocab_size": 7, "max_length": 8})
-    with pytest.raises(ValueError, match="other.pt.*vocab_size=7.*vocab_size=50"):
+    with pytest.raises(ValueError, match="other.pt has a vocabulary of 7 ids.* has 50"):
         run(compose_config(tmp_path, f"generator.pretrained={path}"))
+
+
+def test_pretrained_generator_with_the_same_size_but_another_vocabulary_is_refused(tmp_path):
+    """The vocabulary's fingerprint is compared, not only its size: same-size vocabularies of other data differ."""
+    base = tmp_path / "base"
+    run(compose_config(base, "adversarial.steps=0"))
+    generator, metadata = load_generator(base / "run" / "pretrained_generator.pt")
+    forged = tmp_path / "forged.pt"
+    build = {"_target_": "textgan.models.rmc.RMCGenerator", "vocab_size": 50, "max_length": 8,
+             "embedding_dim": 8, "head_size": 8, "num_heads": 2}
+    save_generator(forged, generator, build, {**metadata, "vocab_fingerprint": "sha256:0123456789abcdef"})
+    with pytest.raises(ValueError, match="vocabulary mismatch.*forged.pt"):
+        run(compose_config(tmp_path / "other", f"generator.pretrained={forged}"))
+
+
+def test_a_new_run_refuses_a_folder_that_holds_another_run(tmp_path):
+    run(compose_config(tmp_path, "adversarial.steps=2"))
+    before = (tmp_path / "run" / "generator.pt").read_bytes()
+    with pytest.raises(FileExistsError, match="already holds a run.*resume="):
+        run(compose_config(tmp_path, "adversarial.steps=2", "estimator.schedule.beta_max=1000"))
+    assert (tmp_path / "run" / "generator.pt").read_bytes() == before  # nothing of the first run was touched
+    with pytest.raises(FileNotFoundError, match="resume=.*no run to continue"):
+        run(compose_config(tmp_path / "fresh", f"resume={tmp_path / 'nothing'}"))
+
+
+def test_stages_log_on_one_monotone_global_step_where_the_csv_config_says(tmp_path):
+    run(compose_config(tmp_path, "adversarial.steps=4", "trainer.log_every_n_steps=1"))
+    rows = read_metrics(tmp_path / "run")  # {run}/csv/metrics.csv, as conf/logger/csv.yaml says
+    steps = [int(row["step"]) for row in rows]
+    assert steps == sorted(steps)
+    pretrain = [int(r["step"]) for r in rows if r.get("pretrain/nll_train") or r.get("pretrain/eval/nll_oracle")]
+    adversarial = [int(r["step"]) for r in rows if r.get("adversarial/g_loss") or r.get("adversarial/eval/nll_oracle")]
+    assert max(pretrain) <= min(adversarial)
+    batches = 256 // 16  # debug: 256 training sentences, batch 16, one MLE epoch
+    iterations = [int(float(r["adversarial/iteration"])) for r in rows if r.get("adversarial/iteration")]
+    assert iterations == [1, 2, 3, 4]
+    assert [int(r["step"]) for r in rows if r.get("adversarial/iteration")] == [batches + i for i in iterations]
+    evaluations = [r for r in rows if r.get("pretrain/eval/nll_oracle")]
+    assert [int(float(r["pretrain/eval/step"])) for r in evaluations] == [0, 1]  # before and after the epoch
+
+
+def test_discriminator_steps_zero_trains_the_generator_alone(tmp_path):
+    summary = run(compose_config(tmp_path, "adversarial.steps=2", "adversarial.module.discriminator_steps=0"))
+    assert summary["after_adversarial"]["step"] == 2
+    logged = {key for row in read_metrics(tmp_path / "run") for key, value in row.items() if value}
+    assert "adversarial/g_loss" in logged and "adversarial/d_loss" not in logged

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from textgan.models.gumbel import categorical_sample
+from textgan.sampling import categorical_sample
 
 _GATES = ("i", "f", "o", "c")
 NPZ_KEYS = ("embedding", "W_out", "b_out") + tuple(f"{k}_{g}" for k in ("W", "U", "b") for g in _GATES)
@@ -131,8 +131,7 @@ class OracleLSTM(nn.Module):
     def nll(self, tokens: torch.Tensor, batch_size: int = 256) -> float:
         """NLL_oracle: mean per-token negative log-likelihood (nats) of ``tokens`` (N, T).
 
-        Scored ``batch_size`` sequences at a time (their (batch, T, V) logits bound the memory: ~100 MB for
-        256 x 20 x 5,000; 2,048 took 1.6 GB and was no faster).
+        Scored ``batch_size`` sequences at a time, so that one chunk's (batch, T, V) logits bound the memory.
         """
         total, count = 0.0, 0
         for chunk in torch.split(tokens, batch_size):

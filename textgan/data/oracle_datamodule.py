@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
+from textgan.atomic_files import atomic_torch_save
 from textgan.data.base import TokenDataModule
 from textgan.data.oracle import OracleLSTM
-from textgan.models.io import atomic_torch_save
 
 
 class OracleDataModule(TokenDataModule):
@@ -19,7 +19,6 @@ class OracleDataModule(TokenDataModule):
         oracle_path: ``.npz`` of the oracle's parameters (the SeqGAN oracle), or None for a fresh oracle
             with N(0, 1) parameters drawn from ``oracle_seed`` (as RelGAN's code does).
         cache_dir: where the sampled training / test sets are cached, keyed by oracle, seed and sizes.
-        num_eval_samples: generator samples scored by ``sample_metrics``' NLL_oracle.
     """
 
     def __init__(

@@ -2,7 +2,7 @@
 
 The data live in a dataset folder (``textgan.data.tokenization``): fixed-length rows ``w_1 .. w_n <eos>
 <pad> ..`` with ``<pad>`` = 0, ``<bos>`` = 1 (the generator's start token), ``<eos>`` = 2, ``<unk>`` = 3.
-Give either ``dataset_dir`` (a folder built by ``scripts/tokenize_corpus.py``) or ``train_file`` and
+Give either ``dataset_dir`` (a folder built by ``textgan-tokenize``) or ``train_file`` and
 ``test_file``: the folder is then built on first use and rebuilt only when the files' contents (sha256) or
 the tokenizer options change.
 
@@ -49,7 +49,6 @@ class TextDataModule(TokenDataModule):
         tokenizer, vocab_size, min_frequency, pre_tokenizer, lowercase, vocab_from: ``TokenizerOptions``.
         max_length: fixed row length T (eos included); default: the longest line. With a prebuilt
             ``dataset_dir`` it must match the folder's.
-        num_eval_samples: how many sentences an evaluation should generate (read by callers).
         bleu_orders: n of BLEU-n and Self-BLEU-n.
         max_hypotheses: BLEU scores only the first k samples (None: all).
         max_references: BLEU references are the first m test sentences (None: all).
@@ -74,7 +73,6 @@ class TextDataModule(TokenDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         seed: int = 0,
-        num_eval_samples: int = 10_000,
         bleu_orders: Sequence[int] = (2, 3, 4, 5),
         max_hypotheses: int | None = None,
         max_references: int | None = None,
@@ -85,7 +83,6 @@ class TextDataModule(TokenDataModule):
             tokenizer, vocab_size, min_frequency, pre_tokenizer, lowercase, vocab_from
         )
         self.requested_max_length = max_length
-        self.num_eval_samples = num_eval_samples
         self.bleu_orders = tuple(int(n) for n in bleu_orders)
         for name, limit in (
             ("max_hypotheses", max_hypotheses),
@@ -135,7 +132,7 @@ class TextDataModule(TokenDataModule):
             raise ValueError(
                 f"{self.dataset_dir} holds rows of max_length={manifest['max_length']}, "
                 f"but max_length={wanted} was asked for: rebuild it with "
-                f"scripts/tokenize_corpus.py --max-length {wanted}"
+                f"textgan-tokenize --max-length {wanted}"
             )
         train_ids, _ = load_split(self.dataset_dir, "train")
         test_ids, self.test_texts = load_split(self.dataset_dir, "test")

@@ -1,6 +1,6 @@
 """Text corpus -> dataset folder: vocabulary, fixed-length encoding, and the folder format (write and read).
 
-A *dataset folder* is what ``scripts/tokenize_corpus.py`` writes and ``TextDataModule`` reads::
+A *dataset folder* is what ``textgan-tokenize`` writes and ``TextDataModule`` reads::
 
     tokenizer.json    the ``tokenizers`` tokenizer; on its own it reproduces the stored rows:
                       ``Tokenizer.from_file(...).encode(line).ids == row`` (eos appended, cut, padded)
@@ -30,13 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
-import uuid
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,6 +39,7 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
+from textgan.atomic_files import atomic_directory
 from textgan.data.corpus_files import (
     DataWarning,
     check_text_file,
@@ -235,6 +230,7 @@ def build_dataset_from_lines(
         "build_options": build_options or {},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    _check_replaceable(Path(out_dir))
     with atomic_directory(out_dir) as tmp:
         tokenizer.save(str(tmp / TOKENIZER_FILE))
         for split in SPLITS:
@@ -307,35 +303,10 @@ def is_up_to_date(
     return True
 
 
-@contextmanager
-def atomic_directory(target: str | Path) -> Iterator[Path]:
-    """Yield an empty temporary sibling of ``target``; on success it replaces ``target``, on error it goes.
-
-    An existing ``target`` is only ever replaced by a complete new folder, and only when it is a dataset
-    folder (has a manifest) or empty: pointing the builder at an unrelated folder is refused.
-    """
-    target = Path(target)
+def _check_replaceable(target: Path) -> None:
+    """Refuse (FileExistsError) to replace anything but a dataset folder (one with a manifest) or an empty one."""
     if target.exists() and not (target / MANIFEST_FILE).is_file() and any(target.iterdir()):
         raise FileExistsError(f"{target}: exists and is not a textgan dataset folder (no {MANIFEST_FILE})")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would make the folder private
-    try:
-        yield tmp
-        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-        if target.exists():
-            os.rename(target, old)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if old.exists():
-                os.rename(old, target)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _save_split(
@@ -363,7 +334,7 @@ def read_manifest(dataset_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(
             f"{dataset_dir}: not a dataset folder (no {MANIFEST_FILE}); "
-            "build one with scripts/tokenize_corpus.py"
+            "build one with textgan-tokenize"
         )
     manifest = json.loads(path.read_text())
     if manifest.get("format_version") != FORMAT_VERSION:

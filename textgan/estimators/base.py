@@ -1,12 +1,28 @@
 """The estimator: the seam of the framework.
 
 An estimator turns the generator's samples and the discriminator's verdict into a differentiable generator
-loss. Everything else (data, models, GAN loss, optimisation, logging) is shared, so comparing estimators means
-swapping this one object. A new estimator is one file implementing ``generator_loss`` plus one config file.
+loss whose gradient estimates the gradient of the configured GAN generator loss. Everything else (data,
+models, GAN loss, optimisation, logging) is shared, so comparing estimators means swapping this one object.
+
+The protocol, in the order the adversarial module calls it:
+
+* ``setup(generator, discriminator)``: once, before a checkpoint is restored (create copies, control-variate
+  networks, anything whose state must exist to be loaded);
+* ``configure_optimizer()``: an optimiser over the estimator's own parameters, from the ``optimizer`` factory
+  its config gives (a Hydra partial), or None when it has none to learn;
+* ``generator_loss(...)``: per generator update; ``EstimatorOutput.create_graph`` asks for a backward pass
+  that keeps the graph of the generator's gradient (RELAX differentiates its variance);
+* ``after_backward(generator)``: after that backward pass, with the estimate in the generator's ``.grad``
+  and before clipping and the generator's step: a learned estimator sets the ``.grad`` of its own parameters
+  here (e.g. from the gradient's squared norm, a variance proxy) and the module steps its optimiser;
+* ``discriminator_fakes(...)``: what the discriminator is trained on.
+
+A new estimator is one file subclassing :class:`Estimator` plus one config file in ``conf/estimator/``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,17 +34,46 @@ from textgan.models.generator import Generator
 if TYPE_CHECKING:  # the losses package is only needed for type hints here
     from textgan.losses.gan import GANLoss
 
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+
 
 @dataclass
 class EstimatorOutput:
-    """The generator loss to back-propagate and scalars to log (detached tensors, no host sync)."""
+    """The generator loss to back-propagate and scalars to log (detached tensors, no host sync).
+
+    ``create_graph``: back-propagate with ``create_graph=True`` so ``after_backward`` can differentiate the
+    generator's gradient with respect to the estimator's own parameters.
+    """
 
     loss: torch.Tensor
     logs: dict[str, torch.Tensor | float] = field(default_factory=dict)
+    create_graph: bool = False
 
 
 class Estimator(nn.Module):
-    """Base class; an ``nn.Module`` so that stateful estimators (baselines, rollout copies) checkpoint."""
+    """Base class; an ``nn.Module`` so that stateful estimators (baselines, rollout copies, learned
+    parameters) checkpoint with the adversarial module.
+
+    Args:
+        optimizer: factory ``parameters -> optimizer`` for the estimator's own parameters (learned
+            estimators); ignored when the estimator has no trainable parameters.
+    """
+
+    def __init__(self, optimizer: OptimizerFactory | None = None) -> None:
+        super().__init__()
+        self.optimizer_factory = optimizer
+
+    def setup(self, generator: Generator, discriminator: nn.Module) -> None:
+        """Called once with the models before any checkpoint is restored. Default: nothing to set up."""
+
+    def configure_optimizer(self) -> torch.optim.Optimizer | None:
+        """The optimiser of the estimator's trainable parameters, or None when there are none."""
+        parameters = [p for p in self.parameters() if p.requires_grad]
+        if not parameters:
+            return None
+        if self.optimizer_factory is None:
+            raise ValueError(f"{type(self).__name__} has parameters to learn: configure its `optimizer`")
+        return self.optimizer_factory(parameters)
 
     def generator_loss(
         self,
@@ -44,6 +89,14 @@ class Estimator(nn.Module):
         frozen by the caller during this call; gradients must reach the generator's parameters.
         """
         raise NotImplementedError
+
+    def after_backward(self, generator: Generator) -> dict[str, torch.Tensor | float]:
+        """Hook after the generator loss's backward pass, before the generator's step; returns scalars to log.
+
+        Learned estimators set the ``.grad`` of their own parameters here; the adversarial module zeroes it
+        before and steps the estimator's optimiser after. Default: nothing.
+        """
+        return {}
 
     @torch.no_grad()
     def discriminator_fakes(self, generator: Generator, batch_size: int, length: int, step: int) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""REINFORCE (the score-function estimator) with SeqGAN's rewards: the other side of the estimator comparison.
+"""REINFORCE (the score-function estimator) of the GAN generator loss, with SeqGAN's rollouts and baselines.
 
 The generator samples hard sentences ``y`` (B, T) with their logits; the discriminator scores them without a
 graph; the generator minimises
@@ -18,10 +18,13 @@ Rewards (``reward=``):
   generator (SeqGAN's released code; ``rollout_update_rate: null``) or SeqGAN's intended delayed copy
   ``theta_r <- rate * theta_r + (1 - rate) * theta``, updated at the start of every generator step.
 
-``R`` is the discriminator's verdict through a transform (``prob`` = ``sigmoid(logit)`` as SeqGAN,
-``logit``, ``log_prob``; averaged over RelGAN's ``R`` representations), computed with the discriminator in
-``eval()`` mode (no dropout, SeqGAN's ``dropout_keep_prob = 1``) unless ``discriminator_dropout`` is set. The
-GAN loss object is not used: the reward transform is REINFORCE's counterpart of it.
+``R`` is by default minus the per-sentence generator loss of the configured GAN loss
+(``reward_transform="gan_loss"``, :mod:`textgan.estimators.rewards`): the relaxed estimators differentiate the
+batch mean of the same per-sentence losses, so ``estimator=`` changes the estimator and not the objective. The
+discriminator scores in its training mode (dropout on), as it does in the Gumbel-Softmax estimator's loss
+(RelGAN applies dropout in every discriminator call). SeqGAN's rewards are options: ``prob`` =
+``sigmoid(logit)``, ``logit``, ``log_prob`` (averaged over RelGAN's ``R`` representations), scored with
+dropout off (``discriminator_dropout=False``, SeqGAN's ``dropout_keep_prob = 1``), as the SeqGAN presets set.
 
 Options: ``normalize_rewards`` standardises the advantages over the batch (all (b, t) entries) after the
 baseline (slightly biased: the batch statistics include the sample); ``entropy_weight`` subtracts
@@ -42,7 +45,7 @@ from textgan.estimators.delayed_policy import DelayedPolicy
 from textgan.estimators.rewards import REWARD_TRANSFORMS, DiscriminatorReward, evaluation_mode
 from textgan.estimators.rollout import complete_prefixes, prefix_states, rollout_rewards, stack_states
 from textgan.models.generator import Generator, State
-from textgan.models.gumbel import categorical_sample
+from textgan.sampling import categorical_sample
 
 if TYPE_CHECKING:  # the losses package is only needed for type hints here
     from textgan.losses.gan import GANLoss
@@ -60,7 +63,8 @@ class ReinforceEstimator(Estimator):
         rollout_num: ``K``, rollouts per prefix (SeqGAN: 16).
         baseline: a :class:`Baseline` or its name (``none``, ``moving_average``, ``leave_one_out``,
             ``self_critical``).
-        reward_transform: ``prob``, ``logit`` or ``log_prob``.
+        reward_transform: ``gan_loss`` (minus the per-sentence GAN generator loss), ``prob``, ``logit`` or
+            ``log_prob``.
         rollout_update_rate: None: roll out with the current generator; a rate in [0, 1): SeqGAN's intended
             delayed copy (0.8 in SeqGAN).
         num_samples: sentences per generator update (default: the real batch size).
@@ -71,7 +75,8 @@ class ReinforceEstimator(Estimator):
         normalize_rewards: standardise the advantages over the batch.
         entropy_weight: weight of the entropy bonus.
         reduction: ``sequence_mean``, ``token_mean`` or ``sum`` (see the module docstring).
-        discriminator_dropout: keep the discriminator's training mode (dropout) while scoring.
+        discriminator_dropout: score in the discriminator's training mode (dropout, as the relaxed estimators'
+            loss does); False: ``eval()`` mode, which also lets identical rollouts be scored once.
         reward_autocast: None, ``bfloat16`` or ``float16``: score under ``torch.autocast`` (faster on CPUs
             with bf16 units; rewards are then only as precise as that type).
     """
@@ -81,7 +86,7 @@ class ReinforceEstimator(Estimator):
         reward: str = "rollout",
         rollout_num: int = 16,
         baseline: Baseline | str | None = None,
-        reward_transform: str = "prob",
+        reward_transform: str = "gan_loss",
         rollout_update_rate: float | None = None,
         num_samples: int | None = None,
         max_batch: int = 256,
@@ -90,7 +95,7 @@ class ReinforceEstimator(Estimator):
         normalize_rewards: bool = False,
         entropy_weight: float = 0.0,
         reduction: str = "sequence_mean",
-        discriminator_dropout: bool = False,
+        discriminator_dropout: bool = True,
         reward_autocast: str | None = None,
     ) -> None:
         super().__init__()
@@ -115,7 +120,7 @@ class ReinforceEstimator(Estimator):
         self.reduction, self.discriminator_dropout = reduction, discriminator_dropout
         self.autocast_dtype = _AUTOCAST[reward_autocast]
 
-    def setup(self, generator: Generator) -> None:
+    def setup(self, generator: Generator, discriminator: nn.Module) -> None:
         """Create the delayed rollout copy of ``generator``, if configured (before a checkpoint loads)."""
         if self.delayed is not None:
             self.delayed.setup(generator)
@@ -150,8 +155,8 @@ class ReinforceEstimator(Estimator):
         log_probs = log_softmax.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)  # (B, T)
         entropy = -(log_softmax.exp() * log_softmax).sum(dim=-1)  # (B, T), of the full distributions
 
-        score = DiscriminatorReward(discriminator, self.reward_transform, self.autocast_dtype)
         with torch.no_grad(), evaluation_mode(discriminator, enabled=not self.discriminator_dropout):
+            score = self._scorer(discriminator, real_tokens, gan_loss)
             policy_states: State | None = None
             if self.reward == "sequence":
                 rewards = score(tokens).unsqueeze(1)  # (B, 1), shared by the tokens
@@ -186,6 +191,15 @@ class ReinforceEstimator(Estimator):
         }
         return EstimatorOutput(loss=loss, logs=logs)
 
+    def _scorer(
+        self, discriminator: nn.Module, real_tokens: torch.Tensor, gan_loss: GANLoss | None
+    ) -> DiscriminatorReward:
+        """The reward of sampled sentences; the real batch's logits when the GAN loss pairs fakes with reals."""
+        real_logits = None
+        if self.reward_transform == "gan_loss" and gan_loss is not None and gan_loss.uses_real_in_generator_loss:
+            real_logits = discriminator(real_tokens)  # (B_real, R), the same mode as the fakes' scores
+        return DiscriminatorReward(discriminator, self.reward_transform, gan_loss, real_logits, self.autocast_dtype)
+
     @torch.no_grad()
     def _greedy_rewards(
         self,
@@ -195,11 +209,12 @@ class ReinforceEstimator(Estimator):
         policy_states: State | None,
         score: DiscriminatorReward,
     ) -> torch.Tensor:
-        """Rewards of greedy decodes from each context: (1, 1) for sequence rewards, (B, T) for rollouts."""
+        """Rewards of greedy decodes from each context: (B, 1) for sequence rewards, (B, T) for rollouts."""
         batch, length = tokens.shape
         if policy_states is None:  # one greedy sentence from the start token: the context of every sentence
             greedy, _, _ = generator.unroll(1, length, lambda logits: logits.argmax(dim=-1))
-            return score(greedy).view(1, 1)
+            logits = score.logits(greedy).expand(batch, -1)  # (B, R): paired with each sentence's real row
+            return score.rewards(logits, torch.arange(batch, device=tokens.device)).view(batch, 1)
         result = complete_prefixes(
             policy, tokens, policy_states, range(length), 1, score, greedy=True, max_batch=self.max_batch,
             sample_batch=self.sample_batch, deduplicate=self.deduplicate,

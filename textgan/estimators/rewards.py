@@ -1,10 +1,20 @@
 """Rewards for score-function estimators: the discriminator's verdict on hard token sequences.
 
-SeqGAN rewards a sentence with the discriminator's probability that it is real, ``sigmoid(logit)``, computed
-without dropout (``dropout_keep_prob = 1``) and without a graph. The transform is an option:
+A reward is computed in two stages, so that identical sentences are scored by the discriminator once even when
+their rewards differ: ``logits(tokens)`` (N, T) -> (N, R), then ``rewards(logits, sentences)`` -> (N,), where
+``sentences[n]`` is the index of the sampled sentence row ``n`` belongs to (a rollout completion belongs to the
+sentence whose prefix it completes).
+
+The default reward (``transform="gan_loss"``) is minus the per-sentence generator loss of the configured GAN
+loss, ``r(y_i) = -loss_G(real_i, D(y_i))`` (:meth:`textgan.losses.gan.GANLoss.generator_loss` with
+``reduction="none"``). The relaxed estimators differentiate the batch mean of the same per-sentence losses, so
+every estimator estimates the gradient of one objective. For the relativistic loss the fake sentence ``i``
+(and every rollout completing its prefix) is paired with row ``i mod B_real`` of the real batch's logits.
+
+SeqGAN's rewards are options (the SeqGAN presets select ``prob``):
 
 * ``prob``: ``sigmoid(logit)`` in (0, 1) (SeqGAN);
-* ``logit``: the raw logit, unbounded (the reward a WGAN / hinge critic implies);
+* ``logit``: the raw logit, unbounded (minus the hinge / WGAN generator loss);
 * ``log_prob``: ``log sigmoid(logit)``, minus the per-sentence non-saturating (``standard``) generator loss.
 
 With ``R`` logits per sentence (RelGAN's representations) the transformed values are averaged over ``R``.
@@ -14,16 +24,20 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-REWARD_TRANSFORMS = ("prob", "logit", "log_prob")
+if TYPE_CHECKING:  # the losses package is only needed for type hints here
+    from textgan.losses.gan import GANLoss
+
+REWARD_TRANSFORMS = ("gan_loss", "prob", "logit", "log_prob")
 
 
 def reward_from_logits(logits: torch.Tensor, transform: str = "prob") -> torch.Tensor:
-    """Discriminator logits (N, R) -> rewards (N,) float32, averaged over the ``R`` representations."""
+    """Discriminator logits (N, R) -> rewards (N,) float32 under a SeqGAN-style transform, averaged over ``R``."""
     logits = logits.float()
     if transform == "prob":
         values = torch.sigmoid(logits)
@@ -32,38 +46,73 @@ def reward_from_logits(logits: torch.Tensor, transform: str = "prob") -> torch.T
     elif transform == "log_prob":
         values = F.logsigmoid(logits)
     else:
-        raise ValueError(f"unknown reward transform {transform!r}; choose one of {REWARD_TRANSFORMS}")
+        raise ValueError(f"unknown reward transform {transform!r}; choose one of {REWARD_TRANSFORMS[1:]}")
     return values.mean(dim=-1)
 
 
 class DiscriminatorReward:
-    """A scorer ``(N, T) token ids -> (N,) rewards`` from a discriminator, counting its calls.
+    """Scores sentences with a discriminator: ``logits(tokens)`` then ``rewards(logits, sentences)``.
 
     Args:
         discriminator: any module mapping (N, T) ids to (N, R) logits.
-        transform: see the module docstring.
-        autocast_dtype: e.g. ``torch.bfloat16`` to score under ``torch.autocast`` (about twice as fast on CPUs
-            with bf16 units); rewards are only as precise as that type. None: full precision.
+        transform: ``gan_loss`` (minus the per-sentence GAN generator loss), ``prob``, ``logit`` or
+            ``log_prob`` (see the module docstring).
+        gan_loss: the configured GAN loss (needed by ``gan_loss``).
+        real_logits: the discriminator's logits of the real batch (B_real, R), needed when the GAN loss is
+            relativistic.
+        autocast_dtype: e.g. ``torch.bfloat16`` to score under ``torch.autocast``; rewards are only as precise
+            as that type. None: full precision.
     """
 
     def __init__(
-        self, discriminator: nn.Module, transform: str = "prob", autocast_dtype: torch.dtype | None = None
+        self,
+        discriminator: nn.Module,
+        transform: str = "gan_loss",
+        gan_loss: GANLoss | None = None,
+        real_logits: torch.Tensor | None = None,
+        autocast_dtype: torch.dtype | None = None,
     ) -> None:
         if transform not in REWARD_TRANSFORMS:
             raise ValueError(f"unknown reward transform {transform!r}; choose one of {REWARD_TRANSFORMS}")
+        if transform == "gan_loss":
+            if gan_loss is None:
+                raise ValueError("reward_transform='gan_loss' needs the configured GAN loss")
+            if gan_loss.uses_real_in_generator_loss and real_logits is None:
+                raise ValueError(f"{gan_loss!r} pairs each fake with a real sentence: pass real_logits")
         self.discriminator, self.transform, self.autocast_dtype = discriminator, transform, autocast_dtype
+        self.gan_loss = gan_loss
+        self.real_logits = real_logits.detach().float() if real_logits is not None else None
         self.calls = 0
         self.sentences = 0
 
     @torch.no_grad()
-    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
+    def logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Discriminator logits of sentences (N, T) -> (N, R), counted as one call."""
         self.calls += 1
         self.sentences += tokens.shape[0]
         if self.autocast_dtype is None:
-            return reward_from_logits(self.discriminator(tokens), self.transform)
+            return self.discriminator(tokens).float()
         with torch.autocast(tokens.device.type, dtype=self.autocast_dtype):
-            logits = self.discriminator(tokens)
-        return reward_from_logits(logits, self.transform)
+            return self.discriminator(tokens).float()
+
+    @torch.no_grad()
+    def rewards(self, logits: torch.Tensor, sentences: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (N, R) of rows belonging to sampled sentences ``sentences`` (N,) -> rewards (N,).
+
+        ``sentences`` defaults to ``0 .. N - 1`` (each row is its own sampled sentence).
+        """
+        if self.transform != "gan_loss":
+            return reward_from_logits(logits, self.transform)
+        real = None
+        if self.gan_loss.uses_real_in_generator_loss:
+            if sentences is None:
+                sentences = torch.arange(logits.shape[0], device=logits.device)
+            real = self.real_logits[sentences % self.real_logits.shape[0]]  # (N, R): fake i pairs with real i
+        return -self.gan_loss.generator_loss(real, logits, reduction="none")
+
+    def __call__(self, tokens: torch.Tensor, sentences: torch.Tensor | None = None) -> torch.Tensor:
+        """Rewards of sentences (N, T) -> (N,) in one discriminator call."""
+        return self.rewards(self.logits(tokens), sentences)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,11 @@ rollout, sentence) triple is one *row* of a single batch:
   over prefixes;
 * the completed rows are then scored in chunks of ``max_batch`` rows (the memory bound of one discriminator
   call), identical rows once (a trained generator often completes a prefix the same way; exact in
-  ``eval()`` mode); complete sentences (``t = T``) need one call for the whole batch, not ``K``.
+  ``eval()`` mode); complete sentences (``t = T``) need one call for the whole batch, not ``K``. A row's
+  reward may depend on the sentence it completes (the relativistic GAN loss pairs sentence ``b`` with real
+  sentence ``b``): two-stage scorers (:class:`textgan.estimators.rewards.DiscriminatorReward`) get the
+  discriminator's logits of the distinct rows, then turn each row's logits into its reward with the row's
+  sentence index.
 
 Randomness is explicit: row ``(p, k, b)`` draws token ``s`` by inverse-CDF sampling with the uniform number
 ``uniforms[p, k, b, s]``. Passing ``uniforms`` makes a rollout reproducible by any other implementation (the
@@ -36,7 +40,7 @@ import torch
 
 from textgan.models.generator import Generator, State
 
-Scorer = Callable[[torch.Tensor], torch.Tensor]  # (N, T) token ids -> (N,) rewards
+Scorer = Callable[..., torch.Tensor]  # (N, T) token ids -> (N,) rewards; see score_rows for two-stage scorers
 _BLOCK = 64  # vocabulary entries per block of the two-level inverse-CDF search
 
 
@@ -133,7 +137,9 @@ def complete_prefixes(
         prefix_lengths: the lengths ``t`` to complete, increasing, each in ``[0, T - 1]``; ``t = 0`` samples
             whole sentences from the start token.
         num_rollouts: ``K``.
-        score: maps completed sentences (n, T) to rewards (n,); called once per chunk of ``max_batch`` rows.
+        score: maps completed sentences (n, T) to rewards (n,), or a two-stage scorer (:func:`score_rows`)
+            whose rewards depend on the sentence each row completes; called once per chunk of ``max_batch``
+            distinct rows.
         greedy: complete with the most likely token instead of sampling (``K`` should then be 1).
         uniforms: (P, K, B, T) uniform numbers; row ``(p, k, b)`` draws position ``s`` with
             ``uniforms[p, k, b, s]`` (positions before the prefix length are ignored). Default: fresh draws.
@@ -184,7 +190,7 @@ def complete_prefixes(
             policy, tokens, flat_states, previous, row_length[rows], row_sentence[rows], active,
             block_uniforms, choose, table,
         )  # fmt: skip
-    rewards, calls = score_rows(completions, score, max_batch, deduplicate)
+    rewards, calls = score_rows(completions, score, max_batch, deduplicate, sentences=row_sentence)
     shape = (len(lengths), num_rollouts, batch)
     return RolloutResult(
         rewards=rewards.view(shape),
@@ -228,15 +234,35 @@ def _complete_block(
 
 
 def score_rows(
-    rows: torch.Tensor, score: Scorer, max_batch: int, deduplicate: bool = True
+    rows: torch.Tensor,
+    score: Scorer,
+    max_batch: int,
+    deduplicate: bool = True,
+    sentences: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, int]:
-    """Score sentences (N, T) in chunks of ``max_batch``, identical rows once: rewards (N,), call count."""
+    """Score sentences (N, T) in chunks of ``max_batch``, identical rows once: rewards (N,), call count.
+
+    ``score`` is a function of the tokens alone, ``(n, T) -> (n,)``, or a two-stage scorer with
+    ``logits(tokens) -> (n, R)`` and ``rewards(logits, sentences) -> (n,)``, whose rewards may depend on the
+    sampled sentence ``sentences[n]`` (N,) that row ``n`` belongs to. Either way the discriminator (or the
+    function) sees each distinct row once.
+    """
+    if hasattr(score, "logits"):
+        logits_of, rewards_of = score.logits, score.rewards
+    else:
+        def logits_of(chunk: torch.Tensor) -> torch.Tensor:
+            return score(chunk).float().unsqueeze(-1)  # (n, 1)
+
+        def rewards_of(values: torch.Tensor, sentences: torch.Tensor | None) -> torch.Tensor:
+            return values[:, 0]
     inverse = None
     if deduplicate:
         rows, inverse = torch.unique(rows, dim=0, return_inverse=True)  # (U, T), (N,)
-    rewards = [score(chunk).float() for chunk in rows.split(max_batch)]
-    rewards = torch.cat(rewards)
-    return (rewards[inverse] if inverse is not None else rewards), len(rows.split(max_batch))
+    chunks = rows.split(max_batch)
+    logits = torch.cat([logits_of(chunk).float() for chunk in chunks])  # (U, R)
+    if inverse is not None:
+        logits = logits[inverse]  # (N, R)
+    return rewards_of(logits, sentences).float(), len(chunks)
 
 
 @torch.no_grad()

@@ -7,9 +7,15 @@ cross-entropy with logits, ``BCE(x, 1) = softplus(-x)`` and ``BCE(x, 0) = softpl
 
 The discriminator minimises ``discriminator_loss(real, fake) + penalty(discriminator, real_x, fake_x)``
 (the penalty is zero except for WGAN-GP); the generator minimises ``generator_loss(real, fake)``.
-``uses_real_in_generator_loss`` tells the training loop whether the generator step needs real logits at all
-(only the relativistic loss does). Losses are computed in float32 (logits are cast), so bf16 autocast leaves
-them exact.
+
+``generator_loss(real, fake, reduction="none")`` gives the per-sentence generator losses (B,): each
+sentence's elementwise loss averaged over its ``R`` logits, so the mean over sentences is the batch loss.
+This is the one objective every estimator estimates the gradient of: the relaxed estimators differentiate
+the batch loss, the score-function estimators reward each sentence with minus its per-sentence loss.
+``uses_real_in_generator_loss`` tells the training loop whether the generator step needs real logits at all:
+only the relativistic loss does, and it pairs fake sentence ``i`` with real sentence ``i`` of the real batch
+(``real[i, r]`` with ``fake[i, r]``), as RelGAN does. Losses are computed in float32 (logits are cast), so
+bf16 autocast leaves them exact.
 """
 
 from __future__ import annotations
@@ -28,9 +34,23 @@ class GANLoss:
         """Scalar loss the discriminator minimises, from (B, R) logits of real and fake sentences."""
         raise NotImplementedError
 
-    def generator_loss(self, real_logits: torch.Tensor | None, fake_logits: torch.Tensor) -> torch.Tensor:
-        """Scalar loss the generator minimises; ``real_logits`` may be None unless the loss uses them."""
+    def generator_terms(self, real_logits: torch.Tensor | None, fake_logits: torch.Tensor) -> torch.Tensor:
+        """Elementwise generator loss (B, R) in float32; ``real_logits`` may be None unless the loss uses them."""
         raise NotImplementedError
+
+    def generator_loss(
+        self, real_logits: torch.Tensor | None, fake_logits: torch.Tensor, reduction: str = "mean"
+    ) -> torch.Tensor:
+        """The loss the generator minimises: a scalar (``reduction="mean"``) or per sentence (B,) (``"none"``).
+
+        Per sentence means over the sentence's ``R`` logits; the scalar is the mean over all ``B * R``.
+        """
+        terms = self.generator_terms(real_logits, fake_logits)  # (B, R)
+        if reduction == "mean":
+            return terms.mean()
+        if reduction == "none":
+            return terms.flatten(1).mean(dim=1)
+        raise ValueError(f"unknown reduction {reduction!r}; choose 'mean' or 'none'")
 
     def penalty(
         self, discriminator: nn.Module, real_onehot: torch.Tensor, fake_onehot: torch.Tensor
@@ -65,9 +85,9 @@ class RSGANLoss(GANLoss):
         real, fake = _pair(real_logits, fake_logits)
         return F.softplus(fake - real).mean()
 
-    def generator_loss(self, real_logits: torch.Tensor | None, fake_logits: torch.Tensor) -> torch.Tensor:
+    def generator_terms(self, real_logits: torch.Tensor | None, fake_logits: torch.Tensor) -> torch.Tensor:
         real, fake = _pair(real_logits, fake_logits)
-        return F.softplus(real - fake).mean()
+        return F.softplus(real - fake)
 
 
 class StandardGANLoss(GANLoss):
@@ -80,8 +100,8 @@ class StandardGANLoss(GANLoss):
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         return F.softplus(-real_logits.float()).mean() + F.softplus(fake_logits.float()).mean()
 
-    def generator_loss(self, real_logits: torch.Tensor | None, fake_logits: torch.Tensor) -> torch.Tensor:
-        return F.softplus(-fake_logits.float()).mean()
+    def generator_terms(self, real_logits: torch.Tensor | None, fake_logits: torch.Tensor) -> torch.Tensor:
+        return F.softplus(-fake_logits.float())
 
 
 class HingeGANLoss(GANLoss):
@@ -93,8 +113,8 @@ class HingeGANLoss(GANLoss):
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         return torch.relu(1.0 - real_logits.float()).mean() + torch.relu(1.0 + fake_logits.float()).mean()
 
-    def generator_loss(self, real_logits: torch.Tensor | None, fake_logits: torch.Tensor) -> torch.Tensor:
-        return -fake_logits.float().mean()
+    def generator_terms(self, real_logits: torch.Tensor | None, fake_logits: torch.Tensor) -> torch.Tensor:
+        return -fake_logits.float()
 
 
 class LSGANLoss(GANLoss):
@@ -106,8 +126,8 @@ class LSGANLoss(GANLoss):
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         return (real_logits.float() - 1.0).square().mean() + fake_logits.float().square().mean()
 
-    def generator_loss(self, real_logits: torch.Tensor | None, fake_logits: torch.Tensor) -> torch.Tensor:
-        return (fake_logits.float() - 1.0).square().mean()
+    def generator_terms(self, real_logits: torch.Tensor | None, fake_logits: torch.Tensor) -> torch.Tensor:
+        return (fake_logits.float() - 1.0).square()
 
 
 class WGANGPLoss(GANLoss):
@@ -130,8 +150,8 @@ class WGANGPLoss(GANLoss):
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         return fake_logits.float().mean() - real_logits.float().mean()
 
-    def generator_loss(self, real_logits: torch.Tensor | None, fake_logits: torch.Tensor) -> torch.Tensor:
-        return -fake_logits.float().mean()
+    def generator_terms(self, real_logits: torch.Tensor | None, fake_logits: torch.Tensor) -> torch.Tensor:
+        return -fake_logits.float()
 
     def penalty(
         self, discriminator: nn.Module, real_onehot: torch.Tensor, fake_onehot: torch.Tensor

@@ -6,7 +6,8 @@ needs, with one implementation of each loop:
 
 * ``log_prob(tokens)``: teacher-forced per-token log-likelihood (MLE pretraining, NLL_gen);
 * ``sample(n)``: hard samples without a graph (discriminator steps, evaluation);
-* ``sample_with_logits(n)``: hard samples plus the logits that produced them, with a graph (REINFORCE);
+* ``unroll(n, T, choose, keep_logits=True)``: the free-running loop itself, here with the logits that produced
+  the tokens, with a graph (REINFORCE's score function; ``choose`` picks each next token);
 * ``rsample(n, inverse_temperature)``: RelGAN's Gumbel-Softmax sequences, differentiable (reparameterised).
 
 Inputs that do not depend on the recurrent state (embedding and the input-side projections of the cell) are
@@ -26,23 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from textgan.models.gumbel import categorical_sample, gumbel_noise, straight_through
 from textgan.models.known_output_linear import known_output_linear
+from textgan.sampling import categorical_sample, gumbel_noise, straight_through
 
 State = tuple[torch.Tensor, ...]
-
-
-@dataclass
-class HardSample:
-    """Hard token samples with the logits that produced them (graph kept)."""
-
-    tokens: torch.Tensor  # (B, T) long
-    logits: torch.Tensor  # (B, T, V)
-
-    def log_prob(self) -> torch.Tensor:
-        """Per-token ``log p(y_t | y_<t)`` of the sampled tokens: (B, T)."""
-        log_probs = torch.log_softmax(self.logits.float(), dim=-1)
-        return log_probs.gather(-1, self.tokens.unsqueeze(-1)).squeeze(-1)
 
 
 @dataclass
@@ -230,17 +218,6 @@ class Generator(nn.Module):
             size = min(batch_size, num_samples - start)
             chunks.append(self.unroll(size, length, choose, input_table=table)[0])
         return torch.cat(chunks, dim=0)
-
-    def sample_with_logits(
-        self, num_samples: int, length: int | None = None, generator: torch.Generator | None = None
-    ) -> HardSample:
-        """Hard samples with their logits, differentiable in the logits (score-function estimators)."""
-
-        def choose(logits: torch.Tensor) -> torch.Tensor:
-            return categorical_sample(logits.detach(), generator=generator)
-
-        tokens, logits, _ = self.unroll(num_samples, length or self.max_length, choose, keep_logits=True)
-        return HardSample(tokens=tokens, logits=logits)
 
     def rsample(
         self,

@@ -7,18 +7,18 @@ A generator file is a ``torch.save`` dict::
      "metadata": {...}}   # free-form: data facts (vocabulary, dataset folder), step, metrics
 
 ``build`` is exactly what Hydra would instantiate, so the file can be rebuilt without Hydra or the run's
-config. Writes go to a temporary file renamed into place, so a failed save never corrupts an existing one.
+config. Saves are atomic (``textgan.atomic_files``): a failed save never corrupts an existing file.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from textgan.atomic_files import atomic_torch_save
 from textgan.models.generator import Generator
 
 
@@ -30,19 +30,6 @@ def build_from_config(build: dict[str, Any]) -> Any:
         raise ValueError(f"build config needs a dotted '_target_', got {target!r}")
     module_name, _, name = target.rpartition(".")
     return getattr(importlib.import_module(module_name), name)(**build)
-
-
-def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def save_generator(

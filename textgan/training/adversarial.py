@@ -9,6 +9,12 @@ and as many real sequences, ``discriminator_epochs`` shuffled passes over them i
 On CPU, ``release_memory`` hands freed heap memory back to the system after each phase (``host_memory``).
 A discriminator's own ``regularization()`` (SeqGAN's L2 on its output layer) is added to its loss with weight
 ``discriminator_regularization``.
+
+The estimator plugs in through :class:`textgan.estimators.base.Estimator`: ``setup(generator, discriminator)``
+once, ``generator_loss`` per generator update, and for learned estimators (REBAR's temperature, RELAX's
+control variate) an optimiser over the estimator's own parameters that its ``after_backward`` hook drives
+from the generator's gradient, before the generator's step. Metrics go to the loggers at one global step
+that continues MLE pretraining's (``log_step_offset`` + iteration), so the stages' curves line up.
 """
 
 from __future__ import annotations
@@ -20,14 +26,34 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from textgan.estimators.base import Estimator
+from textgan.estimators.base import Estimator, OptimizerFactory
 from textgan.losses.gan import GANLoss
 from textgan.models.generator import Generator
 from textgan.training.host_memory import release_free_memory
 
 
+def default_optimizer(lr: float) -> OptimizerFactory:
+    """Adam with ``lr`` and betas (0.9, 0.999), RelGAN's optimiser."""
+    return lambda parameters: torch.optim.Adam(parameters, lr=lr, betas=(0.9, 0.999))
+
+
 class AdversarialModule(L.LightningModule):
-    """Manual-optimisation GAN training; every estimator and model plugs into this one loop."""
+    """Manual-optimisation GAN training; every estimator and model plugs into this one loop.
+
+    Args:
+        generator, discriminator, estimator, gan_loss: the parts, built from their configs.
+        generator_optimizer, discriminator_optimizer: factories ``parameters -> optimizer`` (Hydra partials);
+            default: RelGAN's Adam at 1e-4.
+        generator_steps: generator updates per iteration (>= 1).
+        discriminator_steps: discriminator updates (or SeqGAN rounds) per iteration (>= 0).
+        grad_clip: global gradient norm clip of both networks (None or 0: off).
+        discriminator_epochs, num_negatives, discriminator_pretrain_steps: SeqGAN's discriminator schedule.
+        num_iterations: adversarial iterations to run.
+        real_tokens: the training set (SeqGAN's schedule draws positives from it).
+        discriminator_regularization: weight of the discriminator's own ``regularization()``.
+        release_memory: CPU: trim the C heap after each phase.
+        log_step_offset: the global step of iteration 0 (the MLE stage's optimizer steps).
+    """
 
     def __init__(
         self,
@@ -35,9 +61,8 @@ class AdversarialModule(L.LightningModule):
         discriminator: nn.Module,
         estimator: Estimator,
         gan_loss: GANLoss,
-        generator_lr: float = 1e-4,
-        discriminator_lr: float = 1e-4,
-        betas: tuple[float, float] = (0.9, 0.999),
+        generator_optimizer: OptimizerFactory | None = None,
+        discriminator_optimizer: OptimizerFactory | None = None,
         generator_steps: int = 1,
         discriminator_steps: int = 5,
         grad_clip: float | None = 5.0,
@@ -48,12 +73,25 @@ class AdversarialModule(L.LightningModule):
         discriminator_regularization: float = 1.0,
         discriminator_pretrain_steps: int = 0,
         release_memory: bool = True,
+        log_step_offset: int = 0,
     ) -> None:
         super().__init__()
+        for name, value, least in (
+            ("generator_steps", generator_steps, 1),
+            ("discriminator_steps", discriminator_steps, 0),
+            ("discriminator_epochs", discriminator_epochs, 0),
+            ("discriminator_pretrain_steps", discriminator_pretrain_steps, 0),
+            ("num_iterations", num_iterations, 0),
+            ("num_negatives", num_negatives, 1),
+            ("log_step_offset", log_step_offset, 0),
+        ):
+            if int(value) != value or value < least:
+                raise ValueError(f"adversarial: {name} must be an integer >= {least}, got {value!r}")
         self.automatic_optimization = False
         self.generator, self.discriminator = generator, discriminator
         self.estimator, self.gan_loss = estimator, gan_loss
-        self.generator_lr, self.discriminator_lr, self.betas = generator_lr, discriminator_lr, tuple(betas)
+        self.generator_optimizer = generator_optimizer or default_optimizer(1e-4)
+        self.discriminator_optimizer = discriminator_optimizer or default_optimizer(1e-4)
         self.generator_steps, self.discriminator_steps = generator_steps, discriminator_steps
         self.grad_clip = grad_clip
         self.discriminator_epochs, self.num_negatives = discriminator_epochs, num_negatives
@@ -66,11 +104,20 @@ class AdversarialModule(L.LightningModule):
             raise ValueError("SeqGAN's discriminator schedule needs real_tokens, the training set")
         if discriminator_pretrain_steps > 0 and discriminator_epochs < 1:
             raise ValueError("discriminator_pretrain_steps needs discriminator_epochs >= 1 (passes per round)")
+        self.log_step_offset = log_step_offset
         self.iteration = 0  # adversarial iterations done; checkpointed, drives the estimator's schedules
         self._resumed_rng_state: torch.Tensor | None = None
-        setup = getattr(estimator, "setup", None)
-        if callable(setup):
-            setup(generator)
+        estimator.setup(generator, discriminator)  # before a checkpoint loads: learned state must exist by then
+
+    @property
+    def phase_step(self) -> int:
+        """Adversarial iterations done: the x-axis of this stage's evaluations and sample files."""
+        return self.iteration
+
+    @property
+    def log_step(self) -> int:
+        """The global logging step: MLE's optimizer steps, then one per adversarial iteration."""
+        return self.log_step_offset + self.iteration
 
     @property
     def batches_per_step(self) -> int:
@@ -78,12 +125,23 @@ class AdversarialModule(L.LightningModule):
         return self.generator_steps + (self.discriminator_steps if self.discriminator_epochs == 0 else 0)
 
     # ------------------------------------------------------------------------------------------ updates
-    def _update(self, optimizer: Any, loss: torch.Tensor) -> None:
+    def _update(self, optimizer: Any, loss: torch.Tensor, create_graph: bool = False, after_backward=None) -> dict:
         optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
+        self.manual_backward(loss, create_graph=create_graph)
+        logs = after_backward() if after_backward is not None else {}
         if self.grad_clip:
             self.clip_gradients(optimizer, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm")
         optimizer.step()
+        return logs
+
+    def _estimator_after_backward(self, estimator_optimizer: Any | None) -> dict:
+        """Let the estimator read the generator's gradient and update its own parameters (learned estimators)."""
+        if estimator_optimizer is not None:
+            estimator_optimizer.zero_grad(set_to_none=True)
+        logs = self.estimator.after_backward(self.generator)
+        if estimator_optimizer is not None:
+            estimator_optimizer.step()
+        return logs
 
     def _end_phase(self, optimizer: Any) -> None:
         self.untoggle_optimizer(optimizer)
@@ -129,7 +187,8 @@ class AdversarialModule(L.LightningModule):
         if self._resumed_rng_state is not None:
             torch.set_rng_state(self._resumed_rng_state)
             self._resumed_rng_state = None
-        generator_optimizer, discriminator_optimizer = self.optimizers()
+        generator_optimizer, discriminator_optimizer, *rest = self.optimizers()
+        estimator_optimizer = rest[0] if rest else None
         batch_size = batch.shape[0] // self.batches_per_step
         real_batches = list(batch.split(batch_size))
         length = batch.shape[1]
@@ -140,33 +199,61 @@ class AdversarialModule(L.LightningModule):
                 self._update(discriminator_optimizer, self._discriminator_loss(real, fake))
             self._end_phase(discriminator_optimizer)
 
-        self.toggle_optimizer(generator_optimizer)
+        self.toggle_optimizer(generator_optimizer)  # freezes every parameter outside the generator's optimizer ...
+        if estimator_optimizer is not None:  # ... but a learned estimator trains beside the generator
+            for group in estimator_optimizer.param_groups:
+                for parameter in group["params"]:
+                    parameter.requires_grad_(True)
         for real in real_batches[: self.generator_steps]:
             out = self.estimator.generator_loss(
                 self.generator, self.discriminator, real, self.gan_loss, self.iteration
             )
-            self._update(generator_optimizer, out.loss)
+            estimator_logs = self._update(
+                generator_optimizer,
+                out.loss,
+                create_graph=out.create_graph,
+                after_backward=lambda: self._estimator_after_backward(estimator_optimizer),
+            )
         self._end_phase(generator_optimizer)
 
-        self.toggle_optimizer(discriminator_optimizer)
-        for real, fake in self._discriminator_batches(real_batches[self.generator_steps :], batch_size, length):
-            discriminator_loss = self._discriminator_loss(real, fake)
-            self._update(discriminator_optimizer, discriminator_loss)
-        self._end_phase(discriminator_optimizer)
+        logs = {"adversarial/g_loss": out.loss.detach()}
+        logs.update({f"adversarial/{key}": value for key, value in {**out.logs, **estimator_logs}.items()})
+        if self.discriminator_steps > 0:
+            self.toggle_optimizer(discriminator_optimizer)
+            fake_batches = self._discriminator_batches(real_batches[self.generator_steps :], batch_size, length)
+            for real, fake in fake_batches:
+                discriminator_loss = self._discriminator_loss(real, fake)
+                self._update(discriminator_optimizer, discriminator_loss)
+            self._end_phase(discriminator_optimizer)
+            logs["adversarial/d_loss"] = discriminator_loss.detach()
 
         self.iteration += 1
-        logs = {"adversarial/g_loss": out.loss.detach(), "adversarial/d_loss": discriminator_loss.detach()}
-        logs.update({f"adversarial/{key}": value for key, value in out.logs.items()})
         logs["adversarial/iteration"] = float(self.iteration)
-        self.log_dict(logs, on_step=True, prog_bar=False)
+        self._log_metrics(logs)
         if self.iteration >= self.num_iterations:
             self.trainer.should_stop = True
 
+    def _log_metrics(self, logs: dict[str, torch.Tensor | float]) -> None:
+        """Every ``trainer.log_every_n_steps`` iterations, to every logger at the global step (one host sync)."""
+        every = max(int(getattr(self.trainer, "log_every_n_steps", 1) or 1), 1)
+        if not self.trainer.loggers or (self.iteration % every and self.iteration < self.num_iterations):
+            return
+        names = list(logs)
+        values = torch.stack(
+            [torch.as_tensor(logs[n], dtype=torch.float32, device=self.device).detach() for n in names]
+        ).tolist()
+        for logger in self.trainer.loggers:
+            logger.log_metrics(dict(zip(names, values, strict=True)), step=self.log_step)
+
     def configure_optimizers(self):
-        return (
-            torch.optim.Adam(self.generator.parameters(), lr=self.generator_lr, betas=self.betas),
-            torch.optim.Adam(self.discriminator.parameters(), lr=self.discriminator_lr, betas=self.betas),
-        )
+        optimizers = [
+            self.generator_optimizer(self.generator.parameters()),
+            self.discriminator_optimizer(self.discriminator.parameters()),
+        ]
+        estimator_optimizer = self.estimator.configure_optimizer()
+        if estimator_optimizer is not None:
+            optimizers.append(estimator_optimizer)
+        return optimizers
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # The random state goes with the weights, so a resumed CPU run repeats an uninterrupted one exactly.

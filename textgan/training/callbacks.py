@@ -14,17 +14,14 @@ from textgan.data.base import TokenDataModule
 from textgan.evaluation import evaluate_generator
 
 
-def _phase_step(pl_module: L.LightningModule) -> int:
-    """The x-axis of a phase: adversarial iterations, or MLE epochs done."""
-    return int(getattr(pl_module, "iteration", pl_module.current_epoch))
-
-
 class EvaluationCallback(L.Callback):
     """Scores ``pl_module.generator`` with the DataModule's metrics, every ``every`` iterations or epochs.
 
     Evaluates once before training starts (the starting point: e.g. the pretrained generator) and at the
-    end. Metrics go to every logger as ``{prefix}/{name}`` at the phase's step, decoded samples to a table
-    (wandb) or a text file (``samples_dir``); ``history`` keeps every evaluation for the run summary.
+    end. Metrics go to every logger as ``{prefix}/{name}`` at the module's global ``log_step`` (MLE optimizer
+    steps, then adversarial iterations after them), with the stage's own x-axis ``{prefix}/step`` (epochs or
+    iterations) beside them; decoded samples go to a table (wandb) or a text file (``samples_dir``);
+    ``history`` keeps every evaluation, by stage step, for the run summary.
     """
 
     def __init__(
@@ -44,16 +41,18 @@ class EvaluationCallback(L.Callback):
         self.history: list[dict[str, float]] = []
         self._last_step: int | None = None
 
-    def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
-        step = _phase_step(pl_module)
+    def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule, step: int | None = None) -> dict[str, float]:
+        """Score the generator now; ``step``: the stage's x-axis value (default ``pl_module.phase_step``)."""
+        step = int(pl_module.phase_step if step is None else step)
         if step == self._last_step:
             return self.history[-1]
         # Evaluation must not move the training's random stream: how often one evaluates changes nothing else.
         with torch.random.fork_rng(devices=[pl_module.device] if pl_module.device.type == "cuda" else []):
             result = evaluate_generator(pl_module.generator, self.datamodule, self.num_samples, seed=self.seed + step)
         metrics = {f"{self.prefix}/{key}": value for key, value in result.metrics.items()}
+        metrics[f"{self.prefix}/step"] = float(step)
         for logger in trainer.loggers:
-            logger.log_metrics(metrics, step=step)
+            logger.log_metrics(metrics, step=int(pl_module.log_step))
         texts = self.datamodule.decode(result.samples[: self.num_logged_samples])
         self._log_samples(trainer, texts, step)
         self.history.append({"step": step, **result.metrics})
@@ -78,8 +77,9 @@ class EvaluationCallback(L.Callback):
             self.evaluate(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not hasattr(pl_module, "iteration") and (pl_module.current_epoch + 1) % self.every == 0:
-            self.evaluate(trainer, pl_module)
+        epochs_done = pl_module.current_epoch + 1  # the epoch counter moves on only after this hook
+        if not hasattr(pl_module, "iteration") and epochs_done % self.every == 0:
+            self.evaluate(trainer, pl_module, step=epochs_done)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.evaluate(trainer, pl_module)

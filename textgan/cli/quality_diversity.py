@@ -7,7 +7,7 @@ NLL_oracle (quality, lower is better) against NLL_test, the tempered generator's
 (coverage, lower is better). Writes ``quality_diversity.json`` (every metric of every point) and
 ``quality_diversity.png`` to ``--out``. Example::
 
-    python scripts/quality_diversity.py --checkpoint mle=run/pretrained_generator.pt \\
+    textgan-quality-diversity --checkpoint mle=run/pretrained_generator.pt \\
         --checkpoint relgan=run/generator.pt --data coco --num-samples 2000 --out results/qd_coco
 """
 
@@ -19,23 +19,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import torch
 
-import torch  # noqa: E402
-
-from textgan.evaluation import (  # noqa: E402
-    DEFAULT_TEMPERATURES,
-    add_data_arguments,
-    check_generator,
-    datamodule_from_args,
-    describe_data,
-    quality_diversity_axes,
-    temperature_sweep,
-)
-from textgan.models.io import load_generator  # noqa: E402
-from textgan.numerics import flush_denormals  # noqa: E402
+from textgan.cli.data_arguments import add_data_arguments, datamodule_from_args
+from textgan.evaluation.data import check_generator, describe_data
+from textgan.evaluation.protocol import DEFAULT_TEMPERATURES, quality_diversity_axes, temperature_sweep
+from textgan.models.io import load_generator
+from textgan.numerics import flush_denormals
 
 AXIS_LABELS = {
     "bleu5": "BLEU-5 (quality, higher is better)",
@@ -46,7 +36,7 @@ AXIS_LABELS = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="textgan-quality-diversity", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--checkpoint",
         action="append",
@@ -96,7 +86,7 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
             nll_ignore_padding=args.nll_ignore_padding,
         )
         curves.append({"label": label, "checkpoint": str(Path(path).resolve()), "points": points})
-        print(f"quality_diversity: {label}: {len(points)} temperatures done", file=sys.stderr)
+        print(f"textgan-quality-diversity: {label}: {len(points)} temperatures done", file=sys.stderr)
     quality, diversity = quality_diversity_axes(curves[0]["points"][0])
     protocol = datamodule.protocol() if hasattr(datamodule, "protocol") else {}
     settings = {
@@ -153,13 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = sweep(args)
     except (FileNotFoundError, ValueError) as error:
-        print(f"quality_diversity: error: {error}", file=sys.stderr)
+        print(f"textgan-quality-diversity: error: {error}", file=sys.stderr)
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "quality_diversity.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     plot(report, out / "quality_diversity.png")
-    print(f"quality_diversity: results in {out.resolve()} (quality_diversity.json, quality_diversity.png)")
+    print(f"textgan-quality-diversity: results in {out.resolve()} (quality_diversity.json, quality_diversity.png)")
     return 0
 
 

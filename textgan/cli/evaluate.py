@@ -2,14 +2,14 @@
 
 Real text: BLEU-2..5 against the test split, Self-BLEU-2..5 and (checkpoints) NLL_gen of the test split.
 Synthetic oracle (``--oracle PATH.npz`` or ``--data oracle``): NLL_oracle of the samples and NLL_gen of the
-oracle's test set. The protocol is ``textgan.evaluation``'s, the same the training callback uses. Writes
+oracle's test set. The protocol is ``textgan.evaluation.protocol``'s, the same the training callback uses. Writes
 ``metrics.json``, ``metrics.md`` and (checkpoints) ``samples.txt`` to ``--out``; ``--wandb`` also logs them
 (offline unless ``WANDB_MODE`` says otherwise). Examples::
 
-    python scripts/evaluate.py --checkpoint outputs/.../generator.pt --data coco --out results/relgan
-    python scripts/evaluate.py --samples-file ../shared/data/samples/texygen_coco_mle.txt \\
+    textgan-evaluate --checkpoint outputs/.../generator.pt --data coco --out results/relgan
+    textgan-evaluate --samples-file ../shared/data/samples/texygen_coco_mle.txt \\
         --dataset-dir .cache/text/coco --out results/texygen_mle
-    python scripts/evaluate.py --checkpoint gen.pt --oracle ../shared/data/oracle/seqgan_oracle_lstm.npz \\
+    textgan-evaluate --checkpoint gen.pt --oracle ../shared/data/oracle/seqgan_oracle_lstm.npz \\
         --out results/oracle
 """
 
@@ -22,26 +22,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import torch
 
-import torch  # noqa: E402
-
-from textgan.data.corpus_files import check_text_file  # noqa: E402
-from textgan.evaluation import (  # noqa: E402
-    add_data_arguments,
-    check_generator,
-    datamodule_from_args,
-    describe_data,
-    evaluate_generator,
-)
-from textgan.models.io import load_generator  # noqa: E402
-from textgan.numerics import flush_denormals  # noqa: E402
+from textgan.cli.data_arguments import add_data_arguments, datamodule_from_args
+from textgan.data.corpus_files import check_text_file
+from textgan.evaluation.data import check_generator, describe_data
+from textgan.evaluation.protocol import evaluate_generator
+from textgan.models.io import load_generator
+from textgan.numerics import flush_denormals
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="textgan-evaluate", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="a generator file (save_generator's format)")
     source.add_argument("--samples-file", help="generated sentences, one per line (BLEU / Self-BLEU only)")
@@ -143,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = evaluate(args)
     except (FileNotFoundError, ValueError) as error:
-        print(f"evaluate: error: {error}", file=sys.stderr)
+        print(f"textgan-evaluate: error: {error}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
     samples = report.pop("samples")
@@ -154,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.wandb:
         log_to_wandb({**report, "samples": samples}, out, args)
     print(markdown_table(report))
-    print(f"evaluate: results in {out.resolve()} (metrics.json, metrics.md)")
+    print(f"textgan-evaluate: results in {out.resolve()} (metrics.json, metrics.md)")
     return 0
 
 

@@ -1,17 +1,13 @@
-"""scripts/plot_runs.py: curves read from run summaries, a multirun folder expanded, bad folders named."""
+"""textgan-plot-runs: curves read from run summaries, a multirun folder expanded, bad folders named."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("plot_runs", REPO / "scripts" / "plot_runs.py")
-plot_runs = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(plot_runs)
+from textgan.cli.plot_runs import main
 
 
 def write_run(folder: Path, values: list[float]) -> None:
@@ -24,7 +20,7 @@ def test_a_multirun_folder_gives_one_curve_per_run_with_its_values(tmp_path):
     write_run(tmp_path / "sweep" / "gumbel_softmax-seed0", [9.0, 8.5, 8.25])
     write_run(tmp_path / "sweep" / "reinforce-seed0", [9.0, 8.75])
     out = tmp_path / "plots" / "curves"
-    assert plot_runs.main([str(tmp_path / "sweep"), "--metric", "nll_oracle", "--out", str(out)]) == 0
+    assert main([str(tmp_path / "sweep"), "--metric", "nll_oracle", "--out", str(out)]) == 0
     curves = json.loads(out.with_suffix(".json").read_text())
     assert curves == {
         "gumbel_softmax-seed0": [[0, 9.0], [10, 8.5], [20, 8.25]],
@@ -38,7 +34,7 @@ def test_a_multirun_folder_gives_one_curve_per_run_with_its_values(tmp_path):
 
 def test_missing_summaries_and_metrics_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no summary.json"):
-        plot_runs.main([str(tmp_path), "--out", str(tmp_path / "x")])
+        main([str(tmp_path), "--out", str(tmp_path / "x")])
     write_run(tmp_path / "run", [1.0])
     with pytest.raises(ValueError, match="bleu5"):
-        plot_runs.main([str(tmp_path / "run"), "--metric", "bleu5", "--out", str(tmp_path / "x")])
+        main([str(tmp_path / "run"), "--metric", "bleu5", "--out", str(tmp_path / "x")])

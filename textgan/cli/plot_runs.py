@@ -4,7 +4,7 @@ Reads each run's ``summary.json`` (written by ``textgan-train``; ``adversarial_h
 evaluation, step 0 included) and writes a PNG, a markdown table of the values at each evaluated step, and the
 points as JSON. Runs are given as directories; a multirun folder stands for all its runs. Example::
 
-    python scripts/plot_runs.py multirun/relgan_oracle_cpu/2026-11-25_10-00-00 --metric nll_oracle \\
+    textgan-plot-runs multirun/relgan_oracle_cpu/2026-11-25_10-00-00 --metric nll_oracle \\
         --out results/estimators
 """
 
@@ -53,7 +53,7 @@ def markdown_table(curves: dict[str, list[tuple[int, float]]], metric: str) -> s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="textgan-plot-runs", description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", help="run directories or multirun folders")
     parser.add_argument("--metric", default="nll_oracle", help="a key of the evaluations (nll_oracle, bleu5, ...)")
     parser.add_argument("--out", required=True, help="output prefix: writes OUT.png, OUT.md and OUT.json")

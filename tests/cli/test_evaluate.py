@@ -1,84 +1,26 @@
-"""scripts/evaluate.py on a tiny checkpoint, a file of sentences and a tiny oracle: files, keys, values."""
+"""textgan-evaluate on a tiny checkpoint, a file of sentences and a tiny oracle: files, keys, values."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from textgan import metrics
+from textgan.cli.evaluate import main
 from textgan.data.text import TextDataModule
-from textgan.data.tokenization import BOS_ID, build_dataset
-from textgan.evaluation import evaluate_generator, nll_gen
-from textgan.models.io import load_generator, save_generator
-from textgan.models.lstm import LSTMGenerator
+from textgan.evaluation.protocol import evaluate_generator, nll_gen
+from textgan.models.io import load_generator
 
-REPO = Path(__file__).resolve().parents[2]
-TRAIN = ["a man rides a horse .", "two dogs play in the park .", "a cat sits on the mat .", "the dog runs ."]
-TEST = ["a dog rides a horse .", "the cat and the dog play .", "two men sit in the park ."]
 BLEU_KEYS = [f"bleu{n}" for n in (2, 3, 4, 5)] + [f"self_bleu{n}" for n in (2, 3, 4, 5)]
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_script", REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def tiny_dataset(folder: Path, train: list[str] = TRAIN) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "train.txt").write_text("\n".join(train) + "\n")
-    (folder / "test.txt").write_text("\n".join(TEST) + "\n")
-    build_dataset(folder / "ds", folder / "train.txt", folder / "test.txt")
-    return folder / "ds"
-
-
-def tiny_checkpoint(
-    path: Path, vocab_size: int, max_length: int, fingerprint: str, sharpen: float = 1.0
-) -> Path:
-    build = {
-        "_target_": "textgan.models.lstm.LSTMGenerator",
-        "vocab_size": vocab_size,
-        "max_length": max_length,
-        "embedding_dim": 8,
-        "hidden_dim": 8,
-        "start_token": BOS_ID,
-    }
-    generator = LSTMGenerator(**{k: v for k, v in build.items() if k != "_target_"})
-    with torch.no_grad():
-        generator.output.weight.mul_(sharpen)
-        generator.output.bias.copy_(torch.linspace(-sharpen, sharpen, vocab_size))
-    metadata = {"vocab_size": vocab_size, "max_length": max_length, "vocab_fingerprint": fingerprint}
-    return save_generator(path, generator, build, metadata)
-
-
-@pytest.fixture
-def text_setup(tmp_path):
-    dataset_dir = tiny_dataset(tmp_path / "corpus")
-    datamodule = TextDataModule(dataset_dir=str(dataset_dir))
-    datamodule.setup()
-    checkpoint = tiny_checkpoint(
-        tmp_path / "gen.pt", datamodule.vocab_size, datamodule.max_length, datamodule.vocab_fingerprint
-    )
-    return dataset_dir, datamodule, checkpoint
-
-
-def test_checkpoint_on_text_writes_exact_metrics(text_setup, tmp_path, capsys):
+def test_checkpoint_on_text_writes_exact_metrics(text_setup, reference_lines, tmp_path, capsys):
     dataset_dir, datamodule, checkpoint = text_setup
     out = tmp_path / "out"
     argv = ["--checkpoint", str(checkpoint), "--dataset-dir", str(dataset_dir), "--num-samples", "40"]
-    assert load_script("evaluate").main([*argv, "--seed", "3", "--out", str(out)]) == 0
+    assert main([*argv, "--seed", "3", "--out", str(out)]) == 0
     assert str(out.resolve()) in capsys.readouterr().out
     report = json.loads((out / "metrics.json").read_text())
     assert sorted(report["metrics"]) == sorted([*BLEU_KEYS, "nll_gen"])
@@ -96,7 +38,7 @@ def test_checkpoint_on_text_writes_exact_metrics(text_setup, tmp_path, capsys):
     assert report["metrics"] == pytest.approx(expected, abs=1e-12)
     samples = [line.split() for line in (out / "samples.txt").read_text().split("\n")[:-1]]
     assert len(samples) == 40
-    references = [line.split() for line in TEST]
+    references = [line.split() for line in reference_lines]
     for n in (2, 3, 4, 5):
         assert 0.0 <= report["metrics"][f"bleu{n}"] <= 1.0
         assert report["metrics"][f"bleu{n}"] == pytest.approx(metrics.bleu(samples, references, n), abs=1e-12)
@@ -105,12 +47,12 @@ def test_checkpoint_on_text_writes_exact_metrics(text_setup, tmp_path, capsys):
     assert 0.0 < report["metrics"]["nll_gen"] < 2 * np.log(datamodule.vocab_size)
 
 
-def test_ignoring_padding_and_protocol_flags(text_setup, tmp_path):
+def test_ignoring_padding_and_protocol_flags(text_setup, reference_lines, tmp_path):
     dataset_dir, datamodule, checkpoint = text_setup
     out = tmp_path / "out"
     argv = ["--checkpoint", str(checkpoint), "--dataset-dir", str(dataset_dir), "--num-samples", "20"]
     argv += ["--nll-ignore-padding", "--max-references", "2", "--self-bleu-samples", "5", "--out", str(out)]
-    assert load_script("evaluate").main(argv) == 0
+    assert main(argv) == 0
     report = json.loads((out / "metrics.json").read_text())
     generator, _ = load_generator(checkpoint)
     masked = nll_gen(generator, datamodule.test_tokens, pad_token=datamodule.pad_token)
@@ -118,22 +60,22 @@ def test_ignoring_padding_and_protocol_flags(text_setup, tmp_path):
     assert (report["data"]["num_references"], report["data"]["self_bleu_samples"]) == (2, 5)
     samples = [line.split() for line in (out / "samples.txt").read_text().split("\n")[:-1]]
     assert report["metrics"]["self_bleu3"] == pytest.approx(metrics.self_bleu(samples[:5], 3), abs=1e-12)
-    references = [line.split() for line in TEST[:2]]
+    references = [line.split() for line in reference_lines[:2]]
     assert report["metrics"]["bleu3"] == pytest.approx(metrics.bleu(samples, references, 3), abs=1e-12)
 
 
-def test_samples_file_and_wandb_offline(text_setup, tmp_path, monkeypatch):
+def test_samples_file_and_wandb_offline(text_setup, reference_lines, tmp_path, monkeypatch):
     dataset_dir, _, _ = text_setup
     monkeypatch.delenv("WANDB_MODE", raising=False)
     sentences = ["a man rides a dog .", "two cats sit on the mat .", "", "the zebra runs ."]
     (tmp_path / "generated.txt").write_text("\n".join(sentences) + "\n")
     out = tmp_path / "out"
     argv = ["--samples-file", str(tmp_path / "generated.txt"), "--dataset-dir", str(dataset_dir)]
-    assert load_script("evaluate").main([*argv, "--out", str(out), "--wandb"]) == 0
+    assert main([*argv, "--out", str(out), "--wandb"]) == 0
     report = json.loads((out / "metrics.json").read_text())
     assert sorted(report["metrics"]) == sorted(BLEU_KEYS)
     assert report["source"]["empty_samples"] == 1 and report["settings"]["num_samples"] == 4
-    hypotheses, references = [s.split() for s in sentences], [line.split() for line in TEST]
+    hypotheses, references = [s.split() for s in sentences], [line.split() for line in reference_lines]
     for n in (2, 5):
         assert report["metrics"][f"bleu{n}"] == pytest.approx(
             metrics.bleu(hypotheses, references, n), abs=1e-12
@@ -141,12 +83,12 @@ def test_samples_file_and_wandb_offline(text_setup, tmp_path, monkeypatch):
     assert any((out / "wandb").glob("offline-run-*"))
 
 
-def test_checkpoint_with_another_vocabulary_is_refused(text_setup, tmp_path, capsys):
+def test_checkpoint_with_another_vocabulary_is_refused(text_setup, make_dataset, make_checkpoint, tmp_path, capsys):
     dataset_dir, datamodule, _ = text_setup
-    other = tiny_dataset(tmp_path / "other", ["completely different words here ."])
+    other = make_dataset(tmp_path / "other", ["completely different words here ."])
     foreign = TextDataModule(dataset_dir=str(other))
     foreign.setup()
-    checkpoint = tiny_checkpoint(tmp_path / "foreign.pt", foreign.vocab_size, 8, foreign.vocab_fingerprint)
+    checkpoint = make_checkpoint(tmp_path / "foreign.pt", foreign.vocab_size, 8, foreign.vocab_fingerprint)
     argv = [
         "--checkpoint",
         str(checkpoint),
@@ -155,33 +97,19 @@ def test_checkpoint_with_another_vocabulary_is_refused(text_setup, tmp_path, cap
         "--out",
         str(tmp_path / "out"),
     ]
-    assert load_script("evaluate").main(argv) == 2
+    assert main(argv) == 2
     message = capsys.readouterr().err
     assert "vocabulary mismatch" in message and str(checkpoint) in message and str(dataset_dir) in message
     assert foreign.vocab_fingerprint in message and datamodule.vocab_fingerprint in message
     assert not (tmp_path / "out").exists()
 
 
-def tiny_oracle(path: Path, vocab_size: int = 20, size: int = 8) -> Path:
-    rng = np.random.default_rng(0)
-    arrays = {"embedding": rng.normal(size=(vocab_size, size)), "W_out": rng.normal(size=(size, vocab_size))}
-    arrays["b_out"] = rng.normal(size=vocab_size)
-    for gate in "ifoc":
-        arrays[f"W_{gate}"], arrays[f"U_{gate}"] = (
-            rng.normal(size=(size, size)),
-            rng.normal(size=(size, size)),
-        )
-        arrays[f"b_{gate}"] = rng.normal(size=size)
-    np.savez(path, **{key: value.astype(np.float32) for key, value in arrays.items()})
-    return path
-
-
-def test_oracle_checkpoint(tmp_path):
-    oracle = tiny_oracle(tmp_path / "oracle.npz")
-    checkpoint = tiny_checkpoint(tmp_path / "gen.pt", 20, 6, "ids:20")
+def test_oracle_checkpoint(make_oracle, make_checkpoint, tmp_path):
+    oracle = make_oracle(tmp_path / "oracle.npz")
+    checkpoint = make_checkpoint(tmp_path / "gen.pt", 20, 6, "ids:20")
     argv = ["--checkpoint", str(checkpoint), "--oracle", str(oracle), "--oracle-sequences", "64"]
     argv += ["--cache-dir", str(tmp_path / "cache"), "--num-samples", "32", "--out", str(tmp_path / "out")]
-    assert load_script("evaluate").main(argv) == 0
+    assert main(argv) == 0
     report = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert sorted(report["metrics"]) == ["nll_gen", "nll_oracle"]
     assert 0.0 < report["metrics"]["nll_oracle"] < 20 and 0.0 < report["metrics"]["nll_gen"] < 20

@@ -1,55 +1,34 @@
-"""scripts/quality_diversity.py: one point per temperature per checkpoint, a PNG, entropy rising with tau."""
+"""textgan-quality-diversity: one point per temperature per checkpoint, a PNG, entropy rising with tau."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from textgan.cli.quality_diversity import main
 from textgan.data.oracle_datamodule import OracleDataModule
-from textgan.evaluation import DEFAULT_TEMPERATURES, nll_gen
+from textgan.data.text import TextDataModule
+from textgan.evaluation.protocol import DEFAULT_TEMPERATURES, nll_gen
 from textgan.models.io import load_generator
-
-REPO = Path(__file__).resolve().parents[2]
-HELPERS = REPO / "tests" / "scripts" / "test_evaluate.py"
-
-
-def load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-helpers = load(HELPERS, "evaluate_test_helpers")  # tiny corpus, checkpoint and oracle builders
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
 def test_default_temperatures():
     assert DEFAULT_TEMPERATURES == (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5)
 
 
-def test_text_sweep_writes_points_and_plot(tmp_path, capsys):
-    from textgan.data.text import TextDataModule
-
-    dataset_dir = helpers.tiny_dataset(tmp_path / "corpus")
+def test_text_sweep_writes_points_and_plot(make_dataset, make_checkpoint, tmp_path, capsys):
+    dataset_dir = make_dataset(tmp_path / "corpus")
     datamodule = TextDataModule(dataset_dir=str(dataset_dir))
     datamodule.setup()
     facts = (datamodule.vocab_size, datamodule.max_length, datamodule.vocab_fingerprint)
-    mle = helpers.tiny_checkpoint(tmp_path / "mle.pt", *facts)
-    sharp = helpers.tiny_checkpoint(tmp_path / "sharp.pt", *facts, sharpen=4.0)
+    mle = make_checkpoint(tmp_path / "mle.pt", *facts)
+    sharp = make_checkpoint(tmp_path / "sharp.pt", *facts, sharpen=4.0)
     out = tmp_path / "qd"
     argv = ["--checkpoint", f"mle={mle}", "--checkpoint", str(sharp), "--dataset-dir", str(dataset_dir)]
     argv += ["--temperatures", "0.5,1.0,2.0", "--num-samples", "30", "--out", str(out)]
-    assert load(REPO / "scripts" / "quality_diversity.py", "qd_script").main(argv) == 0
+    assert main(argv) == 0
     assert str(out.resolve()) in capsys.readouterr().out
     report = json.loads((out / "quality_diversity.json").read_text())
     assert report["axes"] == {"quality": "bleu5", "diversity": "self_bleu5"}
@@ -64,14 +43,14 @@ def test_text_sweep_writes_points_and_plot(tmp_path, capsys):
     assert (out / "quality_diversity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_oracle_sweep_scores_the_tempered_model(tmp_path):
-    oracle = helpers.tiny_oracle(tmp_path / "oracle.npz")
-    checkpoint = helpers.tiny_checkpoint(tmp_path / "gen.pt", 20, 6, "ids:20", sharpen=3.0)
+def test_oracle_sweep_scores_the_tempered_model(make_oracle, make_checkpoint, tmp_path):
+    oracle = make_oracle(tmp_path / "oracle.npz")
+    checkpoint = make_checkpoint(tmp_path / "gen.pt", 20, 6, "ids:20", sharpen=3.0)
     out = tmp_path / "qd"
     argv = ["--checkpoint", str(checkpoint), "--oracle", str(oracle), "--oracle-sequences", "64"]
     argv += ["--cache-dir", str(tmp_path / "cache"), "--data-seed", "5"]
     argv += ["--temperatures", "0.7,1.4", "--num-samples", "64", "--out", str(out)]
-    assert load(REPO / "scripts" / "quality_diversity.py", "qd_script").main(argv) == 0
+    assert main(argv) == 0
     report = json.loads((out / "quality_diversity.json").read_text())
     assert report["axes"] == {"quality": "nll_oracle", "diversity": "nll_gen"}
     (curve,) = report["curves"]

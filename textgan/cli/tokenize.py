@@ -5,13 +5,13 @@ The folder holds ``tokenizer.json``, the encoded ``train/`` and ``test/`` splits
 the format and the row layout (``w_1 .. w_n <eos> <pad> ..``, pad 0 / bos 1 / eos 2 / unk 3) are described in
 ``textgan/data/tokenization.py``. A failed run leaves an existing folder untouched. Examples::
 
-    python scripts/tokenize_corpus.py --train ../shared/data/coco/train.txt \\
+    textgan-tokenize --train ../shared/data/coco/train.txt \\
         --test ../shared/data/coco/test.txt --pre-tokenizer words --out .cache/text/coco
-    python scripts/tokenize_corpus.py --train big.txt --test small.txt --model bpe --vocab-size 8000 --out d
-    python scripts/tokenize_corpus.py --hub-dataset NAME --train-split train --test-split test --out d
+    textgan-tokenize --train big.txt --test small.txt --model bpe --vocab-size 8000 --out d
+    textgan-tokenize --hub-dataset NAME --train-split train --test-split test --out d
 
-(Named ``tokenize_corpus.py``, not ``tokenize.py``: a ``scripts/tokenize.py`` would shadow Python's own
-``tokenize`` module for every script in this folder and break ``import torch``.)
+Run it as ``textgan-tokenize`` or ``python -m textgan.cli.tokenize``, not as ``python textgan/cli/tokenize.py``:
+run by path, this file would shadow Python's own ``tokenize`` module and break ``import torch``.
 """
 
 from __future__ import annotations
@@ -22,16 +22,12 @@ import warnings
 from dataclasses import asdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from textgan.data.corpus_files import read_hub_dataset  # noqa: E402
-from textgan.data.tokenization import TokenizerOptions, build_dataset, build_dataset_from_lines  # noqa: E402
+from textgan.data.corpus_files import read_hub_dataset
+from textgan.data.tokenization import TokenizerOptions, build_dataset, build_dataset_from_lines
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="textgan-tokenize", description=__doc__.split("\n\n")[0])
     source = parser.add_argument_group("corpus (local files, or a hub dataset when online)")
     source.add_argument("--train", help="training split: a text file, one sentence per line")
     source.add_argument("--test", help="test split (BLEU references, NLL_gen)")
@@ -101,11 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             manifest = tokenize_corpus(args)
         except (FileNotFoundError, FileExistsError, ValueError) as error:
-            print(f"tokenize_corpus: error: {error}", file=sys.stderr)
+            print(f"textgan-tokenize: error: {error}", file=sys.stderr)
             return 2
         finally:
             for warning in caught:
-                print(f"tokenize_corpus: warning: {warning.message}", file=sys.stderr)
+                print(f"textgan-tokenize: warning: {warning.message}", file=sys.stderr)
     print(summary(manifest, args.out))
     return 0
 

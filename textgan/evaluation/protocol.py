@@ -1,0 +1,154 @@
+"""The evaluation protocol, shared by the training callback, ``textgan-evaluate`` and ``textgan-quality-diversity``.
+
+``evaluate_generator`` samples N sentences from a generator and scores them with the DataModule's sample
+metrics (NLL_oracle on the synthetic benchmark; BLEU / Self-BLEU on text), plus NLL_gen: the mean per-token
+NLL of the test split under the generator (teacher forcing). Padding counts as in RelGAN / Texygen: every
+position of the fixed-length rows is scored, the pads after ``<eos>`` included (the generator is trained to
+emit them); ``nll_ignore_padding=True`` scores only the real tokens and the ``<eos>`` instead.
+
+Temperature ``tau`` means the model ``softmax(logits / tau)`` throughout: samples are drawn from it and
+NLL_gen is the NLL under it, so a temperature sweep traces Caccia et al.'s quality-diversity curves
+("Language GANs Falling Short", ICLR 2020): on text BLEU-5 (quality) against Self-BLEU-5 (diversity, lower is
+more diverse), on the oracle NLL_oracle (quality) against NLL_test = NLL_gen (coverage of the real data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from textgan.data.base import TokenDataModule
+from textgan.models.generator import Generator
+
+DEFAULT_TEMPERATURES = tuple(round(0.5 + 0.1 * i, 1) for i in range(11))  # 0.5, 0.6, ..., 1.5
+
+
+@dataclass
+class EvaluationResult:
+    """The metrics of one evaluation (name -> value) and the samples they were computed on."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    samples: torch.Tensor | None = None  # (N, T)
+
+
+@torch.no_grad()
+def nll_gen(
+    generator: Generator,
+    tokens: torch.Tensor,
+    batch_size: int = 256,
+    *,
+    temperature: float = 1.0,
+    pad_token: int | None = None,
+) -> float:
+    """Mean per-token NLL (nats) of ``tokens`` (N, T) under ``generator`` with teacher forcing.
+
+    Scored ``batch_size`` sentences at a time, which bounds the peak memory: each chunk's (batch, T, V)
+    logits and log-probabilities.
+
+    Every position counts (RelGAN / Texygen), unless ``pad_token`` is given: positions holding it are then
+    left out. ``temperature`` scores under ``softmax(logits / temperature)``.
+    """
+    total, count = 0.0, 0
+    device = generator.device
+    for chunk in torch.split(tokens, batch_size):
+        chunk = chunk.to(device)
+        if temperature == 1.0:
+            log_prob = generator.log_prob(chunk)
+        else:
+            log_probs = torch.log_softmax(generator(chunk).float() / temperature, dim=-1)
+            log_prob = log_probs.gather(-1, chunk.unsqueeze(-1)).squeeze(-1)
+        if pad_token is None:
+            total += float(-log_prob.double().sum())
+            count += chunk.numel()
+        else:
+            mask = chunk != pad_token
+            total += float(-(log_prob.double() * mask).sum())
+            count += int(mask.sum())
+    return total / max(count, 1)
+
+
+@torch.no_grad()
+def evaluate_generator(
+    generator: Generator,
+    datamodule: TokenDataModule,
+    num_samples: int = 10_000,
+    *,
+    temperature: float = 1.0,
+    seed: int = 0,
+    with_nll_gen: bool = True,
+    nll_ignore_padding: bool = False,
+) -> EvaluationResult:
+    """Sample ``num_samples`` sequences and compute every metric the DataModule defines, plus NLL_gen."""
+    was_training = generator.training
+    generator.eval()
+    try:
+        rng = torch.Generator(device=generator.device).manual_seed(seed)
+        samples = generator.sample(num_samples, temperature=temperature, generator=rng)
+        metrics = dict(datamodule.sample_metrics(samples.cpu()))
+        if with_nll_gen and datamodule.test_tokens is not None:
+            pad = datamodule.pad_token if nll_ignore_padding else None
+            metrics["nll_gen"] = nll_gen(
+                generator, datamodule.test_tokens, temperature=temperature, pad_token=pad
+            )
+    finally:
+        generator.train(was_training)
+    return EvaluationResult(metrics=metrics, samples=samples.cpu())
+
+
+@torch.no_grad()
+def sample_entropy(
+    generator: Generator, samples: torch.Tensor, temperature: float = 1.0, batch_size: int = 256
+) -> float:
+    """Mean entropy (nats) of the next-token distributions ``softmax(logits / temperature)`` on ``samples``.
+
+    For fixed logits the entropy grows with the temperature; a sweep shows how much diversity each
+    temperature buys.
+    """
+    total, count = 0.0, 0
+    for chunk in torch.split(samples, batch_size):
+        log_probs = torch.log_softmax(generator(chunk.to(generator.device)).float() / temperature, dim=-1)
+        total += float(-(log_probs.exp() * log_probs).sum(-1).double().sum())
+        count += chunk.numel()
+    return total / max(count, 1)
+
+
+# ---------------------------------------------------------------------------------------------- sweeps
+def quality_diversity_axes(metrics: dict[str, float]) -> tuple[str, str]:
+    """(quality, diversity) metric names: (bleu5, self_bleu5) on text, (nll_oracle, nll_gen) on the oracle."""
+    if "nll_oracle" in metrics:
+        return "nll_oracle", "nll_gen"
+    return "bleu5", "self_bleu5"
+
+
+def temperature_sweep(
+    generator: Generator,
+    datamodule: TokenDataModule,
+    temperatures: Sequence[float] = DEFAULT_TEMPERATURES,
+    num_samples: int = 10_000,
+    *,
+    seed: int = 0,
+    nll_ignore_padding: bool = False,
+) -> list[dict[str, float]]:
+    """One point per temperature: every metric of ``evaluate_generator`` plus ``entropy`` and the axes.
+
+    Each temperature samples with the same seed (common random numbers), so the curve is smooth in tau.
+    Points carry ``quality`` and ``diversity`` (see ``quality_diversity_axes``).
+    """
+    points = []
+    for temperature in temperatures:
+        result = evaluate_generator(
+            generator,
+            datamodule,
+            num_samples,
+            temperature=float(temperature),
+            seed=seed,
+            nll_ignore_padding=nll_ignore_padding,
+        )
+        point = {"temperature": float(temperature), **result.metrics}
+        point["entropy"] = sample_entropy(generator, result.samples, float(temperature))
+        quality, diversity = quality_diversity_axes(point)
+        point["quality"], point["diversity"] = point.get(quality), point.get(diversity)
+        points.append(point)
+    return points

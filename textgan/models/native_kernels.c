@@ -1,0 +1,188 @@
+/* Native CPU kernels of textgan's CNN discriminators, loaded with ctypes by native_kernels.py (which holds
+   the Python signatures of the functions below). Plain C11 with GCC/Clang vector extensions, no torch headers. */
+#include <stdint.h>
+#include <string.h>
+#include <float.h>
+
+typedef float vf __attribute__((vector_size(64)));
+typedef int32_t vi __attribute__((vector_size(64)));
+#define LANES 16
+#define NVEC 4
+#define BLOCK (LANES * NVEC)
+
+static inline vf load_vf(const float* p) { vf v; memcpy(&v, p, sizeof v); return v; }
+
+/* ------------------------------------------------------------------ convolution + max over time */
+/* out[n, c] = relu(b[c] + max_t sum_{l < L} w[l, c] x[n, t * step + l]) over t < steps,
+   idx[n, c] = the first argmax t. x rows are `row` floats apart; w is (L, Cp) with Cp a multiple of BLOCK;
+   out and idx rows are `ld` apart. */
+static inline __attribute__((always_inline)) void conv_max_rows(
+    const float* restrict x, int64_t n0, int64_t n1, int64_t row, int64_t step, int64_t steps,
+    const float* restrict w, const int64_t L, int64_t C, int64_t Cp, const float* restrict bias,
+    float* restrict out, int32_t* restrict idx, int64_t ld) {
+    for (int64_t n = n0; n < n1; ++n) {
+        const float* xr = x + n * row;
+        for (int64_t cb = 0; cb < Cp; cb += BLOCK) {
+            vf best[NVEC];
+            vi arg[NVEC];
+            for (int j = 0; j < NVEC; ++j) { best[j] = (vf){} - FLT_MAX; arg[j] = (vi){}; }
+            for (int64_t t = 0; t < steps; ++t) {
+                vf s[NVEC];
+                const float* xt = xr + t * step;
+                for (int j = 0; j < NVEC; ++j) s[j] = (vf){};
+                for (int64_t l = 0; l < L; ++l) {
+                    const float xl = xt[l];
+                    const float* wl = w + l * Cp + cb;
+                    for (int j = 0; j < NVEC; ++j) s[j] += load_vf(wl + j * LANES) * xl;
+                }
+                const vi tv = (vi){} + (int32_t)t;
+                for (int j = 0; j < NVEC; ++j) {
+                    vi better = s[j] > best[j];
+                    best[j] = (vf)(((vi)s[j] & better) | ((vi)best[j] & ~better));
+                    arg[j] = (tv & better) | (arg[j] & ~better);
+                }
+            }
+            /* relu(max + b) = max(relu(conv + b)), since adding b and relu are monotone */
+            if (cb + BLOCK <= C) {
+                for (int j = 0; j < NVEC; ++j) {
+                    const vf value = best[j] + load_vf(bias + cb + j * LANES);
+                    const vf positive = (vf)((vi)value & (value > 0.0f));
+                    memcpy(out + n * ld + cb + j * LANES, &positive, sizeof positive);
+                    memcpy(idx + n * ld + cb + j * LANES, &arg[j], sizeof arg[j]);
+                }
+            } else {
+                const float* scores = (const float*)best;
+                const int32_t* args = (const int32_t*)arg;
+                for (int64_t c = cb; c < C; ++c) {
+                    const float value = scores[c - cb] + bias[c];
+                    out[n * ld + c] = value > 0.0f ? value : 0.0f;
+                    idx[n * ld + c] = args[c - cb];
+                }
+            }
+        }
+    }
+}
+
+void conv_max_forward(const float* x, int64_t n0, int64_t n1, int64_t row, int64_t step, int64_t steps,
+                      const float* w, int64_t L, int64_t C, int64_t Cp, const float* b,
+                      float* out, int32_t* idx, int64_t ld) {
+    switch (L) {  /* constant tap counts let the compiler unroll the inner loop */
+        case 1: conv_max_rows(x, n0, n1, row, step, steps, w, 1, C, Cp, b, out, idx, ld); break;
+        case 2: conv_max_rows(x, n0, n1, row, step, steps, w, 2, C, Cp, b, out, idx, ld); break;
+        case 3: conv_max_rows(x, n0, n1, row, step, steps, w, 3, C, Cp, b, out, idx, ld); break;
+        case 4: conv_max_rows(x, n0, n1, row, step, steps, w, 4, C, Cp, b, out, idx, ld); break;
+        case 5: conv_max_rows(x, n0, n1, row, step, steps, w, 5, C, Cp, b, out, idx, ld); break;
+        default: conv_max_rows(x, n0, n1, row, step, steps, w, L, C, Cp, b, out, idx, ld);
+    }
+}
+
+/* Gradients through the ReLU and the argmax (gv = g where out > 0, else 0):
+   gb[c] += gv[n, c]; gx[n, idx*step + l] += gv[n, c] w[l, c]; gw[l, c] += gv[n, c] x[n, idx*step + l].
+   Branch-free (the ReLU pattern is unpredictable); the gw loop vectorises with gathers. */
+void conv_max_backward(const float* restrict x, int64_t n0, int64_t n1, int64_t row, int64_t step,
+                       const float* restrict w, int64_t L, int64_t C, int64_t Cp,
+                       const int32_t* restrict idx, const float* restrict out, const float* restrict g,
+                       int64_t ld,
+                       float* restrict gx, float* restrict gw, float* restrict gb) {
+    float gv[C];
+    int32_t start[C];
+    for (int64_t n = n0; n < n1; ++n) {
+        const float* xr = x + n * row;
+        float* gxr = gx + n * row;
+        for (int64_t c = 0; c < C; ++c) {
+            gv[c] = out[n * ld + c] > 0.0f ? g[n * ld + c] : 0.0f;
+            start[c] = idx[n * ld + c] * (int32_t)step;
+            gb[c] += gv[c];
+        }
+        for (int64_t l = 0; l < L; ++l) {
+            float* gwl = gw + l * Cp;
+            for (int64_t c = 0; c < C; ++c) gwl[c] += gv[c] * xr[start[c] + l];
+        }
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t l = 0; l < L; ++l) gxr[start[c] + l] += gv[c] * w[l * Cp + c];
+    }
+}
+
+/* ------------------------------------------------------------------ highway gate + dropout */
+/* Cephes' expf (about 1 ulp), written so that the compiler vectorises it. */
+static inline float exp_f32(float x) {
+    x = x < -87.0f ? -87.0f : x;  /* ternaries: __builtin_fminf / fmaxf would block vectorisation */
+    x = x > 88.0f ? 88.0f : x;
+    const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  /* round(x / ln 2) */
+    const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    const int32_t e = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &e, sizeof scale);
+    return p * scale;
+}
+
+static inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
+static inline float relu_f32(float x) { return x > 0.0f ? x : 0.0f; }
+static inline float from_f32(const float* p, int64_t i) { return p[i]; }
+static inline float from_bf16(const uint16_t* p, int64_t i) {
+    const uint32_t u = (uint32_t)p[i] << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+static inline void to_f32(float* p, int64_t i, float v) { p[i] = v; }
+static inline void to_bf16(uint16_t* p, int64_t i, float v) {  /* round to nearest even */
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    p[i] = (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* a = [x W_g + b_g | x W_t + b_t] (N, 2F), x (N, F): out = drop(x + t (g - x)) with g = relu(a_g),
+   t = sigmoid(a_t + gate_bias), drop(h) = keep ? h * scale : 0, keep = bits < threshold (all kept when
+   bits is NULL). The backward pass writes da (N, 2F, a's type) and dx (N, F). Branch-free loops vectorise. */
+#define HIGHWAY_KERNELS(SUFFIX, AT) \
+void highway_forward_##SUFFIX(const AT* restrict a, const float* restrict x, const int16_t* restrict bits, \
+                              int32_t threshold, float scale, float gate_bias, int64_t n0, int64_t n1, \
+                              int64_t F, float* restrict out) { \
+    for (int64_t n = n0; n < n1; ++n) { \
+        const AT* ar = a + n * 2 * F; \
+        const float* xr = x + n * F; \
+        float* o = out + n * F; \
+        for (int64_t f = 0; f < F; ++f) { \
+            const float t = sigmoid_f32(from_##SUFFIX(ar, F + f) + gate_bias); \
+            o[f] = xr[f] + t * (relu_f32(from_##SUFFIX(ar, f)) - xr[f]); \
+        } \
+        if (bits) { \
+            const int16_t* br = bits + n * F; \
+            for (int64_t f = 0; f < F; ++f) o[f] = br[f] < threshold ? o[f] * scale : 0.0f; \
+        } \
+    } \
+} \
+void highway_backward_##SUFFIX(const AT* restrict a, const float* restrict x, const int16_t* restrict bits, \
+                               int32_t threshold, float scale, float gate_bias, int64_t n0, int64_t n1, \
+                               int64_t F, const float* restrict gout, AT* restrict da, float* restrict dx) { \
+    for (int64_t n = n0; n < n1; ++n) { \
+        const AT* ar = a + n * 2 * F; \
+        AT* dr = da + n * 2 * F; \
+        const float* xr = x + n * F; \
+        float* dxr = dx + n * F; \
+        const float* gh = gout + n * F; \
+        if (bits) {  /* dx holds the gradient of the highway output until it is overwritten below */ \
+            const int16_t* br = bits + n * F; \
+            for (int64_t f = 0; f < F; ++f) dxr[f] = br[f] < threshold ? gh[f] * scale : 0.0f; \
+            gh = dxr; \
+        } \
+        for (int64_t f = 0; f < F; ++f) { \
+            const float ag = from_##SUFFIX(ar, f); \
+            const float t = sigmoid_f32(from_##SUFFIX(ar, F + f) + gate_bias); \
+            const float g = gh[f]; \
+            to_##SUFFIX(dr, f, ag > 0.0f ? g * t : 0.0f); \
+            to_##SUFFIX(dr, F + f, g * (relu_f32(ag) - xr[f]) * t * (1.0f - t)); \
+            dxr[f] = g * (1.0f - t); \
+        } \
+    } \
+}
+HIGHWAY_KERNELS(f32, float)
+HIGHWAY_KERNELS(bf16, uint16_t)

@@ -1,0 +1,56 @@
+"""Drawing tokens from logits: categorical samples, Gumbel noise and the straight-through one-hot.
+
+* ``categorical_sample(logits, temperature)`` draws token ids from ``Categorical(softmax(logits / temperature))``
+  with no graph (``sample()`` in ``torch.distributions`` terms): generators, the oracle and REINFORCE use it;
+* ``gumbel_noise(shape)`` is the noise ``g`` of the Gumbel-Max trick: ``argmax(logits + g)`` is an exact
+  categorical sample and ``softmax(beta * (logits + g))`` its relaxation (RelGAN's Gumbel-Softmax,
+  ``Generator.rsample``);
+* ``straight_through(soft, hard_index)`` keeps the hard one-hot in the forward pass and the soft gradient in the
+  backward pass.
+
+Each takes an optional ``torch.Generator`` so that draws are reproducible. Shapes: ``V`` vocabulary.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+_TINY = 1e-20
+
+
+def categorical_sample(
+    logits: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Sample token ids from ``softmax(logits / temperature)`` over the last axis: (..., V) -> (...) long.
+
+    Uses inverse-CDF sampling (one uniform number per row), which draws from the same distribution as
+    Gumbel-Max but needs the softmax's exponential per entry instead of a random number and two logarithms,
+    so hard sampling for the discriminator, REINFORCE and evaluation stays cheap.
+    """
+    flat = logits.reshape(-1, logits.shape[-1]).float()
+    if temperature != 1.0:
+        flat = flat / temperature
+    cdf = torch.softmax(flat, dim=-1).cumsum(dim=-1)
+    u = torch.rand(flat.shape[0], 1, device=flat.device, dtype=cdf.dtype, generator=generator)
+    index = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).clamp_max_(flat.shape[-1] - 1)
+    return index.reshape(logits.shape[:-1])
+
+
+def gumbel_noise(
+    shape: torch.Size | tuple[int, ...],
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Standard Gumbel noise ``g = -log(-log u)``, ``u ~ U(0, 1)``, of the given shape."""
+    uniform = torch.rand(shape, device=device, dtype=dtype, generator=generator)
+    exponential = -torch.log(uniform.clamp_min(_TINY))  # Exp(1), strictly positive after clamping
+    return -torch.log(exponential.clamp_min(_TINY))
+
+
+def straight_through(soft: torch.Tensor, hard_index: torch.Tensor) -> torch.Tensor:
+    """One-hot of ``hard_index`` (...) in the forward pass, gradient of ``soft`` (..., V) in the backward pass."""
+    hard = F.one_hot(hard_index, soft.shape[-1]).to(soft.dtype)
+    return hard + (soft - soft.detach())
