@@ -3,9 +3,8 @@
 Subnormal ("denormal") floats, below 1.2e-38 in float32, cost x86 cores about a hundred times more per
 operation than normal ones. Text generators produce them in bulk: the teacher-forced log-softmax backward fills
 a (B, T, V) gradient with products of tiny probabilities, and once the generator is peaked many are subnormal;
-the output projection's backward product over them then runs ~200x slower (measured here: 13 s instead of
-0.07 s for a 2368 x 4683 by 4683 x 512 product on 2 cores). Flushing them to zero (the FTZ and DAZ modes)
-changes results only below 1.2e-38 and keeps runs deterministic.
+the output projection's backward product over them then runs orders of magnitude slower. Flushing them to
+zero (the FTZ and DAZ modes) changes results only below 1.2e-38 and keeps runs deterministic.
 """
 
 from __future__ import annotations

@@ -54,3 +54,33 @@ def straight_through(soft: torch.Tensor, hard_index: torch.Tensor) -> torch.Tens
     """One-hot of ``hard_index`` (...) in the forward pass, gradient of ``soft`` (..., V) in the backward pass."""
     hard = F.one_hot(hard_index, soft.shape[-1]).to(soft.dtype)
     return hard + (soft - soft.detach())
+
+
+def conditional_gumbel(
+    log_probs: torch.Tensor,
+    index: torch.Tensor,
+    num_samples: int | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Perturbed values ``z = log_probs + g`` with Gumbel noise ``g`` drawn *given* ``argmax(z) = index``.
+
+    The top-down construction of REBAR (Tucker et al., 2017) and Gumbel-Rao (Paulus et al., 2021): with
+    ``u ~ U(0, 1)`` per entry, ``z_b = -log(-log u_b)`` (the maximum of Gumbels with the normalised
+    ``log_probs``) and, for ``i != b``, ``z_i = -log(-log(u_i) exp(-log_probs_i) - log u_b)``, a Gumbel with
+    location ``log_probs_i`` truncated below ``z_b``. Drawing ``index`` from ``softmax(log_probs)`` and then
+    ``z`` this way gives ``z`` the unconditional distribution of ``log_probs + Gumbel``. ``z`` is a
+    differentiable function of ``log_probs`` for fixed ``u`` (REBAR's conditional reparameterisation).
+
+    Args:
+        log_probs: normalised log-probabilities (..., V).
+        index: the conditioning argmax (...) long.
+        num_samples: K independent draws stacked in a new leading axis (K, ..., V); None: one draw (..., V).
+    """
+    shape = log_probs.shape if num_samples is None else (num_samples, *log_probs.shape)
+    uniform = torch.rand(shape, device=log_probs.device, dtype=log_probs.dtype, generator=generator)
+    uniform = uniform.clamp(_TINY, 1.0 - 1e-7)
+    index = index.expand(shape[:-1]).unsqueeze(-1)  # (..., 1)
+    top_uniform = uniform.gather(-1, index)  # (..., 1)
+    top = -torch.log(-torch.log(top_uniform))  # (..., 1): Gumbel(0) maximum, log_probs normalised
+    others = -torch.log(-torch.log(uniform) * torch.exp(-log_probs) - torch.log(top_uniform))  # (..., V)
+    return others.scatter(-1, index, top)

@@ -31,6 +31,7 @@ from textgan.numerics import flush_denormals
 from textgan.training.callbacks import AtomicCheckpoint, EvaluationCallback
 from textgan.training.settings import (
     AdversarialSettings,
+    DiagnosticsSettings,
     EvaluationSettings,
     PretrainSettings,
     settings,
@@ -135,6 +136,7 @@ def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir,
         num_iterations=schedule.steps,
         real_tokens=datamodule.train_tokens,
         log_step_offset=log_step_offset,
+        diagnostics_every=settings(DiagnosticsSettings, cfg.diagnostics, "diagnostics").every,
     )
     checkpoint = AtomicCheckpoint(output_dir / "checkpoints" / "adversarial", every=schedule.checkpoint_every)
     evaluation = _evaluation(cfg, datamodule, "adversarial/eval", schedule.eval_every, output_dir)

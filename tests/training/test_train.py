@@ -131,3 +131,20 @@ def test_discriminator_steps_zero_trains_the_generator_alone(tmp_path):
     assert summary["after_adversarial"]["step"] == 2
     logged = {key for row in read_metrics(tmp_path / "run") for key, value in row.items() if value}
     assert "adversarial/g_loss" in logged and "adversarial/d_loss" not in logged
+
+
+def test_gradient_diagnostics_are_logged_and_change_nothing_else(tmp_path):
+    horizon = "estimator.schedule.horizon=10"
+    plain = run(compose_config(tmp_path / "plain", "adversarial.steps=3", horizon))
+    diagnosed = run(compose_config(tmp_path / "diagnosed", "adversarial.steps=3", horizon, "diagnostics.every=1"))
+    rows = read_metrics(tmp_path / "diagnosed" / "run")
+    cosines = [float(r["adversarial/diagnostics/gradient_cosine"]) for r in rows
+               if r.get("adversarial/diagnostics/gradient_cosine")]
+    norms = [float(r["adversarial/diagnostics/gradient_norm"]) for r in rows
+             if r.get("adversarial/diagnostics/gradient_norm")]
+    assert len(cosines) == len(norms) == 3
+    assert all(-1.0 <= c < 1.0 for c in cosines) and all(n > 0 for n in norms)  # two different estimates
+    assert diagnosed["after_adversarial"] == plain["after_adversarial"]  # the training's random stream is untouched
+    first = load_generator(tmp_path / "plain" / "run" / "generator.pt")[0].state_dict()
+    second = load_generator(tmp_path / "diagnosed" / "run" / "generator.pt")[0].state_dict()
+    assert all(torch.equal(first[name], second[name]) for name in first)

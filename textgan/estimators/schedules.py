@@ -3,7 +3,7 @@
 The formulas are RelGAN's ``get_fixed_temperature`` (weilinie/RelGAN, real_train.py), with ``i`` the
 adversarial step and ``N`` the horizon::
 
-    no       beta_max                                   (fixed; does not start at 1)
+    no       beta_max                                   (fixed, any beta_max > 0: tau = 1 / beta_max)
     lin      1 + i / (N - 1) * (beta_max - 1)
     exp      beta_max ** (i / N)
     log      1 + (beta_max - 1) / log(N) * log(i + 1)
@@ -30,8 +30,10 @@ class InverseTemperatureSchedule:
     def __init__(self, beta_max: float = 100.0, adapt: str = "exp", horizon: int = 5000) -> None:
         if adapt not in ADAPTS:
             raise ValueError(f"unknown schedule adapt={adapt!r}; choose one of {', '.join(ADAPTS)}")
-        if beta_max < 1:
+        if adapt != "no" and beta_max < 1:
             raise ValueError(f"beta_max must be >= 1 (an inverse temperature rising from 1), got {beta_max}")
+        if beta_max <= 0:
+            raise ValueError(f"beta_max must be > 0 (adapt='no' fixes beta = beta_max = 1 / tau), got {beta_max}")
         if horizon < 2:
             raise ValueError(f"horizon must be >= 2 steps, got {horizon}")
         self.beta_max, self.adapt, self.horizon = float(beta_max), adapt, int(horizon)

@@ -3,7 +3,7 @@
 A free-running generator must project each step's hidden state to logits inside its loop (the next token
 depends on them). Recording those per-step products in the graph makes the backward pass run ``T`` small
 weight-gradient products of size (V, B) x (B, H), each allocating and accumulating a (V, H) gradient: slow, and
-the churn of those blocks fragments the CPU heap (~160 MB of resident memory in a COCO-size RelGAN iteration).
+the churn of those blocks fragments the CPU heap.
 
 :func:`known_output_linear` instead takes the stacked hidden states (B, T, H) and the logits the loop already
 computed without a graph (B, T, V), returns those exact logits, and back-propagates as

@@ -19,6 +19,7 @@ that continues MLE pretraining's (``log_step_offset`` + iteration), so the stage
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import lightning as L
@@ -27,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from textgan.estimators.base import Estimator, OptimizerFactory
+from textgan.estimators.diagnostics import accumulated_gradient, flat_gradient
 from textgan.losses.gan import GANLoss
 from textgan.models.generator import Generator
 from textgan.training.host_memory import release_free_memory
@@ -53,6 +55,8 @@ class AdversarialModule(L.LightningModule):
         discriminator_regularization: weight of the discriminator's own ``regularization()``.
         release_memory: CPU: trim the C heap after each phase.
         log_step_offset: the global step of iteration 0 (the MLE stage's optimizer steps).
+        diagnostics_every: every N iterations log the generator gradient's norm and its cosine with a second,
+            independent estimate (``adversarial/diagnostics/*``); 0: off.
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class AdversarialModule(L.LightningModule):
         discriminator_pretrain_steps: int = 0,
         release_memory: bool = True,
         log_step_offset: int = 0,
+        diagnostics_every: int = 0,
     ) -> None:
         super().__init__()
         for name, value, least in (
@@ -84,6 +89,7 @@ class AdversarialModule(L.LightningModule):
             ("num_iterations", num_iterations, 0),
             ("num_negatives", num_negatives, 1),
             ("log_step_offset", log_step_offset, 0),
+            ("diagnostics_every", diagnostics_every, 0),
         ):
             if int(value) != value or value < least:
                 raise ValueError(f"adversarial: {name} must be an integer >= {least}, got {value!r}")
@@ -105,6 +111,7 @@ class AdversarialModule(L.LightningModule):
         if discriminator_pretrain_steps > 0 and discriminator_epochs < 1:
             raise ValueError("discriminator_pretrain_steps needs discriminator_epochs >= 1 (passes per round)")
         self.log_step_offset = log_step_offset
+        self.diagnostics_every = diagnostics_every
         self.iteration = 0  # adversarial iterations done; checkpointed, drives the estimator's schedules
         self._resumed_rng_state: torch.Tensor | None = None
         estimator.setup(generator, discriminator)  # before a checkpoint loads: learned state must exist by then
@@ -133,6 +140,23 @@ class AdversarialModule(L.LightningModule):
             self.clip_gradients(optimizer, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm")
         optimizer.step()
         return logs
+
+    def _gradient_diagnostics(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The estimate's norm, and its cosine with a second independent estimate (a variance proxy).
+
+        The second estimate comes from a copy of the estimator (its running state, e.g. a moving-average
+        baseline or a delayed rollout copy, is left as it was) under a forked random stream, so turning
+        diagnostics on changes nothing in the training itself.
+        """
+        first = accumulated_gradient(self.generator)
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            estimator = copy.deepcopy(self.estimator)
+            out = estimator.generator_loss(self.generator, self.discriminator, real, self.gan_loss, self.iteration)
+            second = flat_gradient(self.generator, out.loss).detach()
+        return {
+            "diagnostics/gradient_norm": first.norm(),
+            "diagnostics/gradient_cosine": F.cosine_similarity(first, second.detach(), dim=0),
+        }
 
     def _estimator_after_backward(self, estimator_optimizer: Any | None) -> dict:
         """Let the estimator read the generator's gradient and update its own parameters (learned estimators)."""
@@ -208,11 +232,15 @@ class AdversarialModule(L.LightningModule):
             out = self.estimator.generator_loss(
                 self.generator, self.discriminator, real, self.gan_loss, self.iteration
             )
+            diagnose = self.diagnostics_every > 0 and self.iteration % self.diagnostics_every == 0
+
+            def after_backward(diagnose: bool = diagnose, second: torch.Tensor = real_batches[-1]) -> dict:
+                # the second estimate's real batch: an independent draw (the last discriminator update's)
+                logs = self._gradient_diagnostics(second) if diagnose else {}
+                return {**logs, **self._estimator_after_backward(estimator_optimizer)}
+
             estimator_logs = self._update(
-                generator_optimizer,
-                out.loss,
-                create_graph=out.create_graph,
-                after_backward=lambda: self._estimator_after_backward(estimator_optimizer),
+                generator_optimizer, out.loss, create_graph=out.create_graph, after_backward=after_backward
             )
         self._end_phase(generator_optimizer)
 

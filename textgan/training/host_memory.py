@@ -5,8 +5,8 @@ up to 32 MB from its heap, and keeps freed heap memory mapped for reuse; a GAN i
 blocks of many sizes in different orders (the generator's backward through T steps, then five discriminator
 updates), so holes accumulate and the resident size grows well past the live tensors. ``malloc_trim``
 returns the free pages, holes included, to the system. Called once after the generator phase and once after
-the discriminator phase (tens of milliseconds each), it lowers the resident peak of a COCO-size RelGAN
-iteration by ~100 MB (~870 -> ~770 MB above the Lightning import; ~430 MB of it are live tensors).
+the discriminator phase, it keeps the resident peak of an iteration close to its live tensors (the README's
+benchmark section has the measurements).
 """
 
 from __future__ import annotations

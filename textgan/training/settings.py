@@ -46,6 +46,13 @@ class EvaluationSettings:
 
 
 @dataclass(frozen=True)
+class DiagnosticsSettings:
+    """Gradient diagnostics during adversarial training: every ``every`` iterations (0: off)."""
+
+    every: int
+
+
+@dataclass(frozen=True)
 class PathSettings:
     """Where the repository, the shared benchmark data, caches and this run's outputs are."""
 
@@ -72,6 +79,7 @@ SECTIONS: dict[str, type] = {
     "pretrain": PretrainSettings,
     "adversarial": AdversarialSettings,
     "evaluation": EvaluationSettings,
+    "diagnostics": DiagnosticsSettings,
     "paths": PathSettings,
 }
 OBJECT_SECTIONS = ("data", "generator", "discriminator", "estimator", "loss")
