@@ -89,6 +89,9 @@ def build_estimator(variant: Variant, generator=None, discriminator=None):
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=[f"estimator={variant.estimator}", *variant.overrides])
+    schedule = cfg.estimator.get("schedule")
+    if schedule is not None and schedule.get("horizon") is None:
+        schedule.horizon = 2  # a run fills it from its steps; the lab measures at step 0
     estimator = instantiate(cfg.estimator, _convert_="object")
     estimator.setup(generator, discriminator)
     return estimator
