@@ -82,5 +82,6 @@ def conditional_gumbel(
     index = index.expand(shape[:-1]).unsqueeze(-1)  # (..., 1)
     top_uniform = uniform.gather(-1, index)  # (..., 1)
     top = -torch.log(-torch.log(top_uniform))  # (..., 1): Gumbel(0) maximum, log_probs normalised
-    others = -torch.log(-torch.log(uniform) * torch.exp(-log_probs) - torch.log(top_uniform))  # (..., V)
+    # -log(-log(u_i) exp(-log_probs_i) - log u_b), in log space so that tiny probabilities cannot overflow
+    others = -torch.logaddexp(torch.log(-torch.log(uniform)) - log_probs, torch.log(-torch.log(top_uniform)))
     return others.scatter(-1, index, top)

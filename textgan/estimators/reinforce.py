@@ -25,6 +25,10 @@ discriminator scores in its training mode (dropout on), as it does in the Gumbel
 (RelGAN applies dropout in every discriminator call). SeqGAN's rewards are options: ``prob`` =
 ``sigmoid(logit)``, ``logit``, ``log_prob`` (averaged over RelGAN's ``R`` representations), scored with
 dropout off (``discriminator_dropout=False``, SeqGAN's ``dropout_keep_prob = 1``), as the SeqGAN presets set.
+``maligan`` is MaliGAN's (Che et al., 2017) normalised importance weight ``r_i = w_i / sum_j w_j``,
+``w = D / (1 - D)``, normalised here over the batch's sentences (per rollout position for rollout rewards; a
+self-critical baseline's greedy rewards are divided by the same sums); like ``prob`` it is a SeqGAN-family
+reward, not the one objective.
 
 Options: ``normalize_rewards`` standardises the advantages over the batch (all (b, t) entries) after the
 baseline (slightly biased: the batch statistics include the sample); ``entropy_weight`` subtracts
@@ -42,7 +46,12 @@ from torch import nn
 from textgan.estimators.base import Estimator, EstimatorOutput
 from textgan.estimators.baselines import Baseline, make_baseline
 from textgan.estimators.delayed_policy import DelayedPolicy
-from textgan.estimators.rewards import REWARD_TRANSFORMS, DiscriminatorReward, evaluation_mode
+from textgan.estimators.rewards import (
+    REWARD_TRANSFORMS,
+    DiscriminatorReward,
+    evaluation_mode,
+    normalize_importance_weights,
+)
 from textgan.estimators.rollout import complete_prefixes, prefix_states, rollout_rewards, stack_states
 from textgan.models.generator import Generator, State
 from textgan.sampling import categorical_sample
@@ -63,8 +72,8 @@ class ReinforceEstimator(Estimator):
         rollout_num: ``K``, rollouts per prefix (SeqGAN: 16).
         baseline: a :class:`Baseline` or its name (``none``, ``moving_average``, ``leave_one_out``,
             ``self_critical``).
-        reward_transform: ``gan_loss`` (minus the per-sentence GAN generator loss), ``prob``, ``logit`` or
-            ``log_prob``.
+        reward_transform: ``gan_loss`` (minus the per-sentence GAN generator loss), ``prob``, ``logit``,
+            ``log_prob`` or ``maligan`` (MaliGAN's importance weights, normalised over the batch).
         rollout_update_rate: None: roll out with the current generator; a rate in [0, 1): SeqGAN's intended
             delayed copy (0.8 in SeqGAN).
         num_samples: sentences per generator update (default: the real batch size).
@@ -172,6 +181,9 @@ class ReinforceEstimator(Estimator):
             greedy = None
             if self.baseline.needs_greedy:
                 greedy = self._greedy_rewards(generator, policy, tokens, policy_states, score)
+            if self.reward_transform == "maligan":  # importance weights normalised over the batch's sentences
+                greedy = None if greedy is None else normalize_importance_weights(rewards, greedy)
+                rewards = normalize_importance_weights(rewards)
             baseline = self.baseline(rewards, greedy)
             advantages = rewards - baseline  # (B, 1) or (B, T)
             if self.normalize_rewards:

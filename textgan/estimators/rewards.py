@@ -15,9 +15,15 @@ SeqGAN's rewards are options (the SeqGAN presets select ``prob``):
 
 * ``prob``: ``sigmoid(logit)`` in (0, 1) (SeqGAN);
 * ``logit``: the raw logit, unbounded (minus the hinge / WGAN generator loss);
-* ``log_prob``: ``log sigmoid(logit)``, minus the per-sentence non-saturating (``standard``) generator loss.
+* ``log_prob``: ``log sigmoid(logit)``, minus the per-sentence non-saturating (``standard``) generator loss;
+* ``maligan``: MaliGAN's importance weight (Che et al., 2017, "Maximum-Likelihood Augmented Discrete
+  Generative Adversarial Networks"), ``r_i = D_i / (1 - D_i)`` with ``D_i = sigmoid(logit)`` averaged over
+  ``R``, which the estimator normalises over the batch's sentences, ``r_i / sum_j r_j``
+  (:func:`normalize_importance_weights`; a batch-level step, so not part of ``rewards``).
 
-With ``R`` logits per sentence (RelGAN's representations) the transformed values are averaged over ``R``.
+With ``R`` logits per sentence (RelGAN's representations) the transformed values are averaged over ``R``
+(for ``maligan``, ``D`` is averaged before the odds are taken). Like ``prob``, the MaliGAN reward belongs to the
+SeqGAN family: it is not minus the configured GAN loss, so it changes the objective, not only the estimator.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from torch import nn
 if TYPE_CHECKING:  # the losses package is only needed for type hints here
     from textgan.losses.gan import GANLoss
 
-REWARD_TRANSFORMS = ("gan_loss", "prob", "logit", "log_prob")
+REWARD_TRANSFORMS = ("gan_loss", "prob", "logit", "log_prob", "maligan")
 
 
 def reward_from_logits(logits: torch.Tensor, transform: str = "prob") -> torch.Tensor:
@@ -45,9 +51,22 @@ def reward_from_logits(logits: torch.Tensor, transform: str = "prob") -> torch.T
         values = logits
     elif transform == "log_prob":
         values = F.logsigmoid(logits)
+    elif transform == "maligan":  # D / (1 - D) with D = mean_R sigmoid; 1 - D = mean_R sigmoid(-logit), no cancellation
+        return torch.sigmoid(logits).mean(dim=-1) / torch.sigmoid(-logits).mean(dim=-1).clamp_min(1e-30)
     else:
         raise ValueError(f"unknown reward transform {transform!r}; choose one of {REWARD_TRANSFORMS[1:]}")
     return values.mean(dim=-1)
+
+
+def normalize_importance_weights(weights: torch.Tensor, others: torch.Tensor | None = None) -> torch.Tensor:
+    """MaliGAN's normalisation over the batch: weights (B, T') -> ``w_bt / sum_b' w_b't`` per column (B, T').
+
+    Each column (one reward per sentence, or the rollout rewards of one position) sums to one over the batch's
+    sentences. ``others`` (e.g. greedy rewards, (B', T') or broadcastable) are divided by the same column
+    sums and returned instead, so a baseline stays on the rewards' scale.
+    """
+    totals = weights.sum(dim=0, keepdim=True).clamp_min(1e-30)  # (1, T')
+    return (weights if others is None else others) / totals
 
 
 class DiscriminatorReward:
@@ -55,8 +74,8 @@ class DiscriminatorReward:
 
     Args:
         discriminator: any module mapping (N, T) ids to (N, R) logits.
-        transform: ``gan_loss`` (minus the per-sentence GAN generator loss), ``prob``, ``logit`` or
-            ``log_prob`` (see the module docstring).
+        transform: ``gan_loss`` (minus the per-sentence GAN generator loss), ``prob``, ``logit``, ``log_prob``
+            or ``maligan`` (unnormalised odds ``D / (1 - D)``; see the module docstring).
         gan_loss: the configured GAN loss (needed by ``gan_loss``).
         real_logits: the discriminator's logits of the real batch (B_real, R), needed when the GAN loss is
             relativistic.
