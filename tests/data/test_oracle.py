@@ -46,6 +46,7 @@ def test_seqgan_oracle_nll_matches_numpy(shared_data):
             assert oracle.nll(tokens) == pytest.approx(numpy_oracle_nll(arrays, tokens.numpy()), abs=1e-5)
 
 
+@pytest.mark.slow  # 10,000 oracle samples
 @pytest.mark.shared_data
 def test_seqgan_oracle_scores_its_own_samples_as_documented(shared_data):
     oracle = OracleLSTM.from_npz(shared_data / NPZ)

@@ -98,6 +98,7 @@ def estimator(
 
 
 # ------------------------------------------------------------------------------------------------ claim 4
+@pytest.mark.slow  # statistical: hundreds of estimates
 @pytest.mark.parametrize("reward", ["sequence", "rollout"])
 def test_reinforce_is_unbiased_for_the_exact_gradient(reward):
     generator, table = tiny_problem()
@@ -113,6 +114,7 @@ class SelfInclusiveMean(Baseline):
         return rewards.mean(dim=0, keepdim=True).expand_as(rewards)
 
 
+@pytest.mark.slow  # statistical: hundreds of estimates
 def test_the_unbiasedness_check_rejects_a_biased_estimator():
     generator, table = tiny_problem()
     exact = exact_gradient(generator, table)
@@ -126,6 +128,7 @@ def test_the_unbiasedness_check_rejects_a_biased_estimator():
 BASELINES = ["moving_average", "leave_one_out", "self_critical"]
 
 
+@pytest.mark.slow  # statistical: hundreds of estimates per baseline
 @pytest.mark.parametrize("reward", ["sequence", "rollout"])
 @pytest.mark.parametrize("baseline", BASELINES)
 def test_each_baseline_keeps_the_mean_and_lowers_the_variance(baseline, reward):
@@ -142,6 +145,7 @@ def test_each_baseline_keeps_the_mean_and_lowers_the_variance(baseline, reward):
     assert total_variance < 0.5, f"variance ratio {total_variance:.3f}"
 
 
+@pytest.mark.slow  # statistical
 def test_rollout_rewards_lower_the_variance_of_sequence_rewards():
     generator, table = tiny_problem()
     torch.manual_seed(2)

@@ -179,6 +179,7 @@ def read_tokens(path, count: int) -> list[list[str]]:
     return [line.split(" ") for line in lines]
 
 
+@pytest.mark.slow  # nltk on a thousand COCO sentences
 @pytest.mark.shared_data
 def test_coco_sentences_equal_nltk(shared_data):
     hypotheses = read_tokens(shared_data / "coco" / "test.txt", 200)

@@ -259,10 +259,14 @@ def plot_exact(rows: list[dict[str, Any]], out: Path) -> list[Path]:
             points = sorted((r["temperature"], r) for r in mine if r["variant"].startswith(family + "_tau"))
             for axis, key in zip(axes, ("relative_bias", "relative_std"), strict=True):
                 axis.plot([t for t, _ in points], [r[key] for _, r in points], marker="o", label=family)
-        for row in mine:
-            if row["temperature"] is None and row["variant"] in ("reinforce", "rebar", "relax"):
-                for axis, key in zip(axes, ("relative_bias", "relative_std"), strict=True):
-                    axis.axhline(row[key], linestyle="--", linewidth=1, label=row["variant"], color=None)
+        unbiased = [row for row in mine if row["temperature"] is None and row["estimator"] != "gumbel_rao"]
+        largest_k = max((row["samples"] or 0 for row in unbiased), default=0)
+        references = [row for row in unbiased if row["samples"] in (None, largest_k)]  # REINFORCE, LOO (K max), ...
+        styles = iter([(":", "black"), ("--", "dimgray"), ("-.", "gray"), ((0, (1, 3)), "darkgray")] * 4)
+        for row in references:
+            linestyle, color = next(styles)
+            for axis, key in zip(axes, ("relative_bias", "relative_std"), strict=True):
+                axis.axhline(row[key], linestyle=linestyle, color=color, linewidth=1.2, label=row["variant"])
         for axis, key in zip(axes, ("relative bias", "relative standard deviation"), strict=True):
             axis.set_xscale("log")
             axis.set_yscale("log")
@@ -300,6 +304,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         sub_parser.add_argument("--out", default="lab", help="output folder")
         sub_parser.add_argument("--wandb", action="store_true", help="also log the table (offline by default)")
     args = parser.parse_args(argv)
+    if args.experiment == "exact" and args.length < 3:
+        parser.error(f"--length {args.length}: the problem's RelGAN discriminator needs at least 3 tokens")
     if args.experiment == "exact" and args.vocab**args.length > 1 << 16:
         parser.error(f"--vocab {args.vocab} --length {args.length}: too many sequences to enumerate")
     return args
