@@ -9,6 +9,7 @@ import warnings
 
 import pytest
 import torch
+from small_models import small_discriminators, small_generators
 from torch import nn
 
 from textgan.estimators import diagnostics
@@ -18,9 +19,6 @@ from textgan.estimators.relax import RelaxEstimator
 from textgan.estimators.rewards import normalize_importance_weights, reward_from_logits
 from textgan.losses.gan import RSGANLoss, StandardGANLoss
 from textgan.models.lstm import LSTMGenerator
-from textgan.models.relgan_discriminator import RelGANDiscriminator
-from textgan.models.rmc import RMCGenerator
-from textgan.models.seqgan_discriminator import SeqGANDiscriminator
 
 VOCAB, LENGTH = 4, 3  # 64 sentences: the objective's gradient is exact by enumeration
 REAL_BATCH, SAMPLES = 4, 32  # real sentences (the relativistic loss's pairs), sentences per estimate
@@ -247,20 +245,6 @@ def test_relax_refuses_to_run_before_setup():
 
 
 # ------------------------------------------------------------------------------------------------ every model
-def small_generators(vocab: int, length: int) -> list[nn.Module]:
-    return [
-        LSTMGenerator(vocab, length, embedding_dim=8, hidden_dim=8),
-        RMCGenerator(vocab, length, embedding_dim=8, head_size=4, num_heads=2),
-    ]
-
-
-def small_discriminators(vocab: int, length: int) -> list[nn.Module]:
-    with warnings.catch_warnings():  # SeqGAN's windows longer than the sentences are dropped, with a warning
-        warnings.simplefilter("ignore")
-        seqgan = SeqGANDiscriminator(vocab, length, embedding_dim=8, num_filters=[4] * 12)
-    return [seqgan, RelGANDiscriminator(vocab, length, embedding_dim=8, num_rep=4, num_filters=[4] * 4)]
-
-
 @pytest.mark.parametrize("estimator_class", [RebarEstimator, RelaxEstimator], ids=["rebar", "relax"])
 @pytest.mark.parametrize("generator_index", [0, 1], ids=["lstm", "rmc"])
 @pytest.mark.parametrize("discriminator_index", [0, 1], ids=["seqgan", "relgan"])

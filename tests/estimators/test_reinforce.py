@@ -4,19 +4,16 @@ the estimator trains every generator against every discriminator."""
 from __future__ import annotations
 
 import math
-import warnings
 
 import pytest
 import torch
+from small_models import small_discriminators, small_generators
 from torch import nn
 
 from textgan.estimators.baselines import Baseline
 from textgan.estimators.reinforce import ReinforceEstimator
 from textgan.losses.gan import RSGANLoss
 from textgan.models.lstm import LSTMGenerator
-from textgan.models.relgan_discriminator import RelGANDiscriminator
-from textgan.models.rmc import RMCGenerator
-from textgan.models.seqgan_discriminator import SeqGANDiscriminator
 
 VOCAB, LENGTH = 5, 3  # 125 sequences: small enough to sum over exactly
 DRAWS, BATCH = 400, 8  # independent estimates, sentences per estimate
@@ -156,20 +153,6 @@ def test_rollout_rewards_lower_the_variance_of_sequence_rewards():
 
 
 # ------------------------------------------------------------------------------------------------ end to end
-def small_generators(vocab: int, length: int) -> list[nn.Module]:
-    return [
-        LSTMGenerator(vocab, length, embedding_dim=8, hidden_dim=8),
-        RMCGenerator(vocab, length, embedding_dim=8, head_size=4, num_heads=2),
-    ]
-
-
-def small_discriminators(vocab: int, length: int) -> list[nn.Module]:
-    with warnings.catch_warnings():  # SeqGAN's windows longer than the sentences are dropped, with a warning
-        warnings.simplefilter("ignore")
-        seqgan = SeqGANDiscriminator(vocab, length, embedding_dim=8, num_filters=[4] * 12)
-    return [seqgan, RelGANDiscriminator(vocab, length, embedding_dim=8, num_rep=4, num_filters=[4] * 4)]
-
-
 @pytest.mark.parametrize("generator_index", [0, 1], ids=["lstm", "rmc"])
 @pytest.mark.parametrize("discriminator_index", [0, 1], ids=["seqgan", "relgan"])
 @pytest.mark.parametrize("reward", ["sequence", "rollout"])
