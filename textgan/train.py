@@ -75,6 +75,27 @@ def run_directory(cfg: DictConfig) -> Path:
     return folder
 
 
+def finished_summary(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None:
+    """The saved summary of a resumed run that has already done what ``cfg`` asks, else None.
+
+    Resuming such a run must change nothing: no stage would train, and rewriting its generator and summary
+    would replace the trained weights with the checkpoint's starting point.
+    """
+    summary_file = output_dir / "summary.json"
+    if not cfg.get("resume") or not summary_file.is_file():
+        return None
+    checkpoint = output_dir / "checkpoints" / "adversarial" / "last.ckpt"
+    if cfg.adversarial.steps > 0:
+        if not checkpoint.is_file():
+            return None
+        done = torch.load(checkpoint, map_location="cpu", weights_only=False).get("adversarial_iteration", 0)
+        if done < cfg.adversarial.steps:
+            return None
+    elif not (output_dir / "pretrained_generator.pt").is_file():
+        return None
+    return json.loads(summary_file.read_text())
+
+
 def _build_loggers(cfg: DictConfig) -> list:
     if cfg.get("logger") is None:
         return []
@@ -170,6 +191,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Train as configured; returns the run summary (also written to ``summary.json``)."""
     check_config(cfg)
     output_dir = run_directory(cfg)
+    finished = finished_summary(cfg, output_dir)
+    if finished is not None:
+        print(f"textgan: {output_dir} has finished its {cfg.adversarial.steps} adversarial steps; nothing to do "
+              "(pass more adversarial.steps to continue it)", file=sys.stderr)  # fmt: skip
+        return finished
     with open_dict(cfg):
         cfg.paths.output_dir = str(output_dir)  # loggers write where the run is, resumed runs included
         cfg.run_name = run_name(cfg)

@@ -148,3 +148,15 @@ def test_gradient_diagnostics_are_logged_and_change_nothing_else(tmp_path):
     first = load_generator(tmp_path / "plain" / "run" / "generator.pt")[0].state_dict()
     second = load_generator(tmp_path / "diagnosed" / "run" / "generator.pt")[0].state_dict()
     assert all(torch.equal(first[name], second[name]) for name in first)
+
+
+def test_resuming_a_finished_run_says_so_and_changes_nothing(tmp_path, capsys):
+    run(compose_config(tmp_path, "adversarial.steps=2"))
+    run_dir = tmp_path / "run"
+    names = ("generator.pt", "summary.json", "pretrained_generator.pt")
+    files = {name: (run_dir / name).read_bytes() for name in names}
+    for steps in ("adversarial.steps=2", "adversarial.steps=1"):  # the same, or fewer steps than were done
+        summary = run(compose_config(tmp_path, steps, f"resume={run_dir}"))
+        assert "nothing to do" in capsys.readouterr().err
+        assert summary["after_adversarial"]["step"] == 2
+        assert {name: (run_dir / name).read_bytes() for name in files} == files
