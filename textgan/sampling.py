@@ -1,14 +1,17 @@
-"""Drawing tokens from logits: categorical samples, Gumbel noise and the straight-through one-hot.
+"""Drawing tokens from logits: categorical samples (optionally truncated), Gumbel noise and the straight-through
+one-hot.
 
 * ``categorical_sample(logits, temperature)`` draws token ids from ``Categorical(softmax(logits / temperature))``
   with no graph (``sample()`` in ``torch.distributions`` terms): generators, the oracle and REINFORCE use it;
+* ``filter_logits(logits, top_k, top_p)`` truncates a distribution to its top-k tokens and / or its nucleus
+  (top-p) by setting the other logits to ``-inf`` (decoding with ``textgan-generate``);
 * ``gumbel_noise(shape)`` is the noise ``g`` of the Gumbel-Max trick: ``argmax(logits + g)`` is an exact
   categorical sample and ``softmax(beta * (logits + g))`` its relaxation (RelGAN's Gumbel-Softmax,
   ``Generator.rsample``);
 * ``straight_through(soft, hard_index)`` keeps the hard one-hot in the forward pass and the soft gradient in the
   backward pass.
 
-Each takes an optional ``torch.Generator`` so that draws are reproducible. Shapes: ``V`` vocabulary.
+The samplers take an optional ``torch.Generator`` so that draws are reproducible. Shapes: ``V`` vocabulary.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import torch
 import torch.nn.functional as F
 
 _TINY = 1e-20
+# top-p counts a nucleus as reaching p when its mass is within float32 rounding of p, so that a set whose
+# probabilities sum to exactly p (six tokens of 0.1 for p = 0.6: 0.59999996 in float32) is not grown by one token
+_NUCLEUS_TOLERANCE = 1e-6
 
 
 def categorical_sample(
@@ -35,6 +41,41 @@ def categorical_sample(
     u = torch.rand(flat.shape[0], 1, device=flat.device, dtype=cdf.dtype, generator=generator)
     index = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).clamp_max_(flat.shape[-1] - 1)
     return index.reshape(logits.shape[:-1])
+
+
+def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
+    """Keep the top-k tokens and / or the nucleus of each row of ``logits``, the rest set to ``-inf``: (..., V).
+
+    ``top_k``: the ``k`` most probable tokens (all of them when ``k >= V``). ``top_p`` (nucleus sampling,
+    Holtzman et al., 2020): the smallest set of most probable tokens whose probability reaches ``p``, i.e.
+    every token whose more probable predecessors hold less than ``p``; the most probable token is always kept
+    and ``p = 1`` keeps every token. With both, top-k is applied first and the nucleus is taken of the
+    renormalised top-k distribution (the order of Hugging Face's samplers). Ties are broken towards the lower
+    token id, as ``argmax`` does, so ``top_k=1`` keeps exactly the argmax and both sets have their stated
+    size. Logits that are already ``-inf`` stay so. ``softmax`` of the result is the truncated, renormalised
+    distribution; with neither option ``logits`` itself is returned.
+    """
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    vocab_size = logits.shape[-1]
+    truncate_k = top_k is not None and top_k < vocab_size
+    truncate_p = top_p is not None and top_p < 1.0
+    if not (truncate_k or truncate_p):
+        return logits
+    # stable: equal logits keep their id order, so ties go to the lower id
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True, stable=True)  # (..., V) each
+    keep = torch.ones_like(sorted_logits, dtype=torch.bool)  # (..., V), in sorted order
+    if truncate_k:
+        keep[..., top_k:] = False
+    if truncate_p:
+        probs = torch.softmax(sorted_logits.float().masked_fill(~keep, float("-inf")), dim=-1)
+        mass_before = probs.cumsum(dim=-1) - probs  # probability of the tokens ranked above each one
+        keep &= mass_before < top_p - _NUCLEUS_TOLERANCE
+        keep[..., 0] = True
+    kept = torch.zeros_like(keep).scatter_(-1, order, keep)  # back to id order
+    return logits.masked_fill(~kept, float("-inf"))
 
 
 def gumbel_noise(

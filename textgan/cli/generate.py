@@ -1,0 +1,401 @@
+"""Write sentences sampled from a generator file or from a training run's Lightning checkpoint.
+
+``--checkpoint`` takes a generator file (``generator.pt``, ``pretrained_generator.pt``: ``save_generator``'s
+format) or a run's ``checkpoints/{pretrain,adversarial}/*.ckpt``: the generator is then rebuilt from the run
+folder's own generator file (its ``build``) and given the checkpoint's ``generator.*`` weights. Tokens are
+drawn from ``softmax(logits / temperature)``, truncated to the ``--top-k`` most probable tokens and / or the
+``--top-p`` nucleus (``textgan.sampling.filter_logits``), and decoded by the data's tokenizer (word level or
+BPE): everything up to the first ``<eos>``, padding removed; the synthetic oracle's sequences (no text) are
+written as token ids joined by spaces. The data are found from the checkpoint's metadata, as
+``textgan-evaluate`` finds them, or given with the same options. Examples::
+
+    textgan-generate --checkpoint outputs/.../generator.pt --num-samples 1000 --top-p 0.9 --out samples.txt
+    textgan-generate --checkpoint outputs/.../checkpoints/adversarial/last.ckpt --format jsonl --out s.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from textgan.cli.data_arguments import add_data_arguments, datamodule_from_args
+from textgan.data.base import TokenDataModule
+from textgan.evaluation.data import check_generator
+from textgan.models.generator import Generator
+from textgan.models.io import load_generator
+from textgan.numerics import flush_denormals
+from textgan.sampling import categorical_sample, filter_logits
+
+PROG = "textgan-generate"
+PROTOCOL_OPTIONS = ("max_hypotheses", "max_references", "self_bleu_samples", "nll_ignore_padding")
+RUN_STAGES = {"adversarial": "generator.pt", "pretrain": "pretrained_generator.pt"}  # stage -> its generator file
+
+JSONL_HELP = (
+    "jsonl: one object per sentence with 'text', 'token_ids' (up to and including <eos>, padding removed), "
+    "'log_prob' (sum of the log-probabilities of the chosen tokens under the distribution actually sampled "
+    "from: tempered and truncated by --top-k / --top-p) and 'model_log_prob' (the same under the untempered, "
+    "untruncated model)"
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="generator.pt / pretrained_generator.pt, or a run's checkpoints/{pretrain,adversarial}/last.ckpt",
+    )
+    add_data_arguments(parser)
+    for action in parser._actions:  # the shared BLEU / NLL protocol options mean nothing here
+        if action.dest in PROTOCOL_OPTIONS:
+            action.help = argparse.SUPPRESS
+    sampling = parser.add_argument_group("sampling")
+    sampling.add_argument("--num-samples", type=int, default=1000, help="sentences to write (default 1000)")
+    sampling.add_argument("--temperature", type=float, default=1.0, help="sample from softmax(logits / t), t > 0")
+    sampling.add_argument("--top-k", type=int, help="keep only the k most probable tokens at each step (k >= 1)")
+    sampling.add_argument(
+        "--top-p",
+        type=float,
+        help="nucleus sampling: keep the smallest set of most probable tokens whose probability reaches p, "
+        "p in (0, 1] (after --top-k when both are given)",
+    )
+    sampling.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    sampling.add_argument(
+        "--batch-size",
+        type=int,
+        default=1024,
+        help="sentences sampled at once (default 1024; the draws depend on seed, batch size and device)",
+    )
+    sampling.add_argument(
+        "--max-length", type=int, help="tokens per sentence, <eos> included (default: the generator's)"
+    )
+    sampling.add_argument(
+        "--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cuda if available, else cpu"
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--format", choices=("text", "jsonl"), default="text", help="text: one sentence per line; " + JSONL_HELP
+    )
+    output.add_argument("--out", help="output file, written atomically (default: standard output)")
+    output.add_argument("--quiet", action="store_true", help="no progress bar (it is off when stderr is no TTY)")
+    return parser.parse_args(argv)
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse (ValueError) sampling options outside their range, before anything is loaded or written."""
+    if args.num_samples < 1:
+        raise ValueError(f"--num-samples must be at least 1, got {args.num_samples}")
+    if not args.temperature > 0:
+        raise ValueError(f"--temperature must be > 0, got {args.temperature}")
+    if args.top_k is not None and args.top_k < 1:
+        raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
+    if args.top_p is not None and not 0.0 < args.top_p <= 1.0:
+        raise ValueError(f"--top-p must be in (0, 1], got {args.top_p}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.max_length is not None and args.max_length < 1:
+        raise ValueError(f"--max-length must be at least 1, got {args.max_length}")
+
+
+# ---------------------------------------------------------------------------------------------- loading
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[Generator, dict[str, Any]]:
+    """A generator and its metadata from a generator file or a run's Lightning checkpoint (``.ckpt``).
+
+    Raises FileNotFoundError for a missing file and ValueError for one that is not a textgan generator file
+    or training checkpoint (truncated, another format), naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.suffix == ".ckpt":
+        return load_run_checkpoint(path, device)
+    return _load_generator_file(path, device)
+
+
+def _load_generator_file(path: Path, device: str | torch.device) -> tuple[Generator, dict[str, Any]]:
+    try:
+        generator, metadata = load_generator(path, map_location=device)
+    except (FileNotFoundError, ValueError):
+        raise
+    except Exception as error:  # torch.load of a truncated or foreign file: zip, pickle or EOF errors
+        raise ValueError(
+            f"{path} is not a readable textgan generator file ({type(error).__name__}: {error})"
+        ) from error
+    return generator, metadata
+
+
+def load_run_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[Generator, dict[str, Any]]:
+    """The generator of a training run's Lightning checkpoint ``RUN/checkpoints/{pretrain,adversarial}/X.ckpt``.
+
+    A Lightning checkpoint holds weights but not the constructor call, so it is read only where training put
+    it: the architecture and metadata come from the run folder's generator file (``generator.pt``,
+    ``pretrained_generator.pt``: the same ``build``), the weights from the checkpoint's ``generator.*``
+    entries. The checkpoint is loaded with ``weights_only=True`` (tensors and plain containers only).
+    """
+    path = Path(path)
+    stage_dir = path.parent
+    run_dir = stage_dir.parent.parent
+    if stage_dir.parent.name != "checkpoints" or stage_dir.name not in RUN_STAGES:
+        raise ValueError(
+            f"{path}: a Lightning checkpoint is read only inside its run folder, as "
+            "RUN/checkpoints/{pretrain,adversarial}/NAME.ckpt, whose generator file gives the architecture"
+        )
+    own = RUN_STAGES[stage_dir.name]
+    candidates = [own, *(name for name in RUN_STAGES.values() if name != own)]
+    generator_file = next((run_dir / name for name in candidates if (run_dir / name).is_file()), None)
+    if generator_file is None:
+        raise FileNotFoundError(
+            f"{path}: the run folder {run_dir} has no generator file ({' or '.join(candidates)}) to rebuild "
+            "the generator from"
+        )
+    generator, metadata = _load_generator_file(generator_file, device)
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:
+        raise ValueError(
+            f"{path} is not a readable textgan training checkpoint ({type(error).__name__}: {error})"
+        ) from error
+    state = payload.get("state_dict") if isinstance(payload, dict) else None
+    weights = {
+        key.removeprefix("generator."): value
+        for key, value in (state or {}).items()
+        if isinstance(key, str) and key.startswith("generator.")
+    }
+    if not weights:
+        raise ValueError(f"{path} is not a textgan training checkpoint (no generator.* weights in its state_dict)")
+    try:
+        generator.load_state_dict(weights)
+    except RuntimeError as error:
+        raise ValueError(
+            f"{path}: its generator weights do not fit {generator_file}'s architecture: {error}"
+        ) from error
+    return generator.to(device), metadata
+
+
+def find_data(args: argparse.Namespace, generator: Generator, metadata: dict[str, Any]) -> TokenDataModule | None:
+    """The checked DataModule to decode with, or None for a generator of token ids whose data are not recorded.
+
+    A run on a fresh oracle (``oracle_path=null``) records no data source; its samples are token ids either
+    way, so they are written as ids. A text vocabulary (or an unknown one) always needs its data.
+    """
+    given = any(value is not None for value in (args.dataset_dir, args.data, args.oracle))
+    recorded = any(metadata.get(key) for key in ("dataset_dir", "oracle_path"))
+    if not given and not recorded and str(metadata.get("vocab_fingerprint", "")).startswith("ids:"):
+        if int(metadata.get("vocab_size", generator.vocab_size)) != generator.vocab_size:
+            raise ValueError(
+                f"checkpoint {args.checkpoint} records {metadata['vocab_size']} ids but its generator has "
+                f"{generator.vocab_size}"
+            )
+        return None
+    datamodule = datamodule_from_args(args, metadata)
+    check_generator(generator, metadata, datamodule, args.checkpoint)
+    return datamodule
+
+
+# ---------------------------------------------------------------------------------------------- sampling
+@dataclass
+class Samples:
+    """Sampled sequences and the log-probabilities of their tokens.
+
+    ``lengths[n]``: how many leading tokens of ``tokens[n]`` make the sentence (through its first ``<eos>``;
+    without one, the row less its trailing padding). ``log_prob`` / ``model_log_prob``: sums over those
+    tokens under the distribution sampled from (tempered, truncated) and under the untempered model; None
+    when not asked for.
+    """
+
+    tokens: torch.Tensor  # (N, T) long
+    lengths: torch.Tensor  # (N,) long
+    log_prob: torch.Tensor | None = None  # (N,) float32
+    model_log_prob: torch.Tensor | None = None  # (N,) float32
+
+
+def sentence_lengths(tokens: torch.Tensor, eos_token: int | None, pad_token: int | None) -> torch.Tensor:
+    """Tokens (N, T) -> (N,) lengths: through the first ``eos_token``, else without the trailing ``pad_token``s.
+
+    Tokens the model chose before the end stay, so that the ids are exactly the sampled prefix (their
+    teacher-forced log-probability is the sentence's); decoding drops a ``<pad>`` chosen mid-sentence.
+    """
+    num_rows, length = tokens.shape
+    lengths = torch.full((num_rows,), length, dtype=torch.long, device=tokens.device)
+    if pad_token is not None:  # 1 + the position of the last non-pad token (0 for an all-pad row)
+        real = (tokens != pad_token).flip(dims=[1])  # (N, T), last position first
+        lengths = torch.where(real.any(dim=1), length - real.int().argmax(dim=1), 0)
+    if eos_token is not None:
+        is_eos = tokens == eos_token
+        lengths = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1) + 1, lengths)
+    return lengths
+
+
+@torch.no_grad()
+def sample_sentences(
+    generator: Generator,
+    num_samples: int,
+    length: int | None = None,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int = 0,
+    batch_size: int = 1024,
+    eos_token: int | None = None,
+    pad_token: int | None = None,
+    keep_log_probs: bool = False,
+    progress: Any = None,
+) -> Samples:
+    """Draw ``num_samples`` sequences of ``length`` tokens through ``generator.unroll``: (N, T) in a ``Samples``.
+
+    Each step samples from ``softmax(filter_logits(logits / temperature, top_k, top_p))`` with one
+    ``torch.Generator`` seeded by ``seed`` for the whole run; without truncation the draws are those of
+    ``generator.sample`` (and ``textgan-evaluate``) at the same seed, temperature and batch size.
+    ``keep_log_probs`` also records each chosen token's log-probability under the sampled and the model's
+    distribution, as tensors filled step by step. ``progress``: a tqdm bar advanced by each batch's size.
+    """
+    length = length or generator.max_length
+    rng = torch.Generator(device=generator.device).manual_seed(seed)
+    table = generator.input_table() if num_samples * length > 4 * generator.vocab_size else None  # as sample()
+
+    def chooser(sampled: torch.Tensor | None, model: torch.Tensor | None) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``choose`` for one batch, writing the chosen tokens' log-probabilities into (B, T) buffers."""
+        step = itertools.count()
+
+        def choose(logits: torch.Tensor) -> torch.Tensor:  # (B, V) -> (B,)
+            scaled = logits.float() if temperature == 1.0 else logits.float() / temperature
+            truncated = filter_logits(scaled, top_k, top_p)  # -inf outside the kept tokens
+            token = categorical_sample(truncated, generator=rng)
+            if sampled is not None:
+                t, chosen = next(step), token.unsqueeze(-1)
+                sampled[:, t] = torch.log_softmax(truncated, dim=-1).gather(-1, chosen).squeeze(-1)
+                model[:, t] = torch.log_softmax(logits.float(), dim=-1).gather(-1, chosen).squeeze(-1)
+            return token
+
+        return choose
+
+    tokens, sampled, model = [], [], []
+    for start in range(0, num_samples, batch_size):
+        size = min(batch_size, num_samples - start)
+        if keep_log_probs:
+            sampled.append(torch.empty(size, length, device=generator.device))  # (B, T)
+            model.append(torch.empty(size, length, device=generator.device))  # (B, T)
+        choose = chooser(sampled[-1], model[-1]) if keep_log_probs else chooser(None, None)
+        tokens.append(generator.unroll(size, length, choose, input_table=table)[0])
+        if progress is not None:
+            progress.update(size)
+    all_tokens = torch.cat(tokens)
+    lengths = sentence_lengths(all_tokens, eos_token, pad_token)
+    if not keep_log_probs:
+        return Samples(all_tokens, lengths)
+    within = torch.arange(length, device=all_tokens.device) < lengths.unsqueeze(1)  # (N, T)
+    return Samples(
+        all_tokens,
+        lengths,
+        torch.cat(sampled).masked_fill(~within, 0.0).sum(dim=1),
+        torch.cat(model).masked_fill(~within, 0.0).sum(dim=1),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- output
+def decode(samples: Samples, datamodule: TokenDataModule | None) -> list[str]:
+    """Sentences of the samples: the data's ``decode`` (text, or ids), or ids joined by spaces without data."""
+    if datamodule is None:
+        return [
+            " ".join(map(str, row[:n]))
+            for row, n in zip(samples.tokens.tolist(), samples.lengths.tolist(), strict=True)
+        ]
+    return datamodule.decode(samples.tokens)
+
+
+def format_lines(samples: Samples, texts: list[str], output_format: str) -> list[str]:
+    """One line per sentence: the text, or its jsonl object (see ``--format``)."""
+    if output_format == "text":
+        return texts
+    rows = zip(
+        texts,
+        samples.tokens.tolist(),
+        samples.lengths.tolist(),
+        samples.log_prob.tolist(),
+        samples.model_log_prob.tolist(),
+        strict=True,
+    )
+    return [
+        json.dumps(
+            {"text": text, "token_ids": ids[:n], "log_prob": log_prob, "model_log_prob": model_log_prob},
+            ensure_ascii=False,
+        )
+        for text, ids, n, log_prob, model_log_prob in rows
+    ]
+
+
+def write_atomically(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary sibling renamed into place (parent folders created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def generate(args: argparse.Namespace) -> list[str]:
+    """The output lines: options checked, generator loaded and checked against its data, sentences sampled."""
+    check_options(args)
+    generator, metadata = load_checkpoint(args.checkpoint, args.device)
+    generator.eval()
+    datamodule = find_data(args, generator, metadata)
+    progress = None
+    if not args.quiet and sys.stderr.isatty():
+        from tqdm.auto import tqdm
+
+        progress = tqdm(total=args.num_samples, desc=PROG, unit="sentence", file=sys.stderr)
+    try:
+        samples = sample_sentences(
+            generator,
+            args.num_samples,
+            args.max_length,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            eos_token=getattr(datamodule, "eos_token", None),
+            pad_token=None if datamodule is None else datamodule.pad_token,
+            keep_log_probs=args.format == "jsonl",
+            progress=progress,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    return format_lines(samples, decode(samples, datamodule), args.format)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    flush_denormals()  # as textgan-train does (textgan/numerics.py)
+    try:
+        lines = generate(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    text = "".join(line + "\n" for line in lines)
+    if args.out:
+        write_atomically(args.out, text)
+        print(f"{PROG}: {len(lines)} sentences in {Path(args.out).resolve()}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
