@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from textgan import metrics
+from textgan.data.base import TokenDataModule
 from textgan.data.oracle_datamodule import OracleDataModule
 from textgan.data.text import TextDataModule
 from textgan.data.tokenization import BOS_ID, EOS_ID, PAD_ID, build_dataset
@@ -141,7 +142,7 @@ def test_coco_config_reads_the_shared_data(shared_data, tmp_path):
     config = data_config("coco", [f"dataset_dir={tmp_path / 'coco'}"], seed=7)
     assert config["_target_"] == "textgan.data.text.TextDataModule" and config["seed"] == 7
     assert Path(config["root"]).is_absolute() and (Path(config["root"]) / config["train_file"]).is_file()
-    datamodule = build_from_config(config)
+    datamodule = build_from_config(config, base=TokenDataModule, package="textgan.data")
     datamodule.setup()
     assert (datamodule.vocab_size, datamodule.max_length, datamodule.batch_size) == (4609, 38, 64)
     assert default_dataset_dir_is_in_the_repository_cache()
@@ -155,9 +156,10 @@ def default_dataset_dir_is_in_the_repository_cache() -> bool:
 @pytest.mark.shared_data
 def test_emnlp_config_needs_a_training_file(shared_data, tmp_path):
     with pytest.raises(ValueError, match="no training file .*emnlp_news/test.txt: set train_file=PATH"):
-        build_from_config(data_config("emnlp_news", [f"dataset_dir={tmp_path / 'emnlp'}"]))
+        config = data_config("emnlp_news", [f"dataset_dir={tmp_path / 'emnlp'}"])
+        build_from_config(config, base=TokenDataModule, package="textgan.data")
     config = data_config("emnlp_news", [f"dataset_dir={tmp_path / 'emnlp'}", "test_as_train=true"])
-    datamodule = build_from_config(config)
+    datamodule = build_from_config(config, base=TokenDataModule, package="textgan.data")
     datamodule.setup()
     assert datamodule.manifest["train_is_test"] and datamodule.test_tokens.shape == (10_000, 49)
 

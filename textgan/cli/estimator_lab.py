@@ -39,6 +39,7 @@ from textgan.estimators.diagnostics import (
     gradient_statistics,
     sequence_rewards,
 )
+from textgan.models.io import TRUST_HELP
 from textgan.numerics import flush_denormals
 
 TEMPERATURES = (0.1, 0.3, 1.0, 3.0, 10.0)
@@ -150,8 +151,12 @@ def run_exact(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 # ------------------------------------------------------------------------------------------------- real
-def load_run(run_dir: Path):
-    """Generator, discriminator (from the adversarial checkpoint) and real data of a finished run."""
+def load_run(run_dir: Path, trust: bool = False):
+    """Generator, discriminator (from the adversarial checkpoint) and real data of a finished run.
+
+    The generator file loads safely unless ``trust`` (``load_generator``); the Lightning checkpoint is read in
+    full, as one's own run's, and only from inside the run folder.
+    """
     from hydra.utils import instantiate
 
     from textgan.models.io import load_generator
@@ -161,7 +166,7 @@ def load_run(run_dir: Path):
     generator_file = run_dir / "generator.pt"
     if not generator_file.is_file():
         generator_file = run_dir / "pretrained_generator.pt"
-    generator, metadata = load_generator(generator_file)
+    generator, metadata = load_generator(generator_file, trust=trust)
     datamodule = instantiate(config["data"])
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -181,7 +186,7 @@ def run_real(args: argparse.Namespace) -> list[dict[str, Any]]:
     from hydra.utils import instantiate
     from tqdm.auto import tqdm
 
-    generator, discriminator, datamodule, config = load_run(Path(args.run))
+    generator, discriminator, datamodule, config = load_run(Path(args.run), trust=args.trust)
     gan_loss = instantiate(config["loss"])
     real = datamodule.train_tokens[: args.batch_size]
     reference_variant = Variant("reference", "reinforce", (
@@ -298,6 +303,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     real.add_argument("--reference-chunk", type=int, default=1024, help="sequences per reference estimate")
     real.add_argument("--repeats", type=int, default=64, help="single-batch estimates per estimator")
     real.add_argument("--batch-size", type=int, default=64)
+    real.add_argument(
+        "--trust", action="store_true", help=f"load a generator file that is not plain data, {TRUST_HELP}"
+    )
     for sub_parser in (exact, real):
         sub_parser.add_argument("--only", nargs="+", help="estimator config names to measure (default: all)")
         sub_parser.add_argument("--seed", type=int, default=0)
@@ -326,7 +334,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.experiment == "real" and not (Path(args.run) / "summary.json").is_file():
         print(f"textgan-estimator-lab: error: {args.run} is not a finished run (no summary.json)", file=sys.stderr)
         return 2
-    rows = run_exact(args) if args.experiment == "exact" else run_real(args)
+    try:
+        rows = run_exact(args) if args.experiment == "exact" else run_real(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"textgan-estimator-lab: error: {error}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "lab.json").write_text(json.dumps({"experiment": args.experiment, "rows": rows}, indent=2))

@@ -4,7 +4,8 @@ Real text: BLEU-2..5 against the test split, Self-BLEU-2..5 and (checkpoints) NL
 Synthetic oracle (``--oracle PATH.npz`` or ``--data oracle``): NLL_oracle of the samples and NLL_gen of the
 oracle's test set. The protocol is ``textgan.evaluation.protocol``'s, the same the training callback uses. Writes
 ``metrics.json``, ``metrics.md`` and (checkpoints) ``samples.txt`` to ``--out``; ``--wandb`` also logs them
-(offline unless ``WANDB_MODE`` says otherwise). Examples::
+(offline unless ``WANDB_MODE`` says otherwise). ``--trust`` loads a generator file that is not plain data (an
+older or foreign one): only for files you made yourself or trust, since loading may run code. Examples::
 
     textgan-evaluate --checkpoint outputs/.../generator.pt --data coco --out results/relgan
     textgan-evaluate --samples-file ../shared/data/samples/texygen_coco_mle.txt \\
@@ -28,7 +29,7 @@ from textgan.cli.data_arguments import add_data_arguments, datamodule_from_args
 from textgan.data.corpus_files import check_text_file
 from textgan.evaluation.data import check_generator, describe_data
 from textgan.evaluation.protocol import evaluate_generator
-from textgan.models.io import load_generator
+from textgan.models.io import TRUST_HELP, load_generator
 from textgan.numerics import flush_denormals
 
 
@@ -37,6 +38,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="a generator file (save_generator's format)")
     source.add_argument("--samples-file", help="generated sentences, one per line (BLEU / Self-BLEU only)")
+    parser.add_argument(
+        "--trust", action="store_true", help=f"load a generator file that is not plain data, {TRUST_HELP}"
+    )
     add_data_arguments(parser)
     parser.add_argument("--num-samples", type=int, default=10_000, help="sentences to sample (or read)")
     parser.add_argument("--temperature", type=float, default=1.0, help="sample from softmax(logits / t)")
@@ -66,7 +70,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     settings = {"num_samples": args.num_samples, "temperature": args.temperature, "seed": args.seed}
     settings["nll_ignore_padding"] = args.nll_ignore_padding
     if args.checkpoint:
-        generator, metadata = load_generator(args.checkpoint, map_location=args.device)
+        generator, metadata = load_generator(args.checkpoint, map_location=args.device, trust=args.trust)
         datamodule = datamodule_from_args(args, metadata)
         check_generator(generator, metadata, datamodule, args.checkpoint)
         result = evaluate_generator(

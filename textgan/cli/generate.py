@@ -7,7 +7,9 @@ drawn from ``softmax(logits / temperature)``, truncated to the ``--top-k`` most 
 ``--top-p`` nucleus (``textgan.sampling.filter_logits``), and decoded by the data's tokenizer (word level or
 BPE): everything up to the first ``<eos>``, padding removed; the synthetic oracle's sequences (no text) are
 written as token ids joined by spaces. The data are found from the checkpoint's metadata, as
-``textgan-evaluate`` finds them, or given with the same options. Examples::
+``textgan-evaluate`` finds them, or given with the same options. A generator file loads safely (tensors and
+plain values only); ``--trust`` loads an older or foreign one in full, only for files you made yourself or
+trust: loading may run code. Examples::
 
     textgan-generate --checkpoint outputs/.../generator.pt --num-samples 1000 --top-p 0.9 --out samples.txt
     textgan-generate --checkpoint outputs/.../checkpoints/adversarial/last.ckpt --format jsonl --out s.jsonl
@@ -31,7 +33,7 @@ from textgan.cli.data_arguments import add_data_arguments, datamodule_from_args
 from textgan.data.base import TokenDataModule
 from textgan.evaluation.data import check_generator
 from textgan.models.generator import Generator
-from textgan.models.io import load_generator
+from textgan.models.io import TRUST_HELP, load_generator
 from textgan.numerics import flush_denormals
 from textgan.sampling import categorical_sample, filter_logits
 
@@ -53,6 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--checkpoint",
         required=True,
         help="generator.pt / pretrained_generator.pt, or a run's checkpoints/{pretrain,adversarial}/last.ckpt",
+    )
+    parser.add_argument(
+        "--trust", action="store_true", help=f"load a generator file that is not plain data, {TRUST_HELP}"
     )
     add_data_arguments(parser)
     for action in parser._actions:  # the shared BLEU / NLL protocol options mean nothing here
@@ -107,23 +112,26 @@ def check_options(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- loading
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[Generator, dict[str, Any]]:
+def load_checkpoint(
+    path: str | Path, device: str | torch.device = "cpu", *, trust: bool = False
+) -> tuple[Generator, dict[str, Any]]:
     """A generator and its metadata from a generator file or a run's Lightning checkpoint (``.ckpt``).
 
     Raises FileNotFoundError for a missing file and ValueError for one that is not a textgan generator file
-    or training checkpoint (truncated, another format), naming the file.
+    or training checkpoint (truncated, another format), or a generator file that does not load safely
+    without ``trust`` (``load_generator``), naming the file.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     if path.suffix == ".ckpt":
-        return load_run_checkpoint(path, device)
-    return _load_generator_file(path, device)
+        return load_run_checkpoint(path, device, trust=trust)
+    return _load_generator_file(path, device, trust)
 
 
-def _load_generator_file(path: Path, device: str | torch.device) -> tuple[Generator, dict[str, Any]]:
+def _load_generator_file(path: Path, device: str | torch.device, trust: bool) -> tuple[Generator, dict[str, Any]]:
     try:
-        generator, metadata = load_generator(path, map_location=device)
+        generator, metadata = load_generator(path, map_location=device, trust=trust)
     except (FileNotFoundError, ValueError):
         raise
     except Exception as error:  # torch.load of a truncated or foreign file: zip, pickle or EOF errors
@@ -133,13 +141,16 @@ def _load_generator_file(path: Path, device: str | torch.device) -> tuple[Genera
     return generator, metadata
 
 
-def load_run_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[Generator, dict[str, Any]]:
+def load_run_checkpoint(
+    path: str | Path, device: str | torch.device = "cpu", *, trust: bool = False
+) -> tuple[Generator, dict[str, Any]]:
     """The generator of a training run's Lightning checkpoint ``RUN/checkpoints/{pretrain,adversarial}/X.ckpt``.
 
     A Lightning checkpoint holds weights but not the constructor call, so it is read only where training put
     it: the architecture and metadata come from the run folder's generator file (``generator.pt``,
     ``pretrained_generator.pt``: the same ``build``), the weights from the checkpoint's ``generator.*``
-    entries. The checkpoint is loaded with ``weights_only=True`` (tensors and plain containers only).
+    entries. The checkpoint is loaded with ``weights_only=True`` (tensors and plain containers only); ``trust``
+    applies to the generator file only.
     """
     path = Path(path)
     stage_dir = path.parent
@@ -157,7 +168,7 @@ def load_run_checkpoint(path: str | Path, device: str | torch.device = "cpu") ->
             f"{path}: the run folder {run_dir} has no generator file ({' or '.join(candidates)}) to rebuild "
             "the generator from"
         )
-    generator, metadata = _load_generator_file(generator_file, device)
+    generator, metadata = _load_generator_file(generator_file, device, trust)
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as error:
@@ -350,7 +361,7 @@ def write_atomically(path: str | Path, text: str) -> Path:
 def generate(args: argparse.Namespace) -> list[str]:
     """The output lines: options checked, generator loaded and checked against its data, sentences sampled."""
     check_options(args)
-    generator, metadata = load_checkpoint(args.checkpoint, args.device)
+    generator, metadata = load_checkpoint(args.checkpoint, args.device, trust=args.trust)
     generator.eval()
     datamodule = find_data(args, generator, metadata)
     progress = None

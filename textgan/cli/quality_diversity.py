@@ -24,7 +24,7 @@ import torch
 from textgan.cli.data_arguments import add_data_arguments, datamodule_from_args
 from textgan.evaluation.data import check_generator, describe_data
 from textgan.evaluation.protocol import DEFAULT_TEMPERATURES, quality_diversity_axes, temperature_sweep
-from textgan.models.io import load_generator
+from textgan.models.io import TRUST_HELP, load_generator
 from textgan.numerics import flush_denormals
 
 AXIS_LABELS = {
@@ -43,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         required=True,
         metavar="[LABEL=]PATH",
         help="a generator file (repeat)",
+    )
+    parser.add_argument(
+        "--trust", action="store_true", help=f"load generator files that are not plain data, {TRUST_HELP}"
     )
     add_data_arguments(parser)
     parser.add_argument(
@@ -73,7 +76,7 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"temperatures must be positive, got {args.temperatures!r}")
     datamodule, curves = None, []
     for label, path in labelled(args.checkpoint):
-        generator, metadata = load_generator(path, map_location=args.device)
+        generator, metadata = load_generator(path, map_location=args.device, trust=args.trust)
         if datamodule is None:
             datamodule = datamodule_from_args(args, metadata)
         check_generator(generator, metadata, datamodule, path)

@@ -144,7 +144,7 @@ def load_datamodule(
         config = data_config(data, overrides, seed)
         if config.get("_target_", "").endswith("TextDataModule"):
             config.update(protocol)
-        datamodule = build_from_config(config)
+        datamodule = build_from_config(config, base=TokenDataModule, package="textgan.data")
     datamodule.prepare_data()
     datamodule.setup("test")
     return datamodule

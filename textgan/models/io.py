@@ -4,15 +4,25 @@ A generator file is a ``torch.save`` dict::
 
     {"build": {"_target_": "textgan.models.rmc.RMCGenerator", "vocab_size": ..., ...},  # constructor call
      "state_dict": {...},
-     "metadata": {...}}   # free-form: data facts (vocabulary, dataset folder), step, metrics
+     "metadata": {...}}   # data facts (vocabulary, dataset folder), step, metrics: plain values
 
 ``build`` is exactly what Hydra would instantiate, so the file can be rebuilt without Hydra or the run's
 config. Saves are atomic (``textgan.atomic_files``): a failed save never corrupts an existing file.
+
+Generator files are safe to share: they hold only tensors and plain values (numbers, strings, bools, None,
+lists, dicts), so ``load_generator`` reads them with ``torch.load(weights_only=True)``, which never runs code
+from the file, and ``build_from_config`` only builds textgan's generator classes, so the ``build`` of a crafted
+file cannot call anything else. Files that do not load this way (older or foreign ones) load only with
+``trust=True`` (``--trust`` in the commands), which unpickles them fully: only for files you made yourself or
+trust, since loading may run code.
 """
 
 from __future__ import annotations
 
 import importlib
+import numbers
+import pickle
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,33 +31,123 @@ import torch
 from textgan.atomic_files import atomic_torch_save
 from textgan.models.generator import Generator
 
+TRUST_HELP = "only for files you made yourself or trust: loading may run code"
+_SCALARS = (str, bool, int, float, type(None))
 
-def build_from_config(build: dict[str, Any]) -> Any:
-    """Instantiate ``{"_target_": "pkg.mod.Class", **kwargs}`` without Hydra."""
+
+def plain_config(value: Any, where: str) -> Any:
+    """``value`` as plain data: numbers, strings, bools, None, lists and dicts with scalar keys.
+
+    Tuples become lists and paths strings; other integers and reals (enums, numpy scalars) become ``int`` and
+    ``float``, subclasses of ``str`` become ``str``. Anything else raises ValueError naming ``where`` (e.g.
+    ``metadata['metrics']``), because a file holding it could not be read back with ``weights_only=True``.
+    """
+    if value is None or type(value) in (str, bool, int, float):
+        return value
+    if isinstance(value, (str, Path)):
+        return str(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):  # IntEnum, numpy.int64
+        return int(value)
+    if isinstance(value, numbers.Real):  # numpy.float64, numpy.float32
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [plain_config(item, f"{where}[{index}]") for index, item in enumerate(value)]
+    if isinstance(value, Mapping):
+        result = {}
+        for key, item in value.items():
+            if not isinstance(key, _SCALARS):
+                raise ValueError(f"{where}: key {key!r} is a {type(key).__name__}, not a plain value")
+            result[plain_config(key, where)] = plain_config(item, f"{where}[{key!r}]")
+        return result
+    raise ValueError(
+        f"{where} is a {type(value).__module__}.{type(value).__qualname__}, not a plain value (number, string, "
+        "bool, None, list or dict): a generator file holds only tensors and plain values, so that it loads safely"
+    )
+
+
+def build_from_config(build: Mapping[str, Any], *, base: type = Generator, package: str = "textgan.models") -> Any:
+    """Instantiate ``{"_target_": "pkg.mod.Class", **kwargs}`` without Hydra, for textgan's own classes only.
+
+    ``_target_`` must name a class defined in ``package`` (by default ``textgan.models``) that subclasses
+    ``base`` (by default ``Generator``); anything else raises ValueError before the class is called, so a
+    crafted generator file cannot make the loader import and call an arbitrary callable. Other textgan
+    objects pass their own ``base`` and ``package`` (``textgan.evaluation.data``: DataModules).
+    """
     build = dict(build)
     target = build.pop("_target_", None)
-    if not target or "." not in target:
+    if not isinstance(target, str) or "." not in target:
         raise ValueError(f"build config needs a dotted '_target_', got {target!r}")
+    allowed = f"a class of {package} that subclasses {base.__module__}.{base.__qualname__}"
     module_name, _, name = target.rpartition(".")
-    return getattr(importlib.import_module(module_name), name)(**build)
+    if not _inside(module_name, package) or name.startswith("_"):
+        raise ValueError(f"build '_target_' {target!r} is refused: it must name {allowed}")
+    try:
+        found = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"build '_target_' {target!r} not found ({error}); it must name {allowed}") from error
+    if not (isinstance(found, type) and issubclass(found, base) and _inside(found.__module__ or "", package)):
+        raise ValueError(f"build '_target_' {target!r} is refused: it must name {allowed}")
+    return found(**build)
+
+
+def _inside(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
 
 
 def save_generator(
     path: str | Path, generator: Generator, build: dict[str, Any], metadata: dict[str, Any] | None = None
 ) -> Path:
-    """Save ``generator`` with the constructor call that rebuilds it."""
-    state = {k: v.detach().cpu() for k, v in generator.state_dict().items()}
-    return atomic_torch_save({"build": dict(build), "state_dict": state, "metadata": metadata or {}}, path)
+    """Save ``generator`` with the constructor call that rebuilds it, as a file that loads safely.
+
+    ``build`` and ``metadata`` must be plain (see ``plain_config``; tuples are saved as lists, paths as
+    strings): any other value raises ValueError naming its key, and nothing is written.
+    """
+    payload = {
+        "build": plain_config(dict(build), "build"),
+        "state_dict": {k: v.detach().cpu() for k, v in generator.state_dict().items()},
+        "metadata": plain_config(dict(metadata or {}), "metadata"),
+    }
+    return atomic_torch_save(payload, path)
 
 
-def load_generator(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[Generator, dict]:
-    """Rebuild a generator saved by ``save_generator``; returns (generator, metadata)."""
+def load_generator(
+    path: str | Path, map_location: str | torch.device = "cpu", *, trust: bool = False
+) -> tuple[Generator, dict]:
+    """Rebuild a generator saved by ``save_generator``; returns (generator, metadata).
+
+    Reads the file with ``weights_only=True`` (tensors and plain values only: no code from the file runs).
+    A file that needs more raises ValueError naming it; ``trust=True`` then loads it with
+    ``weights_only=False``, ``TRUST_HELP``. Either way ``build`` may only name a textgan generator class.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"generator checkpoint not found: {path}")
-    payload = torch.load(path, map_location=map_location, weights_only=False)
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=not trust)
+    except pickle.UnpicklingError as error:
+        if trust:
+            raise
+        raise ValueError(_unsafe_message(path)) from error
     if not isinstance(payload, dict) or "build" not in payload or "state_dict" not in payload:
         raise ValueError(f"{path} is not a textgan generator file (expected keys 'build' and 'state_dict')")
-    generator = build_from_config(payload["build"])
+    if not isinstance(payload["build"], Mapping):
+        raise ValueError(f"{path}: its 'build' is a {type(payload['build']).__name__}, not a constructor config")
+    try:
+        generator = build_from_config(payload["build"])
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
     generator.load_state_dict(payload["state_dict"])
     return generator.to(map_location), payload.get("metadata", {})
+
+
+def _unsafe_message(path: Path) -> str:
+    try:  # names what the file would import, without running any of it
+        found = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        holds = f"it refers to {', '.join(found)}" if found else "its pickle is not plain data"
+    except Exception:
+        holds = "its pickle is not plain data"
+    return (
+        f"{path} does not load safely ({holds}): it holds more than tensors and plain values, and loading it may "
+        "run code. Pass --trust (trust=True in Python) only if the file is trusted: you made it yourself or "
+        "trust its source"
+    )
