@@ -7,7 +7,9 @@ the format and the row layout (``w_1 .. w_n <eos> <pad> ..``, pad 0 / bos 1 / eo
 
     textgan-tokenize --train ../shared/data/coco/train.txt \\
         --test ../shared/data/coco/test.txt --pre-tokenizer words --out .cache/text/coco
-    textgan-tokenize --train big.txt --test small.txt --model bpe --vocab-size 8000 --out d
+    textgan-tokenize --train big.txt --test small.txt --tokenizer bpe --vocab-size 8000 --out d
+    textgan-tokenize --train zh_train.txt --test zh_test.txt --tokenizer char --out d   # any language
+    textgan-tokenize --train zh_train.txt --test zh_test.txt --tokenizer byte_bpe --vocab-size 2000 --out d
     textgan-tokenize --hub-dataset NAME --train-split train --test-split test --out d
 
 Run it as ``textgan-tokenize`` or ``python -m textgan.cli.tokenize``, not as ``python textgan/cli/tokenize.py``:
@@ -23,7 +25,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 from textgan.data.corpus_files import read_hub_dataset
-from textgan.data.tokenization import TokenizerOptions, build_dataset, build_dataset_from_lines
+from textgan.data.tokenization import (
+    TOKENIZER_MODELS,
+    TokenizerOptions,
+    build_dataset,
+    build_dataset_from_lines,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,8 +47,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source.add_argument("--test-split", default="test", help="hub split read as test data")
     source.add_argument("--text-column", default="text", help="hub column holding the sentences")
     vocab = parser.add_argument_group("vocabulary")
-    vocab.add_argument("--model", choices=["word_level", "bpe"], default="word_level")
-    vocab.add_argument("--vocab-size", type=int, help="ids in all, specials included (required for bpe)")
+    vocab.add_argument(
+        "--tokenizer",
+        "--model",
+        dest="model",
+        choices=TOKENIZER_MODELS,
+        default="word_level",
+        help="word_level: one id per word; bpe: subwords; char: one id per character, spaces included; "
+        "byte_bpe: byte-level BPE. char and byte_bpe need no spaces between words (Chinese, Japanese)",
+    )
+    vocab.add_argument(
+        "--vocab-size", type=int, help="ids in all, specials included (required for bpe and byte_bpe)"
+    )
     vocab.add_argument("--min-frequency", type=int, default=1)
     vocab.add_argument(
         "--pre-tokenizer",

@@ -46,13 +46,15 @@ class TextDataModule(TokenDataModule):
             current directory). A test file is always needed (BLEU references, NLL_gen).
         test_as_train: with no ``train_file``, train on the test file itself (smoke tests on corpora whose
             training split is not at hand, e.g. EMNLP News here); BLEU then measures memorisation.
-        tokenizer, vocab_size, min_frequency, pre_tokenizer, lowercase, vocab_from: ``TokenizerOptions``.
+        tokenizer, vocab_size, min_frequency, pre_tokenizer, lowercase, vocab_from: ``TokenizerOptions``
+            (tokenizer: its ``model``: ``word_level``, ``bpe``, ``char`` or ``byte_bpe``).
         max_length: fixed row length T (eos included); default: the longest line. With a prebuilt
             ``dataset_dir`` it must match the folder's.
         bleu_orders: n of BLEU-n and Self-BLEU-n.
         max_hypotheses: BLEU scores only the first k samples (None: all).
         max_references: BLEU references are the first m test sentences (None: all).
         self_bleu_samples: Self-BLEU is computed on the first s samples (None: all).
+        dir: another name for ``dataset_dir`` (``conf/data/corpus.yaml``: ``data.dir=PATH``).
     """
 
     def __init__(
@@ -77,8 +79,13 @@ class TextDataModule(TokenDataModule):
         max_hypotheses: int | None = None,
         max_references: int | None = None,
         self_bleu_samples: int | None = None,
+        dir: str | None = None,  # the short config key: data=corpus data.dir=PATH
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        if dir is not None:
+            if dataset_dir is not None and Path(dataset_dir).resolve() != Path(dir).resolve():
+                raise ValueError(f"dir={dir} and dataset_dir={dataset_dir} disagree: give one of them")
+            dataset_dir = dir
         self.options = TokenizerOptions(
             tokenizer, vocab_size, min_frequency, pre_tokenizer, lowercase, vocab_from
         )
@@ -189,6 +196,8 @@ class TextDataModule(TokenDataModule):
 
     def sample_words(self, samples: torch.Tensor) -> list[list[str]]:
         """Generated ids (N, T) -> the words of each decoded sentence (BLEU's units)."""
+        if self.manifest["tokenizer"]["model"] in ("char", "byte_bpe"):  # no spaces between units to split on
+            return self.text_words(self.decode(samples))
         return [text.split() for text in self.decode(samples)]
 
     def text_words(self, texts: Sequence[str]) -> list[list[str]]:

@@ -24,12 +24,20 @@ test words outside it become ``<unk>``). Pre-tokenizers: ``whitespace`` (split o
 corpora already tokenised with spaces) or ``words`` (also split punctuation off words: ``wheel.`` ->
 ``wheel .``, close to the nltk tokenisation RelGAN / Texygen apply to COCO). Folders are written to a
 temporary sibling and renamed into place, so a failed build never damages an existing folder.
+
+Tokenizer models: ``word_level`` and ``bpe`` use the pre-tokenizer above; two more need no word boundaries, so
+they fit any language, Chinese or Japanese without spaces included, and ignore ``pre_tokenizer``:
+``char`` (every Unicode character one token, the space included, fused back without separators) and
+``byte_bpe`` (GPT-2's byte-level BPE: the ``ByteLevel`` pre-tokenizer and decoder, all 256 bytes in the
+vocabulary, so no line ever needs ``<unk>``). Both decode a stored row back to its ``text`` exactly.
+CRLF line endings and a UTF-8 byte order mark are removed when the lines are read, in every mode.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import warnings
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -37,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 from textgan.atomic_files import atomic_directory
 from textgan.data.corpus_files import (
@@ -62,6 +70,10 @@ LAYOUT = (
     "w_1 .. w_n <eos> <pad>..; <bos> is the generator's start token, not stored; cut lines keep T-1 + <eos>"
 )
 BPE_SUFFIX = "</w>"
+TOKENIZER_MODELS = ("word_level", "bpe", "char", "byte_bpe")
+BYTES = 256  # byte_bpe's initial alphabet
+# CJK punctuation, kana, Han (with extension A and compatibility), full-width forms: one BLEU unit each
+CJK = "[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]"
 
 
 @dataclass(frozen=True)
@@ -69,11 +81,14 @@ class TokenizerOptions:
     """How the vocabulary is built.
 
     Args:
-        model: ``word_level`` (one id per word) or ``bpe`` (subwords; needs ``vocab_size``).
+        model: ``word_level`` (one id per word), ``bpe`` (subwords; needs ``vocab_size``), ``char`` (one id per
+            character, spaces included) or ``byte_bpe`` (byte-level BPE; needs ``vocab_size`` above
+            ``4 + 256``: the specials and every byte).
         vocab_size: ids in total, special tokens included; word level: keep the most frequent words (None:
             all of them).
         min_frequency: words (merges) seen fewer times are left out of the vocabulary.
-        pre_tokenizer: ``whitespace`` or ``words`` (punctuation split off; see the module docstring).
+        pre_tokenizer: ``whitespace`` or ``words`` (punctuation split off; see the module docstring); ignored
+            by ``char`` and ``byte_bpe``.
         lowercase: lowercase before everything else.
         vocab_from: ``train`` (RelGAN) or ``train+test``.
     """
@@ -86,14 +101,19 @@ class TokenizerOptions:
     vocab_from: str = "train"
 
     def __post_init__(self) -> None:
-        if self.model not in ("word_level", "bpe"):
-            raise ValueError(f"tokenizer model must be 'word_level' or 'bpe', got {self.model!r}")
+        if self.model not in TOKENIZER_MODELS:
+            raise ValueError(f"tokenizer model must be one of {', '.join(TOKENIZER_MODELS)}, got {self.model!r}")
         if self.pre_tokenizer not in ("whitespace", "words"):
             raise ValueError(f"pre_tokenizer must be 'whitespace' or 'words', got {self.pre_tokenizer!r}")
         if self.vocab_from not in ("train", "train+test"):
             raise ValueError(f"vocab_from must be 'train' or 'train+test', got {self.vocab_from!r}")
-        if self.model == "bpe" and not self.vocab_size:
-            raise ValueError("a BPE tokenizer needs vocab_size")
+        if self.model in ("bpe", "byte_bpe") and not self.vocab_size:
+            raise ValueError(f"a {self.model} tokenizer needs vocab_size")
+        if self.model == "byte_bpe" and self.vocab_size <= len(SPECIAL_TOKENS) + BYTES:
+            raise ValueError(
+                f"vocab_size={self.vocab_size}: byte_bpe needs more than {len(SPECIAL_TOKENS)} specials + "
+                f"{BYTES} bytes (e.g. 1000 for a small corpus)"
+            )
         if self.vocab_size is not None and self.vocab_size <= len(SPECIAL_TOKENS):
             raise ValueError(
                 f"vocab_size={self.vocab_size} leaves no room beside the {len(SPECIAL_TOKENS)} specials"
@@ -104,12 +124,22 @@ class TokenizerOptions:
 def train_tokenizer(lines: list[str], options: TokenizerOptions) -> Tokenizer:
     """Build the vocabulary from ``lines``; specials get ids 0..3, then tokens by frequency (ties: A-Z)."""
     specials = list(SPECIAL_TOKENS)
-    if options.model == "word_level":
+    if options.model in ("word_level", "char"):
         tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
         trainer = trainers.WordLevelTrainer(
             vocab_size=options.vocab_size or 2**31 - 1,
             min_frequency=options.min_frequency,
             special_tokens=specials,
+            show_progress=False,
+        )
+    elif options.model == "byte_bpe":
+        tokenizer = Tokenizer(models.BPE(unk_token=UNK))
+        tokenizer.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=options.vocab_size,
+            min_frequency=options.min_frequency,
+            special_tokens=specials,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
             show_progress=False,
         )
     else:
@@ -124,12 +154,9 @@ def train_tokenizer(lines: list[str], options: TokenizerOptions) -> Tokenizer:
         )
     if options.lowercase:
         tokenizer.normalizer = normalizers.Lowercase()
-    split = (
-        pre_tokenizers.WhitespaceSplit()
-        if options.pre_tokenizer == "whitespace"
-        else pre_tokenizers.Whitespace()
-    )
-    tokenizer.pre_tokenizer = split
+    tokenizer.pre_tokenizer = _pre_tokenizer(options)
+    if options.model == "char":
+        tokenizer.decoder = decoders.Fuse()  # characters back together, no separator
     tokenizer.train_from_iterator(lines, trainer)
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"$A {EOS}", special_tokens=[(EOS, EOS_ID)]
@@ -142,6 +169,16 @@ def train_tokenizer(lines: list[str], options: TokenizerOptions) -> Tokenizer:
     return tokenizer
 
 
+def _pre_tokenizer(options: TokenizerOptions) -> pre_tokenizers.PreTokenizer:
+    if options.model == "char":  # every character alone, spaces kept as tokens (lines hold no newline)
+        return pre_tokenizers.Split(Regex("."), behavior="isolated")
+    if options.model == "byte_bpe":  # no prefix space: decoding gives the line back exactly
+        return pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if options.pre_tokenizer == "whitespace":
+        return pre_tokenizers.WhitespaceSplit()
+    return pre_tokenizers.Whitespace()
+
+
 def vocab_fingerprint(tokenizer: Tokenizer) -> str:
     """``sha256:`` of the tokens in id order: equal exactly when every id means the same token."""
     vocab = tokenizer.get_vocab(with_added_tokens=True)
@@ -150,10 +187,20 @@ def vocab_fingerprint(tokenizer: Tokenizer) -> str:
 
 
 def words(tokenizer: Tokenizer, text: str) -> list[str]:
-    """The words of ``text`` as the tokenizer sees them (normalised and pre-tokenised): BLEU's units."""
+    """The words of ``text`` as the tokenizer sees them (normalised and pre-tokenised): BLEU's units.
+
+    ``char``: the characters, spaces left out and ``<unk>`` one unit (character-level BLEU, the usual choice
+    for Chinese); ``byte_bpe``: the whitespace-separated words, each Chinese / Japanese character (and CJK
+    punctuation) a word of its own, since such text has no spaces to split on.
+    """
     if tokenizer.normalizer is not None:
         text = tokenizer.normalizer.normalize_str(text)
-    return [word for word, _ in tokenizer.pre_tokenizer.pre_tokenize_str(text)]
+    pre_tokenizer = tokenizer.pre_tokenizer
+    if isinstance(pre_tokenizer, pre_tokenizers.Split):  # only the char model splits by regex
+        return re.findall(rf"{re.escape(UNK)}|\S", text)
+    if isinstance(pre_tokenizer, pre_tokenizers.ByteLevel):
+        return re.findall(rf"{re.escape(UNK)}|{CJK}|[^\s{CJK[1:-1]}]+", text)
+    return [word for word, _ in pre_tokenizer.pre_tokenize_str(text)]
 
 
 def encode_lines(tokenizer: Tokenizer, lines: list[str]) -> list[list[int]]:
