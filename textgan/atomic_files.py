@@ -1,6 +1,6 @@
 """Writing files and folders atomically: readers see the old version or the complete new one, never a part.
 
-Both helpers write to a temporary sibling of the target (same folder, so the same file system) and rename it
+Every helper writes to a temporary sibling of the target (same folder, so the same file system) and rename it
 into place, so a failed or interrupted write leaves an existing target untouched and a concurrent reader never
 loads a half-written file.
 """
@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,17 +19,26 @@ from typing import Any
 import torch
 
 
-def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` ``obj`` to ``path`` (parent folders created) through a temporary file; returns ``path``."""
+def _atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        torch.save(obj, tmp)
+        write(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` ``obj`` to ``path`` (parent folders created) through a temporary file; returns ``path``."""
+    return _atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` (parent folders created) through a temporary file; returns ``path``."""
+    return _atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 @contextmanager

@@ -201,7 +201,7 @@ def test_an_output_file_is_replaced_whole_or_not_at_all(text_setup, tmp_path, mo
     def failing_replace(source, target):
         raise OSError("disk full")
 
-    monkeypatch.setattr("textgan.cli.generate.os.replace", failing_replace)
+    monkeypatch.setattr("textgan.atomic_files.os.replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         main([*argv, "--num-samples", "5"])
     assert out.read_text() == "the previous samples\n"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import Any
 
 import torch
 
+from textgan.atomic_files import atomic_write_text
 from textgan.cli.data_arguments import add_data_arguments, datamodule_from_args
 from textgan.data.base import TokenDataModule
 from textgan.evaluation.data import check_generator
@@ -345,19 +345,6 @@ def format_lines(samples: Samples, texts: list[str], output_format: str) -> list
     ]
 
 
-def write_atomically(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary sibling renamed into place (parent folders created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def generate(args: argparse.Namespace) -> list[str]:
     """The output lines: options checked, generator loaded and checked against its data, sentences sampled."""
     check_options(args)
@@ -400,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     text = "".join(line + "\n" for line in lines)
     if args.out:
-        write_atomically(args.out, text)
+        atomic_write_text(args.out, text)
         print(f"{PROG}: {len(lines)} sentences in {Path(args.out).resolve()}", file=sys.stderr)
     else:
         sys.stdout.write(text)
