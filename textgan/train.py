@@ -222,6 +222,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     summary: dict[str, Any] = {"output_dir": str(output_dir), "config": OmegaConf.to_container(cfg, resolve=True)}
     pretrained_file = output_dir / "pretrained_generator.pt"
+    mle_steps = cfg.pretrain.epochs * len(datamodule.train_dataloader())  # the adversarial stage logs after them
     log_step_offset = 0
     if pretrained:
         loaded, saved_metadata = load_generator(pretrained)
@@ -231,12 +232,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     elif cfg.resume and pretrained_file.is_file():  # a resumed run whose MLE stage had finished
         generator.load_state_dict(load_generator(pretrained_file)[0].state_dict())
         summary["pretrained_from"] = str(pretrained_file)
-        log_step_offset = cfg.pretrain.epochs * len(datamodule.train_dataloader())
+        log_step_offset = mle_steps
     elif cfg.pretrain.epochs > 0:
         started = time.perf_counter()
         summary["after_pretraining"] = _pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata)
         summary["pretrain_seconds"] = time.perf_counter() - started  # this invocation's, evaluations included
-        log_step_offset = cfg.pretrain.epochs * len(datamodule.train_dataloader())
+        log_step_offset = mle_steps
 
     if cfg.adversarial.steps > 0:
         started = time.perf_counter()

@@ -57,18 +57,16 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from textgan.estimators.base import Estimator, EstimatorOutput
+from textgan.losses.gan import GANLoss, paired_real_logits
 from textgan.models.generator import Generator
 from textgan.sampling import conditional_gumbel, gumbel_noise
 
-if TYPE_CHECKING:  # the losses package is only needed for type hints here
-    from textgan.losses.gan import GANLoss
 
 class RebarEstimator(Estimator):
     """REBAR for autoregressive sentences: control variate ``c = eta * f_relaxed`` (see the module docstring).
@@ -189,7 +187,7 @@ class RebarEstimator(Estimator):
         if gan_loss.uses_real_in_generator_loss:
             with torch.no_grad():
                 real_logits = discriminator(real_tokens).float()  # (B_real, R)
-            real_logits = real_logits[torch.arange(batch, device=real_logits.device) % real_logits.shape[0]]
+            real_logits = paired_real_logits(real_logits, batch)
         with torch.no_grad():
             losses = gan_loss.generator_loss(real_logits, discriminator(tokens).float(), reduction="none")  # (B,)
         paired = None if real_logits is None else real_logits.repeat(2, 1)  # (2B, R): row i and B + i with real i

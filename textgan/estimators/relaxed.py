@@ -15,17 +15,13 @@ the sampled sentence), so :meth:`Estimator.discriminator_fakes` keeps its defaul
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import nn
 
 from textgan.estimators.base import Estimator, EstimatorOutput
+from textgan.losses.gan import GANLoss, paired_real_logits
 from textgan.models.generator import Generator
 from textgan.sampling import categorical_sample
-
-if TYPE_CHECKING:  # the losses package is only needed for type hints here
-    from textgan.losses.gan import GANLoss
 
 
 class PerStepRelaxedEstimator(Estimator):
@@ -71,7 +67,6 @@ class PerStepRelaxedEstimator(Estimator):
         if gan_loss.uses_real_in_generator_loss:
             with torch.no_grad():
                 real_logits = discriminator(real_tokens)  # (B_real, R)
-            if real_logits.shape[0] != batch:
-                real_logits = real_logits[torch.arange(batch, device=real_logits.device) % real_logits.shape[0]]
+            real_logits = paired_real_logits(real_logits, batch)
         loss = gan_loss.generator_loss(real_logits, discriminator(rows))
         return EstimatorOutput(loss=loss, logs=logs)

@@ -30,14 +30,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-if TYPE_CHECKING:  # the losses package is only needed for type hints here
-    from textgan.losses.gan import GANLoss
+from textgan.losses.gan import GANLoss, paired_real_logits
 
 REWARD_TRANSFORMS = ("gan_loss", "prob", "logit", "log_prob", "maligan")
 
@@ -124,9 +122,7 @@ class DiscriminatorReward:
             return reward_from_logits(logits, self.transform)
         real = None
         if self.gan_loss.uses_real_in_generator_loss:
-            if sentences is None:
-                sentences = torch.arange(logits.shape[0], device=logits.device)
-            real = self.real_logits[sentences % self.real_logits.shape[0]]  # (N, R): fake i pairs with real i
+            real = paired_real_logits(self.real_logits, logits.shape[0] if sentences is None else sentences)
         return -self.gan_loss.generator_loss(real, logits, reduction="none")
 
     def __call__(self, tokens: torch.Tensor, sentences: torch.Tensor | None = None) -> torch.Tensor:

@@ -62,6 +62,17 @@ class GANLoss:
         return f"{type(self).__name__}()"
 
 
+def paired_real_logits(real_logits: torch.Tensor, sentences: torch.Tensor | int) -> torch.Tensor:
+    """The real row each fake sentence is paired with: sentence ``i`` with real row ``i mod B_real``.
+
+    ``real_logits`` (B_real, R); ``sentences`` the fake sentences' indices (N,), or their count N. Returns (N, R).
+    Every estimator pairs this way, so the relativistic objective is the same whichever estimates its gradient.
+    """
+    if isinstance(sentences, int):
+        sentences = torch.arange(sentences, device=real_logits.device)
+    return real_logits[sentences % real_logits.shape[0]]
+
+
 def _pair(real_logits: torch.Tensor | None, fake_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if real_logits is None:
         raise ValueError("this loss needs the real logits")
