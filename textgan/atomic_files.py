@@ -19,13 +19,22 @@ from typing import Any
 import torch
 
 
-def _atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary sibling of ``path``, then rename it into place; returns ``path``.
+
+    A write that fails (a full disk, a quota) raises an ``OSError`` that names ``path`` and says that the
+    previous file, if any, is untouched.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as error:
+        kept = "the previous file is kept" if path.exists() else "nothing was written"
+        reason = error.strerror or str(error)
+        raise OSError(error.errno, f"could not write {path}: {reason}; {kept}") from error
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -33,12 +42,12 @@ def _atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` ``obj`` to ``path`` (parent folders created) through a temporary file; returns ``path``."""
-    return _atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` (parent folders created) through a temporary file; returns ``path``."""
-    return _atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 @contextmanager

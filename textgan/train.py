@@ -6,16 +6,18 @@ Lightning modules (built from ``conf/pretrain/`` and ``conf/adversarial/`` with 
 
 Outputs (in the run directory, printed at the end): ``pretrained_generator.pt`` (the shared starting point of
 estimator comparisons: pass it as ``generator.pretrained=PATH``), ``generator.pt`` (after adversarial
-training), ``checkpoints/{pretrain,adversarial}/last.ckpt``, ``samples/``, ``summary.json`` and the
-loggers' files. Every run writes into a folder of its own; ``resume=RUN_DIR`` continues a run where its
-checkpoints left it, and only then is an existing run folder reused.
+training), ``checkpoints/{pretrain,adversarial}/last.ckpt``, ``samples/``, ``summary.json``, ``config.yaml``
+(the resolved config), ``train.log`` and the loggers' files. Every run writes into a folder of its own;
+``resume=RUN_DIR`` continues a run with its saved config where its checkpoints left it (see
+``textgan.training.run_folder``), and only then is an existing run folder reused. Ctrl-C saves and stops
+(``textgan.training.interrupt``); a NaN stops the run naming it (``textgan.training.nonfinite``).
 """
 
 from __future__ import annotations
 
-import json
+import logging
+import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,18 @@ from textgan.evaluation.data import check_vocabulary
 from textgan.models.io import build_from_config, load_generator, save_generator
 from textgan.numerics import flush_denormals
 from textgan.training.callbacks import AtomicCheckpoint, EvaluationCallback
+from textgan.training.interrupt import EXIT_CODE, RunInterrupted, handle_interrupts, stop_requested
+from textgan.training.nonfinite import NonFiniteError
+from textgan.training.progress import StageProgressBar
+from textgan.training.run_folder import (
+    finished_summary,
+    read_summary,
+    resume_point,
+    resumed_config,
+    run_directory,
+    write_run_config,
+    write_summary,
+)
 from textgan.training.settings import (
     AdversarialSettings,
     DiagnosticsSettings,
@@ -41,8 +55,12 @@ from textgan.training.settings import (
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 if not OmegaConf.has_resolver("textgan_root"):
     OmegaConf.register_new_resolver("textgan_root", lambda: str(CONF_DIR.parent))
+if not OmegaConf.has_resolver("textgan_run_dir"):  # a resume runs (and logs) in the run's own folder ...
+    OmegaConf.register_new_resolver("textgan_run_dir", lambda resume, fresh: resume or fresh)
+if not OmegaConf.has_resolver("textgan_hydra_subdir"):  # ... without overwriting the first start's .hydra/
+    OmegaConf.register_new_resolver("textgan_hydra_subdir", lambda resume: None if resume else ".hydra")
 
-RUN_FILES = ("checkpoints", "summary.json", "generator.pt", "pretrained_generator.pt")
+log = logging.getLogger("textgan.train")
 
 
 def run_name(cfg: DictConfig) -> str:
@@ -54,48 +72,6 @@ def run_name(cfg: DictConfig) -> str:
     return f"{cfg.experiment_name}-{estimator}-seed{cfg.seed}"
 
 
-def run_directory(cfg: DictConfig) -> Path:
-    """This run's folder: ``resume`` (which must hold a run) or a fresh one (which must not).
-
-    A folder that already holds another run's checkpoints or results is refused rather than overwritten or
-    silently resumed: two jobs of a sweep must never share one.
-    """
-    if cfg.get("resume"):
-        folder = Path(cfg.resume).resolve()
-        if not (folder / "checkpoints").is_dir():
-            raise FileNotFoundError(f"resume={cfg.resume}: no run to continue there (no checkpoints/ folder)")
-        return folder
-    folder = Path(cfg.paths.output_dir).resolve()
-    existing = [name for name in RUN_FILES if (folder / name).exists()]
-    if existing:
-        raise FileExistsError(
-            f"{folder} already holds a run ({', '.join(existing)}): pass resume={folder} to continue it, "
-            "or start this run in another folder"
-        )
-    return folder
-
-
-def finished_summary(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None:
-    """The saved summary of a resumed run that has already done what ``cfg`` asks, else None.
-
-    Resuming such a run must change nothing: no stage would train, and rewriting its generator and summary
-    would replace the trained weights with the checkpoint's starting point.
-    """
-    summary_file = output_dir / "summary.json"
-    if not cfg.get("resume") or not summary_file.is_file():
-        return None
-    checkpoint = output_dir / "checkpoints" / "adversarial" / "last.ckpt"
-    if cfg.adversarial.steps > 0:
-        if not checkpoint.is_file():
-            return None
-        done = torch.load(checkpoint, map_location="cpu", weights_only=False).get("adversarial_iteration", 0)
-        if done < cfg.adversarial.steps:
-            return None
-    elif not (output_dir / "pretrained_generator.pt").is_file():
-        return None
-    return json.loads(summary_file.read_text())
-
-
 def _build_loggers(cfg: DictConfig) -> list:
     if cfg.get("logger") is None:
         return []
@@ -105,7 +81,14 @@ def _build_loggers(cfg: DictConfig) -> list:
 def _trainer(cfg: DictConfig, loggers: list, callbacks: list, **overrides: Any) -> L.Trainer:
     options = OmegaConf.to_container(cfg.trainer, resolve=True)
     options.update(overrides)
+    if options.get("enable_progress_bar", True):
+        callbacks = [*callbacks, StageProgressBar()]
     return L.Trainer(logger=loggers or False, callbacks=callbacks, enable_checkpointing=False, **options)
+
+
+def _stopped_by_user(stage: str, output_dir: Path) -> None:
+    if stop_requested():
+        raise RunInterrupted(f"{stage} stage stopped by Ctrl-C and saved: continue with resume={output_dir}")
 
 
 def _check_generator_matches(metadata: dict, facts: dict, datamodule, path: str) -> None:
@@ -129,25 +112,35 @@ def _evaluation(cfg: DictConfig, datamodule, prefix: str, every: int, output_dir
     )
 
 
-def _pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata) -> dict[str, float]:
-    """Stage 1: MLE pretraining (resumable), then ``pretrained_generator.pt``."""
+def _pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata) -> dict[str, Any]:
+    """Stage 1: MLE pretraining (resumable), then ``pretrained_generator.pt``; returns its summary."""
     schedule = settings(PretrainSettings, cfg.pretrain, "pretrain")
     checkpoint = AtomicCheckpoint(output_dir / "checkpoints" / "pretrain", every=schedule.checkpoint_every)
     evaluation = _evaluation(cfg, datamodule, "pretrain/eval", schedule.eval_every, output_dir)
-    module = instantiate(cfg.pretrain.module, generator=generator)
+    module = instantiate(cfg.pretrain.module, generator=generator, on_nonfinite=cfg.on_nonfinite)
     trainer = _trainer(
-        cfg, loggers, [checkpoint, evaluation], max_epochs=schedule.epochs, gradient_clip_val=schedule.grad_clip
+        cfg, loggers, [evaluation, checkpoint], max_epochs=schedule.epochs, gradient_clip_val=schedule.grad_clip
     )
     resume_from = checkpoint.last_path if checkpoint.last_path.is_file() else None
+    log.info("pretrain: %d MLE epochs%s", schedule.epochs, f", resumed from {resume_from}" if resume_from else "")
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+    _stopped_by_user("pretrain", output_dir)
     save_generator(output_dir / "pretrained_generator.pt", generator, build, metadata)
-    return evaluation.history[-1] if evaluation.history else {}
+    return {
+        "after_pretraining": evaluation.history[-1] if evaluation.history else {},
+        "pretrain_history": evaluation.history,
+        "pretrain_seconds": checkpoint.elapsed_seconds,
+        "pretrain_nonfinite_skips": module.nonfinite.skipped,
+    }
 
 
-def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir, log_step_offset) -> tuple[dict, list]:
-    """Stage 2: adversarial training with the configured estimator and GAN loss (resumable)."""
+def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir, log_step_offset) -> dict[str, Any]:
+    """Stage 2: adversarial training with the configured estimator and GAN loss (resumable); its summary."""
     schedule = settings(AdversarialSettings, cfg.adversarial, "adversarial")
-    estimator = instantiate(cfg.estimator, _convert_="object", **_horizon(cfg))
+    # The stage starts from one random state whatever came before (a finished MLE stage, a shared
+    # pretrained generator, or a resume right after MLE), so those runs are identical from here on.
+    L.seed_everything(cfg.seed + 1, workers=True, verbose=False)
+    estimator = instantiate(cfg.estimator, _convert_="object")
     module = instantiate(
         cfg.adversarial.module,
         generator=generator,
@@ -158,6 +151,7 @@ def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir,
         real_tokens=datamodule.train_tokens,
         log_step_offset=log_step_offset,
         diagnostics_every=settings(DiagnosticsSettings, cfg.diagnostics, "diagnostics").every,
+        on_nonfinite=cfg.on_nonfinite,
     )
     checkpoint = AtomicCheckpoint(output_dir / "checkpoints" / "adversarial", every=schedule.checkpoint_every)
     evaluation = _evaluation(cfg, datamodule, "adversarial/eval", schedule.eval_every, output_dir)
@@ -165,18 +159,29 @@ def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir,
     if checkpoint.last_path.is_file():
         resume_from = checkpoint.last_path
         start = torch.load(resume_from, map_location="cpu", weights_only=False).get("adversarial_iteration", 0)
-    trainer = _trainer(cfg, loggers, [checkpoint, evaluation], max_epochs=-1, max_steps=-1)
+    trainer = _trainer(cfg, loggers, [evaluation, checkpoint], max_epochs=-1, max_steps=-1)
     batches = datamodule.random_batches(module.batches_per_step, start_step=start)
+    log.info("adversarial: %d iterations%s", schedule.steps, f", resumed at {start}" if resume_from else "")
     if start < schedule.steps:
         trainer.fit(module, train_dataloaders=batches, datamodule=None, ckpt_path=resume_from)
-    return (evaluation.history[-1] if evaluation.history else {}), evaluation.history
+    _stopped_by_user("adversarial", output_dir)
+    return {
+        "after_adversarial": evaluation.history[-1] if evaluation.history else {},
+        "adversarial_history": evaluation.history,
+        "adversarial_seconds": checkpoint.elapsed_seconds,
+        "adversarial_nonfinite_skips": module.nonfinite.skipped,
+    }
 
 
-def _horizon(cfg: DictConfig) -> dict[str, Any]:
-    """The Gumbel-Softmax schedule's horizon defaults to the run's adversarial steps."""
+def decided_at_start(cfg: DictConfig) -> dict[str, Any]:
+    """Values a run fixes when it starts, saved in its ``config.yaml`` so that a resume keeps them.
+
+    The Gumbel-Softmax schedule's horizon defaults to the run's adversarial steps: a run continued for more
+    steps keeps its schedule (the extra steps run at the final temperature).
+    """
     schedule = cfg.estimator.get("schedule")
     if schedule is not None and schedule.get("horizon") is None:
-        return {"schedule": {"horizon": max(int(cfg.adversarial.steps), 2)}}
+        return {"estimator.schedule.horizon": max(int(cfg.adversarial.steps), 2)}
     return {}
 
 
@@ -187,19 +192,47 @@ def check_config(cfg: DictConfig) -> None:
         raise ValueError(f"config: key(s) that nothing reads: {', '.join(unread)}")
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
-    """Train as configured; returns the run summary (also written to ``summary.json``)."""
+def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Train as configured; returns the run summary (also written to ``summary.json``).
+
+    ``overrides``: the command line's ``key=value`` overrides; they matter only with ``resume=``, where the
+    run's saved config is used and only resumable keys may change (``textgan.training.run_folder``).
+    """
+    cfg, output_dir, finished = prepare_run(cfg, overrides)
+    if finished is not None:
+        return finished
+    with handle_interrupts():
+        return _train(cfg, output_dir)
+
+
+def prepare_run(cfg: DictConfig, overrides: list[str] | None) -> tuple[DictConfig, Path, dict | None]:
+    """Check the config and the run folder, and write ``config.yaml``: everything before training.
+
+    Returns the config to train with, the run folder, and the saved summary when a resumed run has nothing
+    left to do. Raises (``ValueError`` / ``FileExistsError`` / ``FileNotFoundError``) before anything is
+    created when the config or the folder cannot be used.
+    """
+    if cfg.get("resume"):
+        cfg = resumed_config(cfg, overrides)
     check_config(cfg)
     output_dir = run_directory(cfg)
     finished = finished_summary(cfg, output_dir)
     if finished is not None:
-        print(f"textgan: {output_dir} has finished its {cfg.adversarial.steps} adversarial steps; nothing to do "
-              "(pass more adversarial.steps to continue it)", file=sys.stderr)  # fmt: skip
-        return finished
+        log.warning("%s has finished its %d adversarial steps; nothing to do (pass more adversarial.steps "
+                    "to continue it)", output_dir, cfg.adversarial.steps)  # fmt: skip
+        return cfg, output_dir, finished
     with open_dict(cfg):
         cfg.paths.output_dir = str(output_dir)  # loggers write where the run is, resumed runs included
         cfg.run_name = run_name(cfg)
     output_dir.mkdir(parents=True, exist_ok=True)
+    resume = cfg.get("resume")
+    cfg = write_run_config(cfg, output_dir, decided_at_start(cfg))
+    with open_dict(cfg):
+        cfg.resume = resume
+    return cfg, output_dir, None
+
+
+def _train(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     torch.set_float32_matmul_precision(cfg.get("matmul_precision", "highest"))
 
@@ -216,14 +249,20 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     for source in ("dataset_dir", "oracle_path"):  # lets textgan-evaluate find the data by itself
         if getattr(datamodule, source, None):
             metadata[source] = str(Path(getattr(datamodule, source)).resolve())
+    mle_steps = cfg.pretrain.epochs * len(datamodule.train_dataloader())  # the adversarial stage logs after them
+    log_step_offset = 0 if pretrained else mle_steps
     loggers = _build_loggers(cfg)
+    if cfg.resume:  # drop what the killed process logged after its last checkpoint: it is logged again
+        last_kept = resume_point(output_dir, mle_steps, log_step_offset)
+        for logger in loggers:
+            if hasattr(logger, "drop_after"):
+                logger.drop_after(last_kept)
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
-    summary: dict[str, Any] = {"output_dir": str(output_dir), "config": OmegaConf.to_container(cfg, resolve=True)}
+    summary: dict[str, Any] = read_summary(output_dir) if cfg.resume else {}
+    summary.update(output_dir=str(output_dir), config=OmegaConf.to_container(cfg, resolve=True), finished=False)
     pretrained_file = output_dir / "pretrained_generator.pt"
-    mle_steps = cfg.pretrain.epochs * len(datamodule.train_dataloader())  # the adversarial stage logs after them
-    log_step_offset = 0
     if pretrained:
         loaded, saved_metadata = load_generator(pretrained)
         _check_generator_matches(saved_metadata, facts, datamodule, pretrained)
@@ -231,36 +270,61 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         summary["pretrained_from"] = str(pretrained)
     elif cfg.resume and pretrained_file.is_file():  # a resumed run whose MLE stage had finished
         generator.load_state_dict(load_generator(pretrained_file)[0].state_dict())
-        summary["pretrained_from"] = str(pretrained_file)
-        log_step_offset = mle_steps
     elif cfg.pretrain.epochs > 0:
-        started = time.perf_counter()
-        summary["after_pretraining"] = _pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata)
-        summary["pretrain_seconds"] = time.perf_counter() - started  # this invocation's, evaluations included
-        log_step_offset = mle_steps
+        summary.update(_pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata))
+        write_summary(output_dir, summary)
 
     if cfg.adversarial.steps > 0:
-        started = time.perf_counter()
-        final, history = _adversarial(
-            cfg, generator, discriminator, datamodule, loggers, output_dir, log_step_offset
-        )
-        summary["adversarial_seconds"] = time.perf_counter() - started
-        summary["adversarial_history"] = history
-        summary["after_adversarial"] = final
+        summary.update(_adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir, log_step_offset))
         save_generator(output_dir / "generator.pt", generator, build, metadata)
 
     for logger in loggers:
         logger.finalize("success")
-    (output_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    summary["finished"] = True
+    write_summary(output_dir, summary)
+    log.info("results in %s", output_dir)
     print(f"textgan: results in {output_dir}", file=sys.stderr)
     return summary
 
 
+def _remove_unused_hydra_folder(folder: Path) -> None:
+    """Remove the folder Hydra made for a run that never started (only its own ``.hydra/`` and log inside)."""
+    if folder.is_dir() and {p.name for p in folder.iterdir()} <= {".hydra", "train.log"}:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    for name in ("lightning.pytorch", "lightning.fabric"):  # into Hydra's handlers: console and train.log
+        lightning_log = logging.getLogger(name)
+        lightning_log.handlers.clear()
+        lightning_log.propagate = True
     if cfg.get("flush_denormal", True):
         flush_denormals()  # before any parallel torch operation, so that every worker thread inherits it
-    run(cfg)
+    hydra_cfg = HydraConfig.get()
+    try:
+        cfg, output_dir, finished = prepare_run(cfg, list(hydra_cfg.overrides.task))
+    except (ValueError, FileExistsError, FileNotFoundError) as error:  # refused before anything was made
+        if not cfg.get("resume"):
+            _remove_unused_hydra_folder(Path(hydra_cfg.runtime.output_dir))
+        _exit_with(error, 2)
+    if finished is not None:
+        return
+    try:
+        with handle_interrupts():
+            _train(cfg, output_dir)
+    except NonFiniteError as error:
+        _exit_with(error, 1)
+    except RunInterrupted as error:
+        _exit_with(error, EXIT_CODE)
+
+
+def _exit_with(error: Exception, code: int) -> None:
+    log.error("%s", error)
+    print(f"textgan-train: {error}", file=sys.stderr)
+    sys.exit(code)
 
 
 def main() -> None:

@@ -28,3 +28,11 @@ def read_metrics(run_dir: Path) -> list[dict]:
         with path.open() as handle:
             rows.extend(csv.DictReader(handle))
     return rows
+
+
+def resume(run_dir: Path, *overrides: str, tmp_path: Path | None = None):
+    """``textgan-train resume=RUN_DIR [overrides]`` as a user types it: the run's saved config is used."""
+    from textgan.train import run
+
+    command_line = [f"resume={run_dir}", *overrides]
+    return run(compose_config(tmp_path or run_dir.parent, *command_line), command_line)

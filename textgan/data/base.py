@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, IterableDataset, TensorDataset
+from torch.utils.data import DataLoader, IterableDataset, Sampler, TensorDataset
 
 
 class TokenDataModule(L.LightningDataModule):
@@ -65,14 +65,12 @@ class TokenDataModule(L.LightningDataModule):
         return tensor
 
     def train_dataloader(self) -> DataLoader:
-        """Shuffled epochs of (B, T) batches, for MLE pretraining."""
+        """Shuffled epochs of (B, T) batches, for MLE pretraining; epoch ``e``'s order depends on (seed, e) only."""
         dataset = TensorDataset(self._require(self.train_tokens, "train_tokens"))
-        generator = torch.Generator().manual_seed(self.seed)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=True,
-            generator=generator,
+            sampler=EpochShuffle(len(dataset), self.seed),
             num_workers=self.num_workers,
             collate_fn=_stack_first,
             drop_last=False,
@@ -98,6 +96,27 @@ class TokenDataModule(L.LightningDataModule):
 
 def _stack_first(items: list[tuple[torch.Tensor]]) -> torch.Tensor:
     return torch.stack([item[0] for item in items])
+
+
+class EpochShuffle(Sampler[int]):
+    """A random order of ``size`` indices per epoch, seeded by ``(seed, epoch)``: no state carries over.
+
+    Lightning calls ``set_epoch`` before every epoch, so a run resumed at epoch ``e`` shuffles epoch ``e``
+    exactly as an uninterrupted run does (a DataLoader's own generator would restart at epoch 0's order).
+    """
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(torch.randperm(self.size, generator=generator).tolist())
 
 
 class RandomBatchStream(IterableDataset):

@@ -32,6 +32,7 @@ from textgan.estimators.diagnostics import accumulated_gradient, flat_gradient
 from textgan.losses.gan import GANLoss
 from textgan.models.generator import Generator
 from textgan.training.host_memory import release_free_memory
+from textgan.training.nonfinite import NonFiniteGuard, gradient_norm
 
 
 def default_optimizer(lr: float) -> OptimizerFactory:
@@ -57,6 +58,9 @@ class AdversarialModule(L.LightningModule):
         log_step_offset: the global step of iteration 0 (the MLE stage's optimizer steps).
         diagnostics_every: every N iterations log the generator gradient's norm and its cosine with a second,
             independent estimate (``adversarial/diagnostics/*``); 0: off.
+        on_nonfinite: ``stop`` or ``skip`` when a loss or gradient is not finite
+            (:mod:`textgan.training.nonfinite`). ``stop`` checks once per iteration (one host sync) and raises
+            before anything is saved; ``skip`` checks before every optimiser step (one sync per update).
     """
 
     def __init__(
@@ -79,6 +83,7 @@ class AdversarialModule(L.LightningModule):
         release_memory: bool = True,
         log_step_offset: int = 0,
         diagnostics_every: int = 0,
+        on_nonfinite: str = "stop",
     ) -> None:
         super().__init__()
         for name, value, least in (
@@ -113,6 +118,8 @@ class AdversarialModule(L.LightningModule):
         self.log_step_offset = log_step_offset
         self.diagnostics_every = diagnostics_every
         self.iteration = 0  # adversarial iterations done; checkpointed, drives the estimator's schedules
+        self.nonfinite = NonFiniteGuard("adversarial", on_nonfinite)
+        self._checked: dict[str, torch.Tensor] = {}  # this iteration's losses and gradient norms (mode stop)
         self._resumed_rng_state: torch.Tensor | None = None
         estimator.setup(generator, discriminator)  # before a checkpoint loads: learned state must exist by then
 
@@ -132,12 +139,24 @@ class AdversarialModule(L.LightningModule):
         return self.generator_steps + (self.discriminator_steps if self.discriminator_epochs == 0 else 0)
 
     # ------------------------------------------------------------------------------------------ updates
-    def _update(self, optimizer: Any, loss: torch.Tensor, create_graph: bool = False, after_backward=None) -> dict:
+    def _update(
+        self, name: str, optimizer: Any, loss: torch.Tensor, create_graph: bool = False, after_backward=None
+    ) -> dict:
+        """One optimiser step of network ``name`` (``generator`` / ``discriminator``) on ``loss``."""
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss, create_graph=create_graph)
         logs = after_backward() if after_backward is not None else {}
         if self.grad_clip:
             self.clip_gradients(optimizer, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm")
+        parameters = [p for group in optimizer.param_groups for p in group["params"]]
+        quantities = {f"{name} loss": loss.detach(), f"{name} gradient norm": gradient_norm(parameters).detach()}
+        if self.nonfinite.mode == "skip":
+            if not self.nonfinite.all_finite(f"iteration {self.iteration}", quantities):
+                optimizer.zero_grad(set_to_none=True)
+                return logs
+        else:  # checked once at the end of the iteration (a sum stays non-finite): it stops before any save
+            for key, value in quantities.items():
+                self._checked[key] = self._checked[key] + value if key in self._checked else value
         optimizer.step()
         return logs
 
@@ -220,7 +239,7 @@ class AdversarialModule(L.LightningModule):
         if self.iteration == 0 and self.discriminator_pretrain_steps > 0:  # SeqGAN pretrains D before GAN steps
             self.toggle_optimizer(discriminator_optimizer)
             for real, fake in self._fresh_negative_batches(self.discriminator_pretrain_steps, batch_size, length):
-                self._update(discriminator_optimizer, self._discriminator_loss(real, fake))
+                self._update("discriminator", discriminator_optimizer, self._discriminator_loss(real, fake))
             self._end_phase(discriminator_optimizer)
 
         self.toggle_optimizer(generator_optimizer)  # freezes every parameter outside the generator's optimizer ...
@@ -240,7 +259,7 @@ class AdversarialModule(L.LightningModule):
                 return {**logs, **self._estimator_after_backward(estimator_optimizer)}
 
             estimator_logs = self._update(
-                generator_optimizer, out.loss, create_graph=out.create_graph, after_backward=after_backward
+                "generator", generator_optimizer, out.loss, create_graph=out.create_graph, after_backward=after_backward
             )
         self._end_phase(generator_optimizer)
 
@@ -251,12 +270,17 @@ class AdversarialModule(L.LightningModule):
             fake_batches = self._discriminator_batches(real_batches[self.generator_steps :], batch_size, length)
             for real, fake in fake_batches:
                 discriminator_loss = self._discriminator_loss(real, fake)
-                self._update(discriminator_optimizer, discriminator_loss)
+                self._update("discriminator", discriminator_optimizer, discriminator_loss)
             self._end_phase(discriminator_optimizer)
             logs["adversarial/d_loss"] = discriminator_loss.detach()
 
+        if self._checked:
+            self.nonfinite.all_finite(f"iteration {self.iteration}", self._checked)  # raises when one is not
+            self._checked = {}
         self.iteration += 1
         logs["adversarial/iteration"] = float(self.iteration)
+        if self.nonfinite.mode == "skip":
+            logs["adversarial/nonfinite_skips"] = float(self.nonfinite.skipped)
         self._log_metrics(logs)
         if self.iteration >= self.num_iterations:
             self.trainer.should_stop = True
@@ -286,9 +310,11 @@ class AdversarialModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # The random state goes with the weights, so a resumed CPU run repeats an uninterrupted one exactly.
         checkpoint["adversarial_iteration"] = self.iteration
+        checkpoint["nonfinite_skips"] = self.nonfinite.skipped
         checkpoint["torch_rng_state"] = torch.get_rng_state()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.iteration = int(checkpoint.get("adversarial_iteration", 0))
+        self.nonfinite.skipped = int(checkpoint.get("nonfinite_skips", 0))
         # Applied at the first resumed step: restoring happens before callbacks' on_train_start hooks run.
         self._resumed_rng_state = checkpoint.get("torch_rng_state")

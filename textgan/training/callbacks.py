@@ -1,8 +1,15 @@
-"""Callbacks: periodic evaluation (metrics + sample tables) and atomic periodic checkpoints."""
+"""Callbacks: periodic evaluation (metrics + sample tables) and atomic periodic checkpoints.
+
+Both keep a resumed run identical to an uninterrupted one: the evaluation history travels in the checkpoint
+(so an evaluation is never repeated or lost), and every logger is flushed to disk before a checkpoint is
+written (so what was logged up to a checkpoint is on disk whenever the checkpoint is). In the callback list
+the evaluation comes before the checkpoint, so a checkpoint at step ``s`` includes the evaluation at ``s``.
+"""
 
 from __future__ import annotations
 
-import os
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +17,12 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
+from textgan.atomic_files import atomic_write, atomic_write_text
 from textgan.data.base import TokenDataModule
 from textgan.evaluation import evaluate_generator
+from textgan.training.interrupt import stop_requested
+
+log = logging.getLogger(__name__)
 
 
 class EvaluationCallback(L.Callback):
@@ -46,9 +57,13 @@ class EvaluationCallback(L.Callback):
         step = int(pl_module.phase_step if step is None else step)
         if step == self._last_step:
             return self.history[-1]
+        log.info("%s at step %d: scoring %d samples ...", self.prefix, step, self.num_samples)
+        started = time.perf_counter()
         # Evaluation must not move the training's random stream: how often one evaluates changes nothing else.
         with torch.random.fork_rng(devices=[pl_module.device] if pl_module.device.type == "cuda" else []):
             result = evaluate_generator(pl_module.generator, self.datamodule, self.num_samples, seed=self.seed + step)
+        scores = ", ".join(f"{key} {value:.4g}" for key, value in result.metrics.items())
+        log.info("%s at step %d (%.1f s): %s", self.prefix, step, time.perf_counter() - started, scores)
         metrics = {f"{self.prefix}/{key}": value for key, value in result.metrics.items()}
         metrics[f"{self.prefix}/step"] = float(step)
         for logger in trainer.loggers:
@@ -66,11 +81,12 @@ class EvaluationCallback(L.Callback):
                     key=f"{self.prefix}/samples", columns=["step", "sample"], data=[[step, t] for t in texts]
                 )
         if self.samples_dir is not None:
-            self.samples_dir.mkdir(parents=True, exist_ok=True)
-            (self.samples_dir / f"{self.prefix.replace('/', '_')}_{step:06d}.txt").write_text("\n".join(texts) + "\n")
+            name = f"{self.prefix.replace('/', '_')}_{step:06d}.txt"
+            atomic_write_text(self.samples_dir / name, "\n".join(texts) + "\n")
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.evaluate(trainer, pl_module)
+        if not self.history:  # the stage's starting point; a resumed stage has evaluated it already
+            self.evaluate(trainer, pl_module)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         if hasattr(pl_module, "iteration") and pl_module.iteration % self.every == 0:
@@ -82,36 +98,69 @@ class EvaluationCallback(L.Callback):
             self.evaluate(trainer, pl_module, step=epochs_done)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.evaluate(trainer, pl_module)
+        if not stop_requested():  # an interrupted run is evaluated when it finishes
+            self.evaluate(trainer, pl_module)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history, "last_step": self._last_step}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = list(state_dict.get("history", []))
+        self._last_step = state_dict.get("last_step")
 
 
 class AtomicCheckpoint(L.Callback):
     """Writes ``last.ckpt`` every ``every`` adversarial iterations (or epochs) and at the end of training.
 
     The file is written under a temporary name and renamed into place, so an interrupted save never destroys
-    the previous checkpoint.
+    the previous checkpoint, and a failed one (a full disk) raises naming the file and keeps the previous
+    one. Loggers are flushed first. After Ctrl-C (:mod:`textgan.training.interrupt`) it saves at the next
+    iteration (adversarial) or epoch end (MLE) and stops the trainer.
     """
 
     def __init__(self, dirpath: str | Path, every: int = 100) -> None:
         self.dirpath, self.every = Path(dirpath), every
+        self._seconds_before, self._started = 0.0, time.perf_counter()  # the stage's time, over resumes
+        for stale in self.dirpath.glob(".last.ckpt.tmp-*"):  # left by a process killed while saving
+            stale.unlink(missing_ok=True)
 
     @property
     def last_path(self) -> Path:
         return self.dirpath / "last.ckpt"
 
+    @property
+    def elapsed_seconds(self) -> float:
+        """Seconds this stage has trained, evaluations included, summed over the invocations that resumed it."""
+        return self._seconds_before + time.perf_counter() - self._started
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"elapsed_seconds": self.elapsed_seconds}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._seconds_before, self._started = float(state_dict.get("elapsed_seconds", 0.0)), time.perf_counter()
+
     def save(self, trainer: L.Trainer) -> None:
-        self.dirpath.mkdir(parents=True, exist_ok=True)
-        tmp = self.dirpath / f".last.ckpt.tmp-{os.getpid()}"
-        trainer.save_checkpoint(tmp, weights_only=False)  # full state: optimisers, loops, RNG, for exact resume
-        os.replace(tmp, self.last_path)
+        for logger in trainer.loggers:
+            logger.save()
+        # full state: optimisers, loops, RNG, for exact resume
+        atomic_write(self.last_path, lambda tmp: trainer.save_checkpoint(tmp, weights_only=False))
+        log.info("checkpoint: %s", self.last_path)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
-        if hasattr(pl_module, "iteration") and pl_module.iteration % self.every == 0:
+        if not hasattr(pl_module, "iteration"):
+            return
+        if pl_module.iteration % self.every == 0 or stop_requested():
             self.save(trainer)
+        if stop_requested():
+            trainer.should_stop = True
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not hasattr(pl_module, "iteration") and (pl_module.current_epoch + 1) % self.every == 0:
+        if hasattr(pl_module, "iteration"):
+            return
+        if (pl_module.current_epoch + 1) % self.every == 0 or stop_requested():
             self.save(trainer)
+        if stop_requested():
+            trainer.should_stop = True
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.save(trainer)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import lightning as L
 import torch
 
 from textgan.estimators.base import OptimizerFactory
 from textgan.models.generator import Generator
+from textgan.training.nonfinite import NonFiniteGuard, gradient_norm
 
 
 class MLEPretrainModule(L.LightningModule):
@@ -17,16 +20,27 @@ class MLEPretrainModule(L.LightningModule):
         optimizer: factory ``parameters -> optimizer`` (a Hydra partial); default RelGAN's Adam, learning rate
             1e-2, betas (0.9, 0.999). RelGAN also clips gradients to global norm 5 (the Trainer's
             ``gradient_clip_val``) and trains 150 epochs.
+        on_nonfinite: ``stop`` or ``skip`` when a step's loss or gradient is not finite
+            (:mod:`textgan.training.nonfinite`).
+
+    The epoch's mean training NLL goes to the loggers as ``pretrain/nll_train`` at the epoch's last step,
+    logged by the module itself so that it is on disk before the epoch's checkpoint is written.
     """
 
-    def __init__(self, generator: Generator, optimizer: OptimizerFactory | None = None) -> None:
+    def __init__(
+        self, generator: Generator, optimizer: OptimizerFactory | None = None, on_nonfinite: str = "stop"
+    ) -> None:
         super().__init__()
         self.generator = generator
         self.optimizer_factory = optimizer or (lambda params: torch.optim.Adam(params, lr=1e-2, betas=(0.9, 0.999)))
+        self.nonfinite = NonFiniteGuard("pretrain", on_nonfinite)
+        self._loss: torch.Tensor | None = None
+        self._epoch_sum = torch.zeros(())
+        self._epoch_batches = 0
 
     @property
     def log_step(self) -> int:
-        """The global logging step: the index of the last optimizer step, where Lightning logs epoch metrics.
+        """The global logging step: the index of the last optimizer step taken.
 
         The adversarial stage continues after the last one (its offset is the number of MLE steps).
         """
@@ -37,10 +51,45 @@ class MLEPretrainModule(L.LightningModule):
         """Epochs done: the x-axis of the MLE stage's evaluations and sample files."""
         return self.current_epoch
 
+    def on_train_epoch_start(self) -> None:
+        self._epoch_sum, self._epoch_batches = torch.zeros((), device=self.device), 0
+
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         loss = self.generator.nll(batch)
-        self.log("pretrain/nll_train", loss, prog_bar=True, on_step=False, on_epoch=True)
+        self._loss = loss.detach()
+        self.log("pretrain/nll_train", loss, prog_bar=True, on_step=True, on_epoch=False, logger=False)
         return loss
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        norm = gradient_norm(self.generator.parameters())
+        where = f"epoch {self.current_epoch}, step {self.trainer.global_step}"
+        if not self.nonfinite.all_finite(where, {"nll_train": self._loss, "gradient norm": norm}):
+            optimizer.zero_grad(set_to_none=True)  # Adam leaves parameters without a gradient untouched
+            self._loss = None
+
+    def on_train_batch_end(self, outputs: Any, batch: torch.Tensor, batch_idx: int) -> None:
+        if self._loss is not None:
+            self._epoch_sum = self._epoch_sum + self._loss
+            self._epoch_batches += 1
+        if batch_idx + 1 == self.trainer.num_training_batches:
+            self._log_epoch()
+
+    def _log_epoch(self) -> None:
+        if not self.trainer.loggers:
+            return
+        metrics = {"pretrain/epoch": float(self.current_epoch + 1)}
+        if self._epoch_batches:
+            metrics["pretrain/nll_train"] = (self._epoch_sum / self._epoch_batches).item()
+        if self.nonfinite.mode == "skip":
+            metrics["pretrain/nonfinite_skips"] = float(self.nonfinite.skipped)
+        for logger in self.trainer.loggers:
+            logger.log_metrics(metrics, step=self.log_step)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.generator.parameters())
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["nonfinite_skips"] = self.nonfinite.skipped
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.nonfinite.skipped = int(checkpoint.get("nonfinite_skips", 0))

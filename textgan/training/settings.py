@@ -72,6 +72,7 @@ class RunSettings:
     resume: str | None
     matmul_precision: str
     flush_denormal: bool
+    on_nonfinite: str
 
 
 # section -> settings class; "module" / object nodes inside a section are checked as ``_target_`` nodes

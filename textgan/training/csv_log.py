@@ -1,0 +1,61 @@
+"""A CSV metrics logger that keeps one ``metrics.csv`` per run, continued (not replaced) by a resumed run.
+
+Lightning's ``CSVLogger`` starts a new ``version_N`` folder per process, or with a fixed version deletes the
+existing file. :class:`RunCSVLogger` writes ``{save_dir}/{name}/version_0/metrics.csv`` and appends to it;
+:meth:`RunCSVLogger.drop_after` first removes the rows a killed process logged after its last checkpoint,
+so a resumed run's file equals an uninterrupted run's row for row.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+from textgan.atomic_files import atomic_write
+
+
+class _ContinuingWriter(ExperimentWriter):
+    """Appends to an existing ``metrics.csv`` (keeping its columns) instead of deleting it."""
+
+    def _check_log_dir_exists(self) -> None:
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as handle:
+                header = next(csv.reader(handle), [])
+            self.metrics_keys = sorted(set(header))
+
+
+class RunCSVLogger(CSVLogger):
+    """``CSVLogger`` with one continued file per run (see the module docstring)."""
+
+    def __init__(self, save_dir: str, name: str = "csv", flush_logs_every_n_steps: int = 100) -> None:
+        super().__init__(save_dir, name=name, version=0, flush_logs_every_n_steps=flush_logs_every_n_steps)
+
+    @property
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _ContinuingWriter(log_dir=self.log_dir)
+        return self._experiment
+
+    def drop_after(self, step: int) -> int:
+        """Remove the rows logged at a global step after ``step``; returns how many were removed."""
+        path = os.path.join(self.log_dir, ExperimentWriter.NAME_METRICS_FILE)
+        if not os.path.isfile(path):
+            return 0
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            fields, rows = reader.fieldnames or [], list(reader)
+        kept = [row for row in rows if int(float(row["step"])) <= step]
+        if len(kept) < len(rows):
+
+            def write(tmp) -> None:
+                with open(tmp, "w", newline="") as handle:
+                    writer = csv.DictWriter(handle, fieldnames=fields)
+                    writer.writeheader()
+                    writer.writerows(kept)
+
+            atomic_write(path, write)
+        return len(rows) - len(kept)
