@@ -26,6 +26,7 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
 from textgan.evaluation.data import check_vocabulary
 from textgan.models.io import build_from_config, load_generator, save_generator
@@ -51,6 +52,7 @@ from textgan.training.settings import (
     settings,
     unread_keys,
 )
+from textgan.training.validation import ConfigError, validate_config
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 if not OmegaConf.has_resolver("textgan_root"):
@@ -186,10 +188,16 @@ def decided_at_start(cfg: DictConfig) -> dict[str, Any]:
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Refuse a config with keys nothing reads (a typo, or a key of another version), naming them."""
+    """Refuse a config with keys nothing reads (a typo, or a key of another version) or a value of the wrong
+    type or out of range (``textgan.training.validation``), naming each: one ``ConfigError`` line."""
     unread = unread_keys(OmegaConf.to_container(cfg, resolve=False))
     if unread:
-        raise ValueError(f"config: key(s) that nothing reads: {', '.join(unread)}")
+        raise ConfigError([f"key(s) that nothing reads: {', '.join(unread)}"])
+    try:
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as error:
+        raise ConfigError([f"cannot resolve {getattr(error, 'full_key', '') or 'a value'}: {error.msg}"]) from None
+    validate_config(resolved)
 
 
 def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]:
@@ -288,16 +296,26 @@ def _train(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
 
 
 def _remove_unused_hydra_folder(folder: Path) -> None:
-    """Remove the folder Hydra made for a run that never started (only its own ``.hydra/`` and log inside)."""
-    if folder.is_dir() and {p.name for p in folder.iterdir()} <= {".hydra", "train.log"}:
-        shutil.rmtree(folder, ignore_errors=True)
+    """Remove the folder Hydra made for a run that never started (only its own ``.hydra/`` and log inside),
+    and the parents it made for it that are now empty, up to the working directory."""
+    if not folder.is_dir() or not {p.name for p in folder.iterdir()} <= {".hydra", "train.log"}:
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    here = Path.cwd().resolve()
+    for parent in folder.resolve().parents:
+        if parent == here or here not in parent.parents:
+            break
+        try:
+            parent.rmdir()  # only when empty
+        except OSError:
+            break
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
-    for name in ("lightning.pytorch", "lightning.fabric"):  # into Hydra's handlers: console and train.log
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):  # into Hydra's console and train.log
         lightning_log = logging.getLogger(name)
         lightning_log.handlers.clear()
         lightning_log.propagate = True

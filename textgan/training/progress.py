@@ -11,6 +11,7 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import convert_inf
 
 
 class StageProgressBar(TQDMProgressBar):
@@ -21,15 +22,17 @@ class StageProgressBar(TQDMProgressBar):
         return hasattr(pl_module, "num_iterations")
 
     def on_train_epoch_start(self, trainer: L.Trainer, *args: Any) -> None:
-        super().on_train_epoch_start(trainer, *args)
-        pl_module = trainer.lightning_module
-        bar = self.train_progress_bar
+        if self._leave:
+            self.train_progress_bar = self.init_train_tqdm()
+        pl_module, bar = trainer.lightning_module, self.train_progress_bar
         if self._adversarial(pl_module):
+            bar.set_description("adversarial", refresh=False)
             bar.reset(total=pl_module.num_iterations)
             bar.n = pl_module.iteration
-            bar.set_description("adversarial")
         else:
-            bar.set_description(f"pretrain epoch {trainer.current_epoch + 1}/{trainer.max_epochs}")
+            bar.set_description(f"pretrain epoch {trainer.current_epoch + 1}/{trainer.max_epochs}", refresh=False)
+            bar.reset(total=convert_inf(self.total_train_batches))
+        bar.initial = 0
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int

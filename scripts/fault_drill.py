@@ -1,0 +1,187 @@
+"""Fault drill: SIGKILL a training run at random moments, resume it each time, and check that the result equals
+an uninterrupted run's exactly.
+
+The drill first trains a reference run to completion, then starts the same run again and kills it ``--kills``
+times with SIGKILL: mostly at a random moment once training is under way (during a step, a checkpoint write or
+an evaluation, whatever is running then), sometimes during start-up. After every kill it continues with
+``textgan-train resume=RUN_DIR`` alone (a fresh start when the killed process had not written ``config.yaml``
+yet), and after the last kill lets the run finish. Then it compares, with ``torch.equal`` and ``==``: the
+generator after each stage, the final checkpoint's parameters and optimiser states, every sample file, every
+metric row and the summary's evaluation histories. Any difference, or a resume that fails, fails the drill.
+
+Runs on the debug preset by default (seconds per process); it needs no shared data. Example::
+
+    python scripts/fault_drill.py --kills 20 --seed 0 --workdir /tmp/drill
+
+Prints one line per kill (where it landed, read from the run's log) and a JSON report; exit status 1 when the
+drilled run differs from the reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RUN = ("debug=default", "pretrain.epochs=3", "pretrain.checkpoint_every=1", "adversarial.steps=80",
+       "adversarial.checkpoint_every=3", "adversarial.eval_every=10", "trainer.log_every_n_steps=1",
+       "logger.csv.flush_logs_every_n_steps=1")  # fmt: skip
+
+
+def train_command(run_dir: Path, overrides: list[str]) -> list[str]:
+    if (run_dir / "config.yaml").is_file():
+        return [sys.executable, "-m", "textgan.train", f"resume={run_dir}"]
+    return [sys.executable, "-m", "textgan.train", *overrides, f"hydra.run.dir={run_dir}"]
+
+
+def landing(run_dir: Path, size_at_start: int) -> str:
+    """Where a kill landed, from the run's log: start-up, or the stage (and whether it was evaluating)."""
+    log = run_dir / "train.log"
+    text = log.read_bytes().decode(errors="replace") if log.is_file() else ""
+    if len(text.encode()) <= size_at_start:
+        return "start-up"
+    lines = text.strip().splitlines()
+    stage = next((n for line in reversed(lines) for n in ("adversarial", "pretrain") if f"[INFO] - {n}: " in line), "")
+    if "scoring" in lines[-1]:
+        return f"{stage} evaluation"
+    return f"{stage} training" if stage else "start-up"
+
+
+def start(run_dir: Path, overrides: list[str], output: Path) -> subprocess.Popen:
+    with output.open("w") as handle:
+        return subprocess.Popen(train_command(run_dir, overrides), cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def kill_at_random(process: subprocess.Popen, run_dir: Path, rng: random.Random) -> str | None:
+    """SIGKILL ``process`` at a random moment; returns where it landed, or None when it finished first."""
+    log = run_dir / "train.log"
+    size_at_start = log.stat().st_size if log.is_file() else 0
+    if rng.random() < 0.2:  # during start-up: imports, data, config
+        deadline = time.monotonic() + rng.uniform(0.2, 3.0)
+    else:  # once this process has logged something, i.e. is training
+        while process.poll() is None and (log.stat().st_size if log.is_file() else 0) <= size_at_start:
+            time.sleep(0.02)
+        deadline = time.monotonic() + rng.uniform(0.0, 1.2)
+    while process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if process.poll() is not None:
+        return None
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return landing(run_dir, size_at_start)
+
+
+def run_to_end(run_dir: Path, overrides: list[str], output: Path) -> None:
+    process = start(run_dir, overrides, output)
+    if process.wait() != 0:
+        raise RuntimeError(f"the run in {run_dir} failed (exit {process.returncode}); its output: {output}")
+
+
+def metric_rows(run_dir: Path) -> list[dict]:
+    rows = []
+    for path in sorted((run_dir / "csv").glob("version_*/metrics.csv")):
+        with path.open(newline="") as handle:
+            rows += [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(handle)]
+    return rows
+
+
+def run_result(run_dir: Path) -> dict:
+    from textgan.models.io import load_generator
+
+    checkpoint = torch.load(run_dir / "checkpoints" / "adversarial" / "last.ckpt", weights_only=False)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return {
+        "generator.pt": load_generator(run_dir / "generator.pt")[0].state_dict(),
+        "pretrained_generator.pt": load_generator(run_dir / "pretrained_generator.pt")[0].state_dict(),
+        "checkpoint parameters": checkpoint["state_dict"],
+        "checkpoint optimiser states": checkpoint["optimizer_states"],
+        "samples": {p.name: p.read_bytes() for p in sorted((run_dir / "samples").iterdir())},
+        "metric rows": metric_rows(run_dir),
+        "evaluation histories": {k: summary.get(k) for k in ("pretrain_history", "adversarial_history")},
+    }
+
+
+def differences(expected, actual, where: str = "") -> list[str]:
+    """Where ``actual`` differs from ``expected`` (tensors by ``torch.equal``, the rest by ``==``)."""
+    if isinstance(expected, torch.Tensor):
+        same = isinstance(actual, torch.Tensor) and torch.equal(expected, actual)
+        return [] if same else [where]
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict) or list(expected) != list(actual):
+            return [f"{where} (keys)"]
+        return [d for key in expected for d in differences(expected[key], actual[key], f"{where}/{key}")]
+    if isinstance(expected, list | tuple):
+        if not isinstance(actual, list | tuple) or len(expected) != len(actual):
+            return [f"{where} (length)"]
+        return [
+            d for i, (a, b) in enumerate(zip(expected, actual, strict=True)) for d in differences(a, b, f"{where}[{i}]")
+        ]
+    return [] if expected == actual else [where]
+
+
+def drill(kills: int, seed: int, workdir: Path, overrides: list[str]) -> dict:
+    rng = random.Random(seed)
+    logs = workdir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    run_to_end(workdir / "reference", overrides, logs / "reference.log")
+    drilled, landed = workdir / "drilled", []
+    while len(landed) < kills:
+        process = start(drilled, overrides, logs / f"process_{len(landed):03d}.log")
+        where = kill_at_random(process, drilled, rng)
+        if where is None:  # it ran to the end before the kill: the run is complete
+            if process.returncode != 0:
+                raise RuntimeError(f"a resumed process failed (exit {process.returncode}): see {process.args}")
+            break
+        landed.append(where)
+        print(f"kill {len(landed):2d}: {where}", flush=True)
+    run_to_end(drilled, overrides, logs / "final.log")
+    found = differences(run_result(workdir / "reference"), run_result(drilled))
+    return {
+        "kills": len(landed),
+        "identical": not found,
+        "differences": found[:20],
+        "landed": {where: landed.count(where) for where in sorted(set(landed))},
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kills", type=int, default=20, help="SIGKILLs to deliver (default 20)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the kill times")
+    parser.add_argument("--workdir", type=Path, default=None, help="where the runs go (default: a temporary folder)")
+    parser.add_argument("--report", type=Path, default=None, help="also write the JSON report here")
+    parser.add_argument("overrides", nargs="*", help="textgan-train overrides replacing the drill's run settings")
+    args = parser.parse_args(argv)
+    if args.kills < 1:
+        parser.error(f"--kills must be at least 1, got {args.kills}")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="textgan-fault-drill-"))
+    if workdir.exists() and any(workdir.iterdir()):
+        parser.error(f"--workdir {workdir} is not empty: the drill needs a fresh folder")
+    os.environ.setdefault("WANDB_MODE", "offline")
+    report = drill(args.kills, args.seed, workdir, list(RUN) + args.overrides)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.report:
+        args.report.write_text(text + "\n")
+    if args.workdir is None and report["identical"]:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if report["identical"] and report["kills"] == args.kills else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""``textgan-train`` as a person runs it: refusals before anything is made, Ctrl-C, the log file, the bar."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from textgan.training import interrupt
+
+pytestmark = pytest.mark.slow
+TRAIN = [sys.executable, "-m", "textgan.train"]
+
+
+def train(cwd: Path, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    return subprocess.run([*TRAIN, *overrides], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [("pretrain.epochs=abc", "pretrain.epochs='abc'"), ("adversarial.steps=-1", "adversarial.steps=-1"),
+     ("trainer.precision=fp8", "trainer.precision='fp8'"), ("data.batch_size=0", "data.batch_size=0"),
+     ("+pretrain.epoch=3", "pretrain.epoch")],
+)  # fmt: skip
+def test_a_bad_override_is_refused_in_one_line_before_any_folder_is_made(tmp_path, override, named):
+    result = train(tmp_path, "debug=default", override)
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("textgan-train: config: ") and named in last
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no run folder, no log, no wandb run
+
+
+def test_the_log_file_holds_the_log_and_the_bar_names_the_stage_and_its_total(tmp_path):
+    run_dir = tmp_path / "run"
+    result = train(tmp_path, "debug=default", "adversarial.steps=3", "trainer.enable_progress_bar=true",
+                   f"hydra.run.dir={run_dir}")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    console = result.stdout + result.stderr  # Lightning's bars write to stdout
+    assert "adversarial: 100%" in console and "3/3" in console
+    assert "pretrain epoch 1/1" in console and "Epoch 0" not in console
+    log = (run_dir / "train.log").read_text()
+    for line in ("pretrain: 1 MLE epochs", "pretrain/eval at step 0: scoring 64 samples",
+                 "adversarial/eval at step 3", "checkpoint: ", f"results in {run_dir}", "GPU available"):  # fmt: skip
+        assert line in log, line
+
+
+def test_ctrl_c_saves_and_stops_and_the_run_resumes_to_the_end(tmp_path):
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
+    command = [*TRAIN, "debug=default", "adversarial.steps=400", "adversarial.checkpoint_every=1000",
+               f"hydra.run.dir={run_dir}"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    log = run_dir / "train.log"
+    deadline = time.monotonic() + 120
+    while not (log.is_file() and "adversarial: 400 iterations" in log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == interrupt.EXIT_CODE, stderr
+    assert f"resume={run_dir}" in stderr.strip().splitlines()[-1]
+    done = torch.load(run_dir / "checkpoints" / "adversarial" / "last.ckpt", weights_only=False)[
+        "adversarial_iteration"
+    ]
+    assert 0 < done < 400  # saved at the iteration where Ctrl-C came, though checkpoint_every is 1000
+    assert not (run_dir / "generator.pt").exists()
+    result = train(
+        tmp_path, f"resume={run_dir}", "adversarial.steps=6" if done < 6 else f"adversarial.steps={done + 2}"
+    )
+    assert result.returncode == 0, result.stderr
+    assert (run_dir / "generator.pt").is_file()
+
+
+def test_the_first_ctrl_c_requests_a_stop_and_the_second_exits_at_once(monkeypatch):
+    exits = []
+    monkeypatch.setattr(interrupt.os, "_exit", lambda code: exits.append(code))
+    with interrupt.handle_interrupts():
+        os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt: training finishes its step
+        assert interrupt.stop_requested() and exits == []
+        os.kill(os.getpid(), signal.SIGINT)
+        assert exits == [interrupt.EXIT_CODE]
+    assert not interrupt.stop_requested()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back

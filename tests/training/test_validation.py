@@ -1,0 +1,255 @@
+"""validate_config: every preset composes and passes; a value of the wrong type or out of its range is refused
+with one line that names the key, the value and what is allowed, before anything is built."""
+
+import dataclasses
+import inspect
+import re
+
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from textgan.losses.gan import GANLoss
+from textgan.train import CONF_DIR
+from textgan.training import settings
+from textgan.training.validation import (
+    ESTIMATOR_CLASSES,
+    PATTERNS,
+    RANGES,
+    ConfigError,
+    validate_config,
+)
+
+EXPERIMENTS = sorted(path.stem for path in (CONF_DIR / "experiment").glob("*.yaml"))
+ESTIMATORS = sorted(path.stem for path in (CONF_DIR / "estimator").glob("*.yaml"))
+BASELINES = sorted(path.stem for path in (CONF_DIR / "estimator" / "baseline").glob("*.yaml"))
+LOGGERS = sorted(path.stem for path in (CONF_DIR / "logger").glob("*.yaml"))
+LOSSES = sorted(path.stem for path in (CONF_DIR / "loss").glob("*.yaml"))
+TRAINERS = sorted(path.stem for path in (CONF_DIR / "trainer").glob("*.yaml"))
+
+
+def composed(tmp_path, *overrides: str, debug: bool = True) -> dict:
+    """The composed, resolved config as plain containers (what the run validates), at debug size or not."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=[
+                *(["debug=default"] if debug else []),
+                f"paths.output_dir={tmp_path / 'run'}",  # ${hydra:runtime.output_dir} resolves only in a run
+                *overrides,
+            ],
+        )
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def refusal(config: dict) -> str:
+    with pytest.raises(ConfigError) as caught:
+        validate_config(config)
+    return str(caught.value)
+
+
+# ---- every preset passes ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("debug", [True, False], ids=["debug", "full"])
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_preset_with_every_estimator_validates(tmp_path, experiment, estimator, debug):
+    config = composed(tmp_path, f"experiment={experiment}", f"estimator={estimator}", debug=debug)
+    assert config["estimator"]["_target_"]  # composed for real, not an empty dict
+    validate_config(config)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [("estimator=reinforce", f"estimator/baseline={b}") for b in BASELINES]
+    + [(f"logger={name}",) for name in LOGGERS]
+    + [(f"loss={name}",) for name in LOSSES]
+    + [(f"trainer={name}",) for name in TRAINERS]
+    + [("data=coco",), ("data=emnlp_news",), ("data=corpus", "data.dir=/some/dataset")]
+    + [("experiment=seqgan_oracle", "discriminator=relgan"), ("experiment=seqgan_oracle", "generator=rmc")],
+    ids=lambda overrides: " ".join(overrides),
+)
+def test_every_group_choice_validates(tmp_path, overrides):
+    debug = not any(o.startswith("data=") for o in overrides)  # debug=default replaces the data with the oracle
+    validate_config(composed(tmp_path, *overrides, debug=debug))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ("pretrain.epochs=0", "adversarial.steps=0", "diagnostics.every=0"),  # the lower ends are allowed
+        ("adversarial.module.grad_clip=null", "pretrain.grad_clip=0"),  # no clipping
+        ("adversarial.module.grad_clip=5",),  # an int where a float is wanted
+        ("discriminator.dropout=0",),
+        ("discriminator.dropout=1",),
+        ("trainer.precision=16",),
+        ("trainer.precision=bf16-mixed",),
+        ("trainer.precision='32'",),
+        ("trainer.devices=auto", "trainer.accelerator=auto"),
+        ("trainer.deterministic=warn",),
+        ("seed=0", "matmul_precision=medium", "on_nonfinite=skip"),
+        ("estimator=reinforce", "estimator.rollout_update_rate=0.8", "estimator.reward_autocast=bfloat16"),
+        ("estimator=gst", "estimator.schedule.beta_max=0.5", "estimator.schedule.adapt=no"),
+        ("estimator=reinmax", "estimator.schedule.beta_max=1"),
+        ("estimator.schedule.horizon=null",),  # train.py fills in the run's adversarial steps
+    ],
+    ids=lambda overrides: " ".join(overrides),
+)
+def test_values_at_the_edges_of_their_ranges_are_allowed(tmp_path, overrides):
+    validate_config(composed(tmp_path, *overrides))
+
+
+# ---- bad values are refused, naming key, value and what is allowed ------------------------------------------------
+BAD = [
+    # (overrides, key, the value as repr, words of what is allowed)
+    (("pretrain.epochs=abc",), "pretrain.epochs", "'abc'", "an integer >= 0"),
+    (("pretrain.epochs=1.5",), "pretrain.epochs", "1.5", "an integer >= 0"),
+    (("pretrain.epochs=true",), "pretrain.epochs", "True", "an integer >= 0"),
+    (("adversarial.steps=-1",), "adversarial.steps", "-1", "an integer >= 0"),
+    (("pretrain.eval_every=0",), "pretrain.eval_every", "0", "an integer >= 1"),
+    (("adversarial.checkpoint_every=0",), "adversarial.checkpoint_every", "0", "an integer >= 1"),
+    (("pretrain.grad_clip=-1",), "pretrain.grad_clip", "-1", "null or a number >= 0"),
+    (("trainer.precision=fp8",), "trainer.precision", "'fp8'", "'bf16-mixed'"),
+    (("trainer.precision=8",), "trainer.precision", "8", "'32-true'"),
+    (("trainer.accelerator=tpu2",), "trainer.accelerator", "'tpu2'", "'cpu'"),
+    (("trainer.devices=0",), "trainer.devices", "0", "'auto'"),
+    (("trainer.log_every_n_steps=-1",), "trainer.log_every_n_steps", "-1", "an integer >= 0"),
+    (("trainer.deterministic=sometimes",), "trainer.deterministic", "'sometimes'", "'warn'"),  # Trainer's annotation
+    (("data.batch_size=0",), "data.batch_size", "0", "an integer >= 1"),
+    (("data.max_length=1",), "data.max_length", "1", "an integer >= 2"),
+    (("pretrain.module.optimizer.lr=0",), "pretrain.module.optimizer.lr", "0", "a number > 0"),
+    (("adversarial.module.generator_optimizer.lr=-1e-4",), "adversarial.module.generator_optimizer.lr", "-0.0001",
+     "a number > 0"),  # fmt: skip
+    (("estimator=rebar", "estimator.optimizer.lr=0.0"), "estimator.optimizer.lr", "0.0", "a number > 0"),
+    (("adversarial.module.discriminator_optimizer.betas=[0.9,1.0]",),
+     "adversarial.module.discriminator_optimizer.betas", "[0.9, 1.0]", "a list of 2"),  # fmt: skip
+    (("discriminator.dropout=1.5",), "discriminator.dropout", "1.5", "a number in [0, 1]"),
+    (("estimator=reinforce", "estimator.rollout_update_rate=1.5"), "estimator.rollout_update_rate", "1.5",
+     "null or a number in [0, 1)"),  # fmt: skip
+    (("estimator=reinforce", "estimator/baseline=moving_average", "estimator.baseline.decay=1.0"),
+     "estimator.baseline.decay", "1.0", "a number in [0, 1)"),  # fmt: skip
+    (("estimator=reinforce", "estimator/baseline=leave_one_out", "estimator.baseline.group_size=1"),
+     "estimator.baseline.group_size", "1", "null or an integer >= 2"),  # fmt: skip
+    (("estimator=reinforce", "estimator.reward=token"), "estimator.reward", "'token'", "'rollout'"),
+    (("estimator=reinforce", "estimator.reward_transform=sigmoid"), "estimator.reward_transform", "'sigmoid'",
+     "'log_prob'"),  # fmt: skip
+    (("estimator=reinforce", "estimator.reduction=mean"), "estimator.reduction", "'mean'", "'sequence_mean'"),
+    (("estimator=reinforce", "estimator.rollout_num=0"), "estimator.rollout_num", "0", "an integer >= 1"),
+    (("estimator=gumbel_rao", "estimator.num_gumbel_samples=0"), "estimator.num_gumbel_samples", "0",
+     "an integer >= 1"),  # fmt: skip
+    (("estimator.schedule.adapt=cubic",), "estimator.schedule.adapt", "'cubic'", "'sigmoid'"),
+    (("estimator.schedule.beta_max=0",), "estimator.schedule.beta_max", "0", "a number > 0"),
+    (("estimator.schedule.beta_max=0.5",), "estimator.schedule.beta_max", "0.5", "a number >= 1 with adapt='exp'"),
+    (("estimator=reinmax", "estimator.schedule.beta_max=2"), "estimator.schedule.beta_max", "2", "a number <= 1"),
+    (("estimator.schedule.horizon=1",), "estimator.schedule.horizon", "1", "null or an integer >= 2"),
+    (("estimator._target_=torch.nn.Linear",), "estimator._target_", "'torch.nn.Linear'", "gumbel_softmax, rebar"),
+    (("loss._target_=textgan.losses.gan.NoSuchLoss",), "loss._target_", "'textgan.losses.gan.NoSuchLoss'",
+     "rsgan, standard"),  # fmt: skip
+    (("loss=wgan_gp", "loss.gp_weight=-1"), "loss.gp_weight", "-1", "a number >= 0"),
+    (("evaluation.num_samples=0",), "evaluation.num_samples", "0", "an integer >= 1"),
+    (("diagnostics.every=-1",), "diagnostics.every", "-1", "an integer >= 0"),
+    (("seed=-3",), "seed", "-3", "an integer in [0, 4294967295]"),
+    (("matmul_precision=fast",), "matmul_precision", "'fast'", "'highest', 'high', 'medium'"),
+    (("on_nonfinite=halt",), "on_nonfinite", "'halt'", "'stop', 'skip'"),
+    (("flush_denormal=maybe",), "flush_denormal", "'maybe'", "true or false"),  # RunSettings' annotation
+    (("estimator.straight_through=yes",), "estimator.straight_through", "'yes'", "true or false"),  # constructor's
+    (("adversarial.module.release_memory=1",), "adversarial.module.release_memory", "1", "true or false"),
+    (("adversarial.module.generator_steps=0",), "adversarial.module.generator_steps", "0", "an integer >= 1"),
+    (("adversarial.module.discriminator_steps=-1",), "adversarial.module.discriminator_steps", "-1",
+     "an integer >= 0"),  # fmt: skip
+    (("adversarial.module.discriminator_pretrain_steps=2",), "adversarial.module.discriminator_epochs", "0",
+     "an integer >= 1 when adversarial.module.discriminator_pretrain_steps > 0"),  # fmt: skip
+    (("discriminator.num_filters=[8,8]",), "discriminator.num_filters", "[8, 8]", "a list of 4"),
+    (("generator.num_heads=0",), "generator.num_heads", "0", "an integer >= 1"),
+    (("logger=wandb", "logger.wandb.offline=maybe"), "logger.wandb.offline", "'maybe'", "true or false"),
+    (("logger.csv.flush_logs_every_n_steps=0",), "logger.csv.flush_logs_every_n_steps", "0", "an integer >= 1"),
+    (("data=corpus",), "data.dir", "'???'", "mandatory"),
+    (("data=coco", "data.tokenizer=sentencepiece"), "data.tokenizer", "'sentencepiece'", "'byte_bpe'"),
+    (("data=coco", "data.vocab_size=4"), "data.vocab_size", "4", "an integer > 4"),
+    (("data=coco", "data.bleu_orders=[0,2]"), "data.bleu_orders", "[0, 2]", "each an integer >= 1"),
+    (("data=coco", "data.lowercase=no"), "data.lowercase", "'no'", "true or false"),
+]
+
+
+@pytest.mark.parametrize("overrides, key, value, allowed", BAD, ids=[" ".join(case[0]) for case in BAD])
+def test_a_bad_value_is_refused_in_one_line_naming_key_value_and_what_is_allowed(
+    tmp_path, overrides, key, value, allowed
+):
+    debug = not any(o.startswith("data=") for o in overrides)
+    message = refusal(composed(tmp_path, *overrides, debug=debug))
+    assert "\n" not in message
+    assert message.startswith("config: ")
+    assert f"{key}={value} is not allowed: " in message, message
+    assert allowed in message.split(f"{key}={value} is not allowed: ", 1)[1].split("; ")[0], message
+
+
+def test_every_violation_is_named_on_one_line_in_walk_order(tmp_path):
+    config = composed(tmp_path, "trainer.precision=fp8", "pretrain.epochs=abc", "adversarial.steps=-1")
+    with pytest.raises(ConfigError) as caught:
+        validate_config(config)
+    assert [v.split("=")[0] for v in caught.value.violations] == [
+        "pretrain.epochs",
+        "adversarial.steps",
+        "trainer.precision",
+    ]
+    assert str(caught.value) == "config: " + "; ".join(caught.value.violations)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_refused_config_is_a_value_error(tmp_path):
+    with pytest.raises(ValueError, match=r"^config: adversarial\.steps=-1 is not allowed: an integer >= 0$"):
+        validate_config(composed(tmp_path, "adversarial.steps=-1"))
+
+
+def test_a_section_that_is_not_a_mapping_is_named(tmp_path):
+    config = composed(tmp_path)
+    config["pretrain"] = 5
+    assert "pretrain=5 is not allowed" in refusal(config)
+
+
+def test_a_target_that_does_not_import_is_named(tmp_path):
+    config = composed(tmp_path)
+    config["pretrain"]["module"]["_target_"] = "textgan.training.mle.NoSuchModule"
+    assert "pretrain.module._target_='textgan.training.mle.NoSuchModule' is not allowed" in refusal(config)
+
+
+class UnresolvableLoss(GANLoss):
+    """A target whose annotations do not all resolve: those that do are still checked, the rest skipped."""
+
+    def __init__(self, weight: "NoSuchType" = None, scale: int = 1) -> None:  # noqa: F821
+        super().__init__()
+
+
+def test_an_annotation_that_does_not_resolve_skips_only_that_parameter(tmp_path):
+    config = composed(tmp_path)
+    config["loss"] = {"_target_": f"{__name__}.UnresolvableLoss", "weight": "anything", "scale": 2}
+    validate_config(config)
+    config["loss"]["scale"] = "2"
+    assert "loss.scale='2' is not allowed: an integer" in refusal(config)
+
+
+# ---- the table is honest with the code ----------------------------------------------------------------------------
+def test_every_estimator_choice_is_an_allowed_estimator():
+    targets = {yaml.safe_load(path.read_text())["_target_"] for path in (CONF_DIR / "estimator").glob("*.yaml")}
+    names = {f"{cls.__module__}.{cls.__name__}" for cls in ESTIMATOR_CLASSES}
+    assert targets == names
+
+
+def _constructor_parameters() -> set[str]:
+    """Names every table entry may refer to: constructor parameters of every target in conf/, settings fields."""
+    targets = {settings.TRAINER_TARGET}
+    for path in CONF_DIR.rglob("*.yaml"):
+        targets |= set(re.findall(r"^\s*_target_:\s*(\S+)", path.read_text(), flags=re.MULTILINE))
+    names = {"_target_", *settings.EXTRA_OBJECT_KEYS["generator"]}
+    for target in targets:
+        names |= set(inspect.signature(settings._target(target)).parameters)
+    for cls in [settings.RunSettings, *settings.SECTIONS.values()]:
+        names |= {field.name for field in dataclasses.fields(cls)}
+    return names
+
+
+def test_every_range_names_a_key_that_something_reads():
+    names = _constructor_parameters()
+    stale = [pattern for pattern, _ in PATTERNS if pattern.rsplit(".", 1)[-1] not in names]
+    assert stale == []
+    assert len(PATTERNS) > len(RANGES)  # the {a,b} patterns were expanded
