@@ -77,6 +77,9 @@ def test_ctrl_c_saves_and_stops_and_the_run_resumes_to_the_end(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert (run_dir / "generator.pt").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the resume ran in the run's folder
+    assert sorted(p.name for p in (run_dir / ".hydra").iterdir()) == ["config.yaml", "hydra.yaml", "overrides.yaml"]
+    assert "adversarial.steps=400" in (run_dir / ".hydra" / "overrides.yaml").read_text()  # the first start's
 
 
 def test_the_first_ctrl_c_requests_a_stop_and_the_second_exits_at_once(monkeypatch):

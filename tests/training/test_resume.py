@@ -192,3 +192,21 @@ def test_a_full_disk_while_checkpointing_names_the_file_and_keeps_the_previous_c
     checkpoint = tmp_path / "run" / "checkpoints" / "adversarial" / "last.ckpt"
     assert torch.load(checkpoint, weights_only=False)["adversarial_iteration"] == 2
     assert not list(checkpoint.parent.glob(".last.ckpt.tmp-*"))
+
+
+def test_a_resumed_run_continues_its_wandb_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    run(compose_config(tmp_path, "adversarial.steps=2", "logger=wandb"))
+    run_dir = tmp_path / "run"
+    run_id = yaml_value(run_dir / "config.yaml", "id")
+    assert run_id and len(run_id) == 8
+    resume(run_dir, "adversarial.steps=3")
+    assert yaml_value(run_dir / "config.yaml", "id") == run_id
+    runs = sorted(p.name for p in (run_dir / "wandb").glob("offline-run-*"))
+    assert runs and all(name.endswith(f"-{run_id}") for name in runs)  # one wandb run id: `wandb sync` joins them
+
+
+def yaml_value(path: Path, key: str) -> str | None:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.load(path).logger.wandb.get(key)
