@@ -52,6 +52,7 @@ from textgan.training.settings import (
     settings,
     unread_keys,
 )
+from textgan.training.threads import available_cores, use_threads
 from textgan.training.validation import ConfigError, validate_config
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -319,9 +320,11 @@ def _hydra_main(cfg: DictConfig) -> None:
         lightning_log = logging.getLogger(name)
         lightning_log.handlers.clear()
         lightning_log.propagate = True
+    hydra_cfg = HydraConfig.get()
     if cfg.get("flush_denormal", True):
         flush_denormals()  # before any parallel torch operation, so that every worker thread inherits it
-    hydra_cfg = HydraConfig.get()
+    threads = use_threads(cfg.get("threads", "auto"), _concurrent_jobs(hydra_cfg.launcher))
+    log.info("%d CPU thread(s)", threads)
     try:
         cfg, output_dir, finished = prepare_run(cfg, list(hydra_cfg.overrides.task))
     except (ValueError, FileExistsError, FileNotFoundError) as error:  # refused before anything was made
@@ -337,6 +340,14 @@ def _hydra_main(cfg: DictConfig) -> None:
         _exit_with(error, 1)
     except RunInterrupted as error:
         _exit_with(error, EXIT_CODE)
+
+
+def _concurrent_jobs(launcher: Any) -> int:
+    """Jobs the Hydra launcher runs at once on this machine: joblib's ``n_jobs`` (-1: one per core), else 1."""
+    n_jobs = launcher.get("n_jobs") if launcher is not None else None
+    if not isinstance(n_jobs, int):
+        return 1
+    return n_jobs if n_jobs > 0 else max(available_cores() + 1 + n_jobs, 1)
 
 
 def _exit_with(error: Exception, code: int) -> None:

@@ -73,6 +73,7 @@ class RunSettings:
     matmul_precision: str
     flush_denormal: bool
     on_nonfinite: str
+    threads: int | str
 
 
 # section -> settings class; "module" / object nodes inside a section are checked as ``_target_`` nodes

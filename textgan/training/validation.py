@@ -164,6 +164,7 @@ RANGES: tuple[tuple[str, Rule], ...] = (
     ("seed", integer(0, 2**32 - 1)),  # lightning.seed_everything's range
     ("matmul_precision", one_of("highest", "high", "medium")),  # torch.set_float32_matmul_precision
     ("on_nonfinite", one_of(*NONFINITE_MODES)),
+    ("threads", Rule(lambda v: v == "auto" or (_is_int(v) and v >= 1), "'auto' or an integer >= 1")),
     # schedules (conf/pretrain, conf/adversarial, evaluation, diagnostics)
     ("{pretrain.epochs,adversarial.steps}", integer(0)),
     ("{pretrain,adversarial}.{eval_every,checkpoint_every}", integer(1)),
