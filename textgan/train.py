@@ -34,6 +34,7 @@ from textgan.numerics import flush_denormals
 from textgan.training.callbacks import AtomicCheckpoint, EvaluationCallback
 from textgan.training.interrupt import EXIT_CODE, RunInterrupted, handle_interrupts, stop_requested
 from textgan.training.nonfinite import NonFiniteError
+from textgan.training.objective import optimized_value
 from textgan.training.progress import StageProgressBar
 from textgan.training.run_folder import (
     finished_summary,
@@ -313,7 +314,7 @@ def _remove_unused_hydra_folder(folder: Path) -> None:
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")
-def _hydra_main(cfg: DictConfig) -> None:
+def _hydra_main(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
 
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):  # into Hydra's console and train.log
@@ -332,14 +333,17 @@ def _hydra_main(cfg: DictConfig) -> None:
             _remove_unused_hydra_folder(Path(hydra_cfg.runtime.output_dir))
         _exit_with(error, 2)
     if finished is not None:
-        return
+        return optimized_value(finished, cfg.optimized_metric) if cfg.get("optimized_metric") else None
     try:
         with handle_interrupts():
-            _train(cfg, output_dir)
+            summary = _train(cfg, output_dir)
     except NonFiniteError as error:
         _exit_with(error, 1)
     except RunInterrupted as error:
         _exit_with(error, EXIT_CODE)
+    if cfg.get("optimized_metric"):  # what a Hydra sweeper (Optuna) optimises
+        return optimized_value(summary, cfg.optimized_metric)
+    return None
 
 
 def _concurrent_jobs(launcher: Any) -> int:

@@ -74,6 +74,7 @@ class RunSettings:
     flush_denormal: bool
     on_nonfinite: str
     threads: int | str
+    optimized_metric: str | None
 
 
 # section -> settings class; "module" / object nodes inside a section are checked as ``_target_`` nodes
