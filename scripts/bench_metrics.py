@@ -143,21 +143,32 @@ def sample_scores(shared_data_dir: str | Path, tokenize: str = "whitespace") -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmark import markdown_table, positive_int  # shared by every benchmark script
+
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--shared-data", default=str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--nltk-subset", type=int, default=100, help="hypotheses nltk is timed on")
+    parser.add_argument("--nltk-subset", type=positive_int, default=100, help="hypotheses nltk is timed on")
     parser.add_argument("--samples", action="store_true", help="also score the Texygen COCO samples")
-    parser.add_argument("--tokenize", nargs="+", default=["whitespace"], choices=["whitespace", "treebank"])
+    parser.add_argument(
+        "--tokenize",
+        nargs="+",
+        choices=["whitespace", "treebank"],
+        help="how --samples splits lines (default: whitespace)",
+    )
     parser.add_argument("--json", default=None, help="also write all rows to this JSON file")
     args = parser.parse_args(argv)
-    from benchmark import markdown_table  # the one table format of every benchmark section
+    if args.tokenize and not args.samples:
+        parser.error("--tokenize applies to --samples only (how the Texygen samples are split); add --samples")
+    if not Path(args.shared_data).is_dir():
+        parser.error(f"--shared-data {args.shared_data}: no such folder (COCO is read from it)")
 
     results = {"bleu": benchmark_bleu(args.shared_data, args.nltk_subset)}
     print("\n### BLEU / Self-BLEU speed (nltk seconds EXTRAPOLATED linearly from the subset)\n")
     print(markdown_table(results["bleu"]))
     if args.samples:
-        results["samples"] = [row for way in args.tokenize for row in sample_scores(args.shared_data, way)]
+        ways = args.tokenize or ["whitespace"]
+        results["samples"] = [row for way in ways for row in sample_scores(args.shared_data, way)]
         print("\n### Texygen COCO samples against the COCO test split\n")
         print(markdown_table(results["samples"], digits=4))
     if args.json:

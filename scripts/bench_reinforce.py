@@ -195,19 +195,22 @@ def benchmark_rollout(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmark import device_argument, markdown_table, positive_int  # shared by every benchmark script
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", nargs="+", default=["oracle", "coco"], choices=sorted(SIZES))
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--rollouts", type=int, default=ROLLOUTS)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument(
+        "--device", type=device_argument, default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda[:N]"
+    )
+    parser.add_argument("--rollouts", type=positive_int, default=ROLLOUTS)
+    parser.add_argument("--repeats", type=positive_int, default=3)
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--no-plain", action="store_true", help="skip the slow plain-loop baseline")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
-    from benchmark import markdown_table  # the one table format of every benchmark section
 
     flush_denormals()  # as textgan-train does (textgan/numerics.py)
-    if args.threads:
+    if args.threads is not None:
         torch.set_num_threads(args.threads)
     rows = benchmark_rollout(
         args.device, tuple(args.size), rollouts=args.rollouts, repeats=args.repeats, plain=not args.no_plain

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import queue as queue_module
 import resource
 import sys
 import time
@@ -40,6 +41,34 @@ SIZES = {
     "coco": {"vocab_size": 4683, "max_length": 37},
 }
 BATCH = 64
+SECTIONS = ("models", "bleu", "reinforce")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (a count of 0 would divide by zero or silently mean "default")."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def device_argument(text: str) -> str:
+    """argparse type: ``cpu``, or ``cuda`` / ``cuda:N`` when that CUDA device exists."""
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        device = None
+    usable = device is not None and (
+        device.type == "cpu"
+        or (device.type == "cuda" and torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count())
+    )
+    if not usable:
+        found = f"{torch.cuda.device_count()} CUDA device(s)" if torch.cuda.is_available() else "no CUDA"
+        raise argparse.ArgumentTypeError(f"{text!r}: expected cpu or cuda[:N] (this machine has {found})")
+    return text
 
 
 def _models(size: str, device: str):
@@ -157,12 +186,30 @@ def _child(name: str, size: str, device: str, precision: str, flush: bool, queue
 
 
 def run_isolated(name: str, size: str, device: str, precision: str, flush: bool = True) -> dict:
-    """One measurement in a fresh process: its time and its own peak memory."""
+    """One measurement in a fresh process: its time and its own peak memory.
+
+    Raises RuntimeError when the process ends without a result (its traceback is on stderr) rather than waiting
+    for that result forever.
+    """
     context = mp.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=_child, args=(name, size, device, precision, flush, queue))
     process.start()
-    result = queue.get()
+    while True:
+        try:
+            result = queue.get(timeout=1.0)
+            break
+        except queue_module.Empty:
+            if process.is_alive():
+                continue
+            try:  # it may have put its result just before exiting
+                result = queue.get(timeout=1.0)
+                break
+            except queue_module.Empty:
+                raise RuntimeError(
+                    f"{name} ({size}, {device}, {precision}) failed in its subprocess (exit code "
+                    f"{process.exitcode}); its error is above"
+                ) from None
     process.join()
     return result
 
@@ -202,16 +249,20 @@ def markdown_table(rows: list[dict], digits: int = 3) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--section", nargs="+", default=["models", "bleu", "reinforce"])
+    parser.add_argument("--section", nargs="+", default=list(SECTIONS), choices=SECTIONS)
     parser.add_argument("--size", nargs="+", default=["oracle", "coco"], choices=sorted(SIZES))
     parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
-    parser.add_argument("--device", nargs="+", default=None, help="default: cpu, plus cuda when available")
+    parser.add_argument(
+        "--device", nargs="+", type=device_argument, help="cpu, cuda or cuda:N (default: cpu, plus cuda when available)"
+    )
     parser.add_argument("--shared-data", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--json", default=None, help="also write all rows to this JSON file")
     parser.add_argument(
         "--keep-denormals", action="store_true", help="keep subnormal floats (as textgan-train flush_denormal=false)"
     )
     args = parser.parse_args(argv)
+    if "bleu" in args.section and not Path(args.shared_data).is_dir():
+        parser.error(f"--shared-data {args.shared_data}: no such folder (the bleu section reads COCO from it)")
     flush_denormals(not args.keep_denormals)
     devices = args.device or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     torch.set_float32_matmul_precision("highest")

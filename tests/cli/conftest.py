@@ -53,6 +53,17 @@ def tiny_checkpoint(
     return save_generator(path, generator, build, metadata)
 
 
+def tiny_run_checkpoint(run: Path, generator_file: Path, stage: str = "adversarial") -> Path:
+    """A run folder ``run`` as training leaves it: a copy of ``generator_file`` and a Lightning checkpoint
+    ``checkpoints/<stage>/last.ckpt`` holding its weights as ``generator.*``; returns the checkpoint's path."""
+    (run / "checkpoints" / stage).mkdir(parents=True)
+    (run / "generator.pt").write_bytes(generator_file.read_bytes())
+    payload = torch.load(generator_file, weights_only=True)
+    state = {f"generator.{key}": value for key, value in payload["state_dict"].items()}
+    torch.save({"state_dict": state, "epoch": 0}, run / "checkpoints" / stage / "last.ckpt")
+    return run / "checkpoints" / stage / "last.ckpt"
+
+
 def tiny_oracle(path: Path, vocab_size: int = 20, size: int = 8) -> Path:
     """An oracle ``.npz`` (``textgan.data.oracle`` layout) with N(0, 1) parameters."""
     rng = np.random.default_rng(0)
@@ -84,6 +95,12 @@ def make_dataset() -> Callable[..., Path]:
 def make_checkpoint() -> Callable[..., Path]:
     """``make_checkpoint(path, vocab_size, max_length, fingerprint, sharpen=1.0)``: a generator file."""
     return tiny_checkpoint
+
+
+@pytest.fixture
+def make_run_checkpoint() -> Callable[..., Path]:
+    """``make_run_checkpoint(run, generator_file, stage="adversarial")``: a run's Lightning checkpoint."""
+    return tiny_run_checkpoint
 
 
 @pytest.fixture

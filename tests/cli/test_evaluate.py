@@ -114,3 +114,16 @@ def test_oracle_checkpoint(make_oracle, make_checkpoint, tmp_path):
     assert sorted(report["metrics"]) == ["nll_gen", "nll_oracle"]
     assert 0.0 < report["metrics"]["nll_oracle"] < 20 and 0.0 < report["metrics"]["nll_gen"] < 20
     assert report["data"]["vocab_fingerprint"] == "ids:20"
+
+
+def test_a_runs_lightning_checkpoint_scores_as_its_generator_file(text_setup, make_run_checkpoint, tmp_path):
+    """``--checkpoint`` takes what ``textgan-generate`` takes: a run's ``checkpoints/*/last.ckpt`` too."""
+    dataset_dir, _, checkpoint = text_setup
+    lightning = make_run_checkpoint(tmp_path / "run", checkpoint)
+    reports = {}
+    for name, path in (("file", checkpoint), ("lightning", lightning)):
+        argv = ["--checkpoint", str(path), "--dataset-dir", str(dataset_dir), "--num-samples", "16"]
+        assert main([*argv, "--out", str(tmp_path / name)]) == 0
+        reports[name] = json.loads((tmp_path / name / "metrics.json").read_text())
+    assert reports["lightning"]["metrics"] == reports["file"]["metrics"]
+    assert reports["lightning"]["source"]["checkpoint"] == str(lightning.resolve())

@@ -390,8 +390,8 @@ def test_bad_checkpoints_exit_2_and_write_nothing(text_setup, make_checkpoint, t
     path = tmp_path / "bad.pt"
     problem = {
         "missing": "checkpoint not found",
-        "text": "not a readable textgan generator file",
-        "truncated": "not a readable textgan generator file",
+        "text": "is not a PyTorch file (it looks like text",
+        "truncated": "is truncated or damaged",
         "not a generator": "not a textgan generator file",
         "other vocabulary": "vocabulary mismatch",
     }[kind]

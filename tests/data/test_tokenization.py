@@ -83,7 +83,8 @@ def test_manifest_contents(tmp_path):
     train_words = {w for line in TRAIN for w in line.split()}
     assert manifest["vocab_size"] == len(train_words) + 4 == load_tokenizer(tmp_path / "ds").get_vocab_size()
     assert manifest["max_length"] == max(len(line.split()) for line in TRAIN + TEST) + 1
-    assert manifest["max_length_from"] == "data" and manifest["train_is_test"] is False
+    assert manifest["max_length_from"] == "auto" and manifest["train_is_test"] is False
+    assert manifest["length_cap"]["cap"] >= manifest["max_length"]  # no outlier here: nothing dropped
     assert manifest["vocab_fingerprint"].startswith("sha256:") and len(manifest["vocab_fingerprint"]) == 71
     for split, path, lines in (("train", train, TRAIN), ("test", test, TEST)):
         facts = manifest["splits"][split]
@@ -144,10 +145,13 @@ def test_bpe_round_trip(tmp_path):
 def test_up_to_date_follows_contents_and_options(tmp_path):
     train, test = write_corpus(tmp_path / "corpus")
     options = TokenizerOptions()
-    build_dataset(tmp_path / "ds", train, test, options)
-    assert is_up_to_date(tmp_path / "ds", train, test, options, None)
+    build_dataset(tmp_path / "ds", train, test, options)  # max_length="auto", the default
+    assert is_up_to_date(tmp_path / "ds", train, test, options, "auto")
+    assert not is_up_to_date(tmp_path / "ds", train, test, options, None)  # none: no cap, another build
     assert not is_up_to_date(tmp_path / "ds", train, test, options, 20)
-    assert not is_up_to_date(tmp_path / "ds", train, test, TokenizerOptions(lowercase=True), None)
+    assert not is_up_to_date(tmp_path / "ds", train, test, TokenizerOptions(lowercase=True), "auto")
+    build_dataset(tmp_path / "ds", train, test, options, max_length="none")
+    assert is_up_to_date(tmp_path / "ds", train, test, options, None)  # "none" and None are one setting
     train.write_text(train.read_text() + "one more line .\n")
     assert not is_up_to_date(tmp_path / "ds", train, test, options, None)
     assert not is_up_to_date(tmp_path / "missing", train, test, options, None)

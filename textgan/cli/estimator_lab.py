@@ -160,14 +160,16 @@ def load_run(run_dir: Path, trust: bool = False):
     """Generator, discriminator (from the adversarial checkpoint) and real data of a finished run.
 
     The generator file loads safely unless ``trust`` (``load_generator``); the Lightning checkpoint is read in
-    full, as one's own run's, and only from inside the run folder.
+    full, as one's own run's, and only from inside the run folder. A damaged ``summary.json``, generator file or
+    checkpoint raises ValueError (``CheckpointError`` for the last two) naming it.
     """
     from hydra.utils import instantiate
 
+    from textgan.models.checkpoints import RUN_CHECKPOINT
     from textgan.models.io import load_generator
+    from textgan.models.torch_files import CheckpointError, one_line, read_torch_file
 
-    summary = json.loads((run_dir / "summary.json").read_text())
-    config = summary["config"]
+    config = read_run_config(run_dir / "summary.json")
     generator_file = run_dir / "generator.pt"
     if not generator_file.is_file():
         generator_file = run_dir / "pretrained_generator.pt"
@@ -179,12 +181,29 @@ def load_run(run_dir: Path, trust: bool = False):
     discriminator = instantiate(config["discriminator"], **facts)
     checkpoint = run_dir / "checkpoints" / "adversarial" / "last.ckpt"
     if checkpoint.is_file():  # a checkpoint of one's own run, trusted as such
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+        payload = read_torch_file(checkpoint, RUN_CHECKPOINT, trust=True)
+        state = payload.get("state_dict") if isinstance(payload, dict) else None
         prefix = "discriminator."
-        discriminator.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
+        try:
+            discriminator.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
+        except (AttributeError, RuntimeError, TypeError) as error:  # no state_dict, or not this discriminator's
+            problem = f"its discriminator weights do not fit the run's discriminator ({one_line(error, 300)})"
+            raise CheckpointError(checkpoint, problem, RUN_CHECKPOINT) from error
     else:
         print(f"textgan-estimator-lab: {checkpoint} missing: the discriminator is untrained", file=sys.stderr)
     return generator, discriminator.eval().requires_grad_(False), datamodule, config
+
+
+def read_run_config(path: Path) -> dict[str, Any]:
+    """The resolved config a run's ``summary.json`` records (ValueError naming the file if it has none)."""
+    expected = "the summary.json that textgan-train writes at the end of a run, with its 'config'"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not valid JSON ({error}); expected {expected}") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("config"), dict):
+        raise ValueError(f"{path}: holds no 'config' dict; expected {expected}")
+    return summary["config"]
 
 
 def run_real(args: argparse.Namespace) -> list[dict[str, Any]]:

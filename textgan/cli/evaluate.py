@@ -4,8 +4,11 @@ Real text: BLEU-2..5 against the test split, Self-BLEU-2..5 and (checkpoints) NL
 Synthetic oracle (``--oracle PATH.npz`` or ``--data oracle``): NLL_oracle of the samples and NLL_gen of the
 oracle's test set. The protocol is ``textgan.evaluation.protocol``'s, the same the training callback uses. Writes
 ``metrics.json``, ``metrics.md`` and (checkpoints) ``samples.txt`` to ``--out``; ``--wandb`` also logs them
-(offline unless ``WANDB_MODE`` says otherwise). ``--trust`` loads a generator file that is not plain data (an
-older or foreign one): only for files you made yourself or trust, since loading may run code. Examples::
+(offline unless ``WANDB_MODE`` says otherwise). ``--checkpoint`` takes what ``textgan-generate`` takes: a generator
+file or a run's ``checkpoints/{pretrain,adversarial}/*.ckpt``. ``--trust`` loads a generator file that is not
+plain data (an older or foreign one): only for files you made yourself or trust, since loading may run code.
+Input it cannot use (a damaged or foreign checkpoint, a samples file without two samples or with only blank
+lines, an option out of range) exits with status 2 and one line naming the problem. Examples::
 
     textgan-evaluate --checkpoint outputs/.../generator.pt --data coco --out results/relgan
     textgan-evaluate --samples-file ../shared/data/samples/texygen_coco_mle.txt \\
@@ -29,14 +32,18 @@ from textgan.cli.data_arguments import add_data_arguments, datamodule_from_args
 from textgan.data.corpus_files import check_text_file
 from textgan.evaluation.data import check_generator, describe_data
 from textgan.evaluation.protocol import evaluate_generator
-from textgan.models.io import TRUST_HELP, load_generator
+from textgan.models.checkpoints import load_checkpoint
+from textgan.models.io import TRUST_HELP
 from textgan.numerics import flush_denormals
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="textgan-evaluate", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", help="a generator file (save_generator's format)")
+    source.add_argument(
+        "--checkpoint",
+        help="a generator file (generator.pt, pretrained_generator.pt) or a run's checkpoints/*/last.ckpt",
+    )
     source.add_argument("--samples-file", help="generated sentences, one per line (BLEU / Self-BLEU only)")
     parser.add_argument(
         "--trust", action="store_true", help=f"load a generator file that is not plain data, {TRUST_HELP}"
@@ -56,21 +63,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def read_samples_file(path: str, limit: int) -> list[str]:
-    """The first ``limit`` lines of a UTF-8 file (checked); blank lines stay, as empty samples."""
+    """The first ``limit`` lines of a UTF-8 file (checked); blank lines stay, as empty samples (scored 0).
+
+    Refuses (ValueError naming the file) a file whose lines are all blank, and one with fewer than 2 lines
+    (Self-BLEU scores each sample against the others).
+    """
     check_text_file(path)
     text = Path(path).read_text(encoding="utf-8").replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return lines[:limit]
+    lines = lines[:limit]
+    if not any(line.strip() for line in lines):
+        raise ValueError(
+            f"{path}: no usable lines ({len(lines)} line(s), all blank); expected generated sentences, one per line"
+        )
+    if len(lines) < 2:
+        raise ValueError(
+            f"{path}: {len(lines)} sample(s) read; expected at least 2 sentences, one per line (Self-BLEU scores "
+            "each sample against the others)"
+        )
+    return lines
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse (ValueError) options outside their range, before anything is loaded or written."""
+    if args.num_samples < 1:
+        raise ValueError(f"--num-samples must be at least 1, got {args.num_samples}")
+    if not args.temperature > 0:
+        raise ValueError(f"--temperature must be > 0, got {args.temperature}")
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """Everything ``metrics.json`` holds: metrics, what was scored, on what data, under which protocol."""
     settings = {"num_samples": args.num_samples, "temperature": args.temperature, "seed": args.seed}
     settings["nll_ignore_padding"] = args.nll_ignore_padding
+    check_options(args)
     if args.checkpoint:
-        generator, metadata = load_generator(args.checkpoint, map_location=args.device, trust=args.trust)
+        generator, metadata = load_checkpoint(args.checkpoint, args.device, trust=args.trust)
         datamodule = datamodule_from_args(args, metadata)
         check_generator(generator, metadata, datamodule, args.checkpoint)
         result = evaluate_generator(
@@ -84,12 +114,12 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         metrics, texts = result.metrics, datamodule.decode(result.samples)
         source = {"checkpoint": str(Path(args.checkpoint).resolve()), "metadata": metadata}
     else:
+        texts = read_samples_file(args.samples_file, args.num_samples)
         datamodule = datamodule_from_args(args)
         if not hasattr(datamodule, "text_metrics"):
             raise ValueError(
                 f"--samples-file needs text data with a vocabulary, not {describe_data(datamodule)}"
             )
-        texts = read_samples_file(args.samples_file, args.num_samples)
         metrics = datamodule.text_metrics(datamodule.text_words(texts))
         source = {"samples_file": check_text_file(args.samples_file), "empty_samples": texts.count("")}
         settings.update(num_samples=len(texts), temperature=None, seed=None)

@@ -32,14 +32,14 @@ from textgan.atomic_files import atomic_write_text
 from textgan.cli.data_arguments import add_data_arguments, datamodule_from_args
 from textgan.data.base import TokenDataModule
 from textgan.evaluation.data import check_generator
+from textgan.models.checkpoints import load_checkpoint
 from textgan.models.generator import Generator
-from textgan.models.io import TRUST_HELP, load_generator
+from textgan.models.io import TRUST_HELP
 from textgan.numerics import flush_denormals
 from textgan.sampling import categorical_sample, filter_logits
 
 PROG = "textgan-generate"
 PROTOCOL_OPTIONS = ("max_hypotheses", "max_references", "self_bleu_samples", "nll_ignore_padding")
-RUN_STAGES = {"adversarial": "generator.pt", "pretrain": "pretrained_generator.pt"}  # stage -> its generator file
 
 JSONL_HELP = (
     "jsonl: one object per sentence with 'text', 'token_ids' (up to and including <eos>, padding removed), "
@@ -112,86 +112,6 @@ def check_options(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- loading
-def load_checkpoint(
-    path: str | Path, device: str | torch.device = "cpu", *, trust: bool = False
-) -> tuple[Generator, dict[str, Any]]:
-    """A generator and its metadata from a generator file or a run's Lightning checkpoint (``.ckpt``).
-
-    Raises FileNotFoundError for a missing file and ValueError for one that is not a textgan generator file
-    or training checkpoint (truncated, another format), or a generator file that does not load safely
-    without ``trust`` (``load_generator``), naming the file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    if path.suffix == ".ckpt":
-        return load_run_checkpoint(path, device, trust=trust)
-    return _load_generator_file(path, device, trust)
-
-
-def _load_generator_file(path: Path, device: str | torch.device, trust: bool) -> tuple[Generator, dict[str, Any]]:
-    try:
-        generator, metadata = load_generator(path, map_location=device, trust=trust)
-    except (FileNotFoundError, ValueError):
-        raise
-    except Exception as error:  # torch.load of a truncated or foreign file: zip, pickle or EOF errors
-        raise ValueError(
-            f"{path} is not a readable textgan generator file ({type(error).__name__}: {error})"
-        ) from error
-    return generator, metadata
-
-
-def load_run_checkpoint(
-    path: str | Path, device: str | torch.device = "cpu", *, trust: bool = False
-) -> tuple[Generator, dict[str, Any]]:
-    """The generator of a training run's Lightning checkpoint ``RUN/checkpoints/{pretrain,adversarial}/X.ckpt``.
-
-    A Lightning checkpoint holds weights but not the constructor call, so it is read only where training put
-    it: the architecture and metadata come from the run folder's generator file (``generator.pt``,
-    ``pretrained_generator.pt``: the same ``build``), the weights from the checkpoint's ``generator.*``
-    entries. The checkpoint is loaded with ``weights_only=True`` (tensors and plain containers only); ``trust``
-    applies to the generator file only.
-    """
-    path = Path(path)
-    stage_dir = path.parent
-    run_dir = stage_dir.parent.parent
-    if stage_dir.parent.name != "checkpoints" or stage_dir.name not in RUN_STAGES:
-        raise ValueError(
-            f"{path}: a Lightning checkpoint is read only inside its run folder, as "
-            "RUN/checkpoints/{pretrain,adversarial}/NAME.ckpt, whose generator file gives the architecture"
-        )
-    own = RUN_STAGES[stage_dir.name]
-    candidates = [own, *(name for name in RUN_STAGES.values() if name != own)]
-    generator_file = next((run_dir / name for name in candidates if (run_dir / name).is_file()), None)
-    if generator_file is None:
-        raise FileNotFoundError(
-            f"{path}: the run folder {run_dir} has no generator file ({' or '.join(candidates)}) to rebuild "
-            "the generator from"
-        )
-    generator, metadata = _load_generator_file(generator_file, device, trust)
-    try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-    except Exception as error:
-        raise ValueError(
-            f"{path} is not a readable textgan training checkpoint ({type(error).__name__}: {error})"
-        ) from error
-    state = payload.get("state_dict") if isinstance(payload, dict) else None
-    weights = {
-        key.removeprefix("generator."): value
-        for key, value in (state or {}).items()
-        if isinstance(key, str) and key.startswith("generator.")
-    }
-    if not weights:
-        raise ValueError(f"{path} is not a textgan training checkpoint (no generator.* weights in its state_dict)")
-    try:
-        generator.load_state_dict(weights)
-    except RuntimeError as error:
-        raise ValueError(
-            f"{path}: its generator weights do not fit {generator_file}'s architecture: {error}"
-        ) from error
-    return generator.to(device), metadata
-
-
 def find_data(args: argparse.Namespace, generator: Generator, metadata: dict[str, Any]) -> TokenDataModule | None:
     """The checked DataModule to decode with, or None for a generator of token ids whose data are not recorded.
 

@@ -24,7 +24,8 @@ import torch
 from textgan.cli.data_arguments import add_data_arguments, datamodule_from_args
 from textgan.evaluation.data import check_generator, describe_data
 from textgan.evaluation.protocol import DEFAULT_TEMPERATURES, quality_diversity_axes, temperature_sweep
-from textgan.models.io import TRUST_HELP, load_generator
+from textgan.models.checkpoints import load_checkpoint
+from textgan.models.io import TRUST_HELP
 from textgan.numerics import flush_denormals
 
 AXIS_LABELS = {
@@ -42,7 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         required=True,
         metavar="[LABEL=]PATH",
-        help="a generator file (repeat)",
+        help="a generator file or a run's checkpoints/*/last.ckpt (repeat)",
     )
     parser.add_argument(
         "--trust", action="store_true", help=f"load generator files that are not plain data, {TRUST_HELP}"
@@ -71,12 +72,17 @@ def labelled(checkpoints: list[str]) -> list[tuple[str, str]]:
 
 def sweep(args: argparse.Namespace) -> dict[str, Any]:
     """Every checkpoint's points (one per temperature) with the data and settings they were taken under."""
-    temperatures = [float(t) for t in args.temperatures.split(",") if t.strip()]
+    try:
+        temperatures = [float(t) for t in args.temperatures.split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"--temperatures must be comma-separated numbers, got {args.temperatures!r}") from None
     if not temperatures or min(temperatures) <= 0:
         raise ValueError(f"temperatures must be positive, got {args.temperatures!r}")
+    if args.num_samples < 1:
+        raise ValueError(f"--num-samples must be at least 1, got {args.num_samples}")
     datamodule, curves = None, []
     for label, path in labelled(args.checkpoint):
-        generator, metadata = load_generator(path, map_location=args.device, trust=args.trust)
+        generator, metadata = load_checkpoint(path, args.device, trust=args.trust)
         if datamodule is None:
             datamodule = datamodule_from_args(args, metadata)
         check_generator(generator, metadata, datamodule, path)

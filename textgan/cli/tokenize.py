@@ -1,9 +1,12 @@
 """Tokenise a text corpus (one sentence per line) into a dataset folder for ``TextDataModule``.
 
 The folder holds ``tokenizer.json``, the encoded ``train/`` and ``test/`` splits (Arrow) and ``manifest.json``
-(sources with sha256, line counts, blank and cut lines, vocabulary size and fingerprint, special token ids);
+(sources with sha256, line counts, blank, dropped and cut lines, the length cap, vocabulary size and fingerprint,
+special token ids);
 the format and the row layout (``w_1 .. w_n <eos> <pad> ..``, pad 0 / bos 1 / eos 2 / unk 3) are described in
-``textgan/data/tokenization.py``. A failed run leaves an existing folder untouched. Examples::
+``textgan/data/tokenization.py``. By default (``--max-length auto``) a training line longer than twice the 99th
+percentile of the training lines' lengths is dropped, counted and warned about, so that one overlong line does not
+pad every row (``textgan/data/row_length.py``). A failed run leaves an existing folder untouched. Examples::
 
     textgan-tokenize --train ../shared/data/coco/train.txt \\
         --test ../shared/data/coco/test.txt --pre-tokenizer words --out .cache/text/coco
@@ -25,6 +28,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from textgan.data.corpus_files import read_hub_dataset
+from textgan.data.row_length import AUTO, MAX_LENGTH_HELP, max_length_argument
 from textgan.data.tokenization import (
     TOKENIZER_MODELS,
     TokenizerOptions,
@@ -68,7 +72,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     vocab.add_argument("--lowercase", action="store_true")
     vocab.add_argument("--vocab-from", choices=["train", "train+test"], default="train")
-    parser.add_argument("--max-length", type=int, help="row length T, eos included (default: longest line)")
+    parser.add_argument(
+        "--max-length", type=max_length_argument, default=AUTO, metavar="{auto,none,N}", help=MAX_LENGTH_HELP
+    )
     parser.add_argument("--out", required=True, help="the dataset folder to write (replaced atomically)")
     return parser.parse_args(argv)
 
@@ -97,14 +103,23 @@ def summary(manifest: dict, out: str) -> str:
         f"dataset folder: {Path(out).resolve()}",
         f"vocabulary: {manifest['vocab_size']} ids ({manifest['tokenizer']['model']}), "
         f"{manifest['vocab_fingerprint'][:23]}..., max_length {manifest['max_length']} "
-        f"({manifest['max_length_from']})",
+        f"({_length_source(manifest)})",
     ]
     for split, facts in manifest["splits"].items():
         lines.append(
             f"{split}: {facts['lines']} lines, {facts['blank_lines_skipped']} blank skipped, "
-            f"{facts['cut_lines']} cut, {facts['unk_tokens']} <unk> tokens"
+            f"{facts['dropped_long_lines']} dropped as too long, {facts['cut_lines']} cut, "
+            f"{facts['unk_tokens']} <unk> tokens"
         )
     return "\n".join(lines)
+
+
+def _length_source(manifest: dict) -> str:
+    """Where the row length came from: ``auto: cap 44 = twice the 99th percentile 22``, ``data``, ``argument``."""
+    cap = manifest.get("length_cap")
+    if not cap:
+        return manifest["max_length_from"]
+    return f"auto: cap {cap['cap']} = twice the {cap['percentile']}th percentile {cap['percentile_tokens']}"
 
 
 def main(argv: list[str] | None = None) -> int:

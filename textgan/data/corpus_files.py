@@ -128,6 +128,8 @@ def drop_blank_lines(lines: list[str], label: str) -> tuple[list[str], list[int]
             blank.append(number)
     if blank and kept:
         warnings.warn(f"{label}: skipped {len(blank)} blank line(s) ({list_lines(blank)})", DataWarning, 2)
+    if not lines:
+        raise ValueError(f"{label}: no lines (the split is empty); expected one sentence per line")
     if not kept:
         raise ValueError(f"{label}: no usable lines ({len(lines)} line(s), all blank)")
     return kept, numbers, blank

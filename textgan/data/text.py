@@ -22,6 +22,7 @@ import torch
 from tokenizers import Tokenizer
 
 from textgan.data.base import TokenDataModule
+from textgan.data.row_length import AUTO, check_max_length
 from textgan.data.tokenization import (
     BOS_ID,
     EOS_ID,
@@ -48,8 +49,10 @@ class TextDataModule(TokenDataModule):
             training split is not at hand, e.g. EMNLP News here); BLEU then measures memorisation.
         tokenizer, vocab_size, min_frequency, pre_tokenizer, lowercase, vocab_from: ``TokenizerOptions``
             (tokenizer: its ``model``: ``word_level``, ``bpe``, ``char`` or ``byte_bpe``).
-        max_length: fixed row length T (eos included); default: the longest line. With a prebuilt
-            ``dataset_dir`` it must match the folder's.
+        max_length: the row length T (eos included) when the folder is built (``textgan.data.row_length``):
+            ``"auto"`` (default) drops outlying long training lines (longer than twice the 99th percentile, warned
+            about) and takes the longest line left; None or ``"none"`` the longest line; an int cuts longer
+            lines. With a prebuilt ``dataset_dir`` an int must match the folder's.
         bleu_orders: n of BLEU-n and Self-BLEU-n.
         max_hypotheses: BLEU scores only the first k samples (None: all).
         max_references: BLEU references are the first m test sentences (None: all).
@@ -70,7 +73,7 @@ class TextDataModule(TokenDataModule):
         pre_tokenizer: str = "whitespace",
         lowercase: bool = False,
         vocab_from: str = "train",
-        max_length: int | None = None,
+        max_length: int | str | None = AUTO,
         cache_dir: str = ".cache/text",
         batch_size: int = 64,
         num_workers: int = 0,
@@ -89,7 +92,7 @@ class TextDataModule(TokenDataModule):
         self.options = TokenizerOptions(
             tokenizer, vocab_size, min_frequency, pre_tokenizer, lowercase, vocab_from
         )
-        self.requested_max_length = max_length
+        self.requested_max_length = check_max_length(max_length)
         self.bleu_orders = tuple(int(n) for n in bleu_orders)
         for name, limit in (
             ("max_hypotheses", max_hypotheses),
@@ -135,7 +138,7 @@ class TextDataModule(TokenDataModule):
         self.prepare_data()
         manifest = self.manifest
         wanted = self.requested_max_length
-        if wanted is not None and wanted != manifest["max_length"]:
+        if isinstance(wanted, int) and wanted != manifest["max_length"]:
             raise ValueError(
                 f"{self.dataset_dir} holds rows of max_length={manifest['max_length']}, "
                 f"but max_length={wanted} was asked for: rebuild it with "

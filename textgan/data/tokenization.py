@@ -14,9 +14,10 @@ frequent first. Row layout (T = ``max_length``): ``w_1 ... w_n <eos> <pad> ... <
 stored: it is the generator's start token (its first input). Why an explicit ``<eos>``: RelGAN pads with an
 extra token and trains on every position, so its padding token doubles as the end marker; we keep a separate
 ``<eos>`` so that decoding stops at a token the model chose to emit, and ``<pad>`` can be masked if wanted.
-Every position, pads included, is training data (as in RelGAN). ``max_length`` is the longest line of train
-and test in tokens plus one (the eos) unless given; a longer line keeps its first T - 1 tokens and the eos
-(the tokenizer's own truncation), and is counted and reported.
+Every position, pads included, is training data (as in RelGAN). The row length T (``max_length``: ``auto``,
+``none`` or N) is chosen as ``textgan.data.row_length`` says: by default outlying long training lines are
+dropped and T is the longest line left; a longer line keeps its first T - 1 tokens and the eos (the tokenizer's
+own truncation). Dropped and cut lines are counted and reported.
 
 Lines are read by ``textgan.data.corpus_files`` (checked, then read with ``datasets``); blank lines are
 skipped, counted and reported. The vocabulary comes from the training split by default (RelGAN's choice:
@@ -38,7 +39,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import warnings
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -49,13 +49,19 @@ from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_toke
 
 from textgan.atomic_files import atomic_directory
 from textgan.data.corpus_files import (
-    DataWarning,
     check_text_file,
     drop_blank_lines,
     file_sha256,
-    list_lines,
     quiet_datasets,
     read_text_files,
+)
+from textgan.data.row_length import (
+    AUTO,
+    LengthCap,
+    check_max_length,
+    drop_overlong,
+    fixed_length_rows,
+    row_length,
 )
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
@@ -211,20 +217,6 @@ def encode_lines(tokenizer: Tokenizer, lines: list[str]) -> list[list[int]]:
     return [encoding.ids for encoding in tokenizer.encode_batch(lines)]
 
 
-def to_fixed_length(encoded: list[list[int]], max_length: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Pad with ``<pad>`` or cut (first T - 1 ids + eos) to (N, T) int32; returns ids, lengths, cut rows."""
-    ids = np.full((len(encoded), max_length), PAD_ID, dtype=np.int32)
-    lengths = np.zeros(len(encoded), dtype=np.int32)
-    cut = []
-    for row, sequence in enumerate(encoded):
-        if len(sequence) > max_length:
-            sequence = [*sequence[: max_length - 1], EOS_ID]
-            cut.append(row)
-        ids[row, : len(sequence)] = sequence
-        lengths[row] = len(sequence)
-    return ids, lengths, cut
-
-
 def set_fixed_length(tokenizer: Tokenizer, max_length: int) -> None:
     """Make ``tokenizer.encode`` produce the stored rows: cut to T (eos kept) and pad to T."""
     tokenizer.enable_truncation(max_length)
@@ -237,31 +229,40 @@ def build_dataset_from_lines(
     lines: dict[str, list[str]],
     sources: dict[str, dict[str, Any]],
     options: TokenizerOptions,
-    max_length: int | None = None,
+    max_length: int | str | None = AUTO,
     build_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Tokenise train and test lines into the dataset folder ``out_dir`` (atomically); returns the manifest.
 
     Manifest keys: ``format_version``, ``layout``, ``special_tokens`` (name -> id), ``tokenizer`` (file and
-    options), ``vocab_size``, ``vocab_fingerprint``, ``max_length`` and ``max_length_from`` (``data`` or
-    ``argument``), ``train_is_test`` (one source for both splits), ``splits`` (per split: ``source`` (path,
-    sha256 and bytes, or the hub dataset), ``lines`` kept, ``source_lines``, ``blank_lines_skipped`` +
-    ``blank_line_numbers``, ``cut_lines`` + ``cut_line_numbers``, ``longest_line_tokens`` (eos included),
+    options), ``vocab_size``, ``vocab_fingerprint``, ``max_length`` and ``max_length_from`` (``auto``, ``data``
+    for none, or ``argument``), ``length_cap`` (``auto``'s rule, percentile and cap; else None), ``train_is_test``
+    (one source for both splits), ``splits`` (per split: ``source`` (path, sha256 and bytes, or the hub
+    dataset), ``lines`` kept, ``source_lines``, ``blank_lines_skipped`` + ``blank_line_numbers``,
+    ``dropped_long_lines`` + ``dropped_line_numbers``, ``cut_lines`` + ``cut_line_numbers``,
+    ``longest_line_tokens`` (eos included),
     ``tokens`` (eos included, pads not), ``unk_tokens``), ``build_options`` (what a rebuild is compared on)
     and ``created``.
     Line number lists keep the first ``MAX_LISTED_LINES``.
     """
-    if max_length is not None and max_length < 2:
-        raise ValueError(f"max_length={max_length}: need room for at least one token and the eos")
-    kept, numbers, blank = {}, {}, {}
+    max_length = check_max_length(max_length)
+    kept, numbers, blank, labels = {}, {}, {}, {}
     for split in SPLITS:
-        label = sources[split].get("path") or f"{sources[split].get('hub_dataset')} [{split}]"
-        kept[split], numbers[split], blank[split] = drop_blank_lines(lines[split], label)
-    vocab_lines = kept["train"] + (kept["test"] if options.vocab_from == "train+test" else [])
-    tokenizer = train_tokenizer(vocab_lines, options)
-    encoded = {split: encode_lines(tokenizer, kept[split]) for split in SPLITS}
-    longest = {split: max(len(ids) for ids in encoded[split]) for split in SPLITS}
-    length = max_length or max(longest.values())
+        labels[split] = sources[split].get("path") or f"{sources[split].get('hub_dataset')} [{split}]"
+        kept[split], numbers[split], blank[split] = drop_blank_lines(lines[split], labels[split])
+    tokenizer, encoded = _tokenize(kept, options)
+    dropped, cap = {split: [] for split in SPLITS}, None
+    if max_length == AUTO:
+        train_lengths = [len(ids) for ids in encoded["train"]]
+        cap = LengthCap.of(train_lengths)
+        kept["train"], numbers["train"], dropped["train"] = drop_overlong(
+            kept["train"], numbers["train"], train_lengths, cap, labels["train"]
+        )
+        if dropped["train"]:  # the vocabulary (and the BPE merges) without the dropped lines
+            tokenizer, encoded = _tokenize(kept, options)
+    lengths = {split: [len(ids) for ids in encoded[split]] for split in SPLITS}
+    longest = {split: max(lengths[split]) for split in SPLITS}
+    length = row_length(max_length, lengths["train"], lengths["test"], cap)
     set_fixed_length(tokenizer, length)
     manifest: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
@@ -271,7 +272,8 @@ def build_dataset_from_lines(
         "vocab_size": tokenizer.get_vocab_size(),
         "vocab_fingerprint": vocab_fingerprint(tokenizer),
         "max_length": length,
-        "max_length_from": "argument" if max_length else "data",
+        "max_length_from": {AUTO: "auto", None: "data"}.get(max_length, "argument"),
+        "length_cap": cap.manifest() if cap else None,
         "train_is_test": sources["train"] == sources["test"],
         "splits": {},
         "build_options": build_options or {},
@@ -281,16 +283,10 @@ def build_dataset_from_lines(
     with atomic_directory(out_dir) as tmp:
         tokenizer.save(str(tmp / TOKENIZER_FILE))
         for split in SPLITS:
-            ids, lengths, cut = to_fixed_length(encoded[split], length)
-            cut_numbers = [numbers[split][row] for row in cut]
-            if cut:
-                sizes = {numbers[split][row]: f"{len(encoded[split][row])} tokens" for row in cut}
-                warnings.warn(
-                    f"{sources[split].get('path', split)}: {len(cut)} line(s) longer than "
-                    f"max_length={length} tokens (eos included) were cut: {list_lines(cut_numbers, sizes)}",
-                    DataWarning,
-                    2,
-                )
+            label = sources[split].get("path", split)
+            ids, lengths, cut_numbers = fixed_length_rows(
+                encoded[split], length, numbers[split], label, pad_id=PAD_ID, eos_id=EOS_ID
+            )
             _save_split(tmp / split, ids, lengths, kept[split], numbers[split])
             manifest["splits"][split] = {
                 "source": sources[split],
@@ -298,7 +294,9 @@ def build_dataset_from_lines(
                 "source_lines": len(lines[split]),
                 "blank_lines_skipped": len(blank[split]),
                 "blank_line_numbers": blank[split][:MAX_LISTED_LINES],
-                "cut_lines": len(cut),
+                "dropped_long_lines": len(dropped[split]),
+                "dropped_line_numbers": dropped[split][:MAX_LISTED_LINES],
+                "cut_lines": len(cut_numbers),
                 "cut_line_numbers": cut_numbers[:MAX_LISTED_LINES],
                 "longest_line_tokens": longest[split],
                 "tokens": int(lengths.sum()),
@@ -313,14 +311,14 @@ def build_dataset(
     train_file: str | Path,
     test_file: str | Path,
     options: TokenizerOptions | None = None,
-    max_length: int | None = None,
+    max_length: int | str | None = AUTO,
 ) -> dict[str, Any]:
     """Check, read and tokenise two local text files into ``out_dir``; returns the manifest.
 
     ``train_file`` and ``test_file`` may be the same file (e.g. only a test split exists); the manifest then
     shows the same source for both.
     """
-    options = options or TokenizerOptions()
+    options, max_length = options or TokenizerOptions(), check_max_length(max_length)
     files = {"train": Path(train_file), "test": Path(test_file)}
     sources = {split: check_text_file(path) for split, path in files.items()}
     lines = read_text_files(files)
@@ -333,14 +331,14 @@ def is_up_to_date(
     train_file: str | Path,
     test_file: str | Path,
     options: TokenizerOptions,
-    max_length: int | None,
+    max_length: int | str | None,
 ) -> bool:
     """Whether ``dataset_dir`` was built from files with these contents (sha256) and these options."""
     try:
         manifest = read_manifest(dataset_dir)
     except (FileNotFoundError, ValueError):
         return False
-    wanted = {"tokenizer": asdict(options), "max_length": max_length}
+    wanted = {"tokenizer": asdict(options), "max_length": check_max_length(max_length)}
     if manifest.get("format_version") != FORMAT_VERSION or manifest.get("build_options") != wanted:
         return False
     for split, path in (("train", train_file), ("test", test_file)):
@@ -348,6 +346,13 @@ def is_up_to_date(
         if not Path(path).is_file() or source.get("sha256") != file_sha256(path):
             return False
     return True
+
+
+def _tokenize(kept: dict[str, list[str]], options: TokenizerOptions) -> tuple[Tokenizer, dict[str, list]]:
+    """The tokenizer trained on the kept lines (``vocab_from``'s splits) and each split's ids, eos appended."""
+    vocab_lines = kept["train"] + (kept["test"] if options.vocab_from == "train+test" else [])
+    tokenizer = train_tokenizer(vocab_lines, options)
+    return tokenizer, {split: encode_lines(tokenizer, kept[split]) for split in SPLITS}
 
 
 def _check_replaceable(target: Path) -> None:

@@ -29,6 +29,14 @@ Protocols (``max_hypotheses``: the first k hypotheses; ``max_references``: the f
   in place first, which changes nothing: BLEU does not depend on reference order): ``max_hypotheses=200``
   (``sample_size`` is 200 in one published revision of RelGAN's ``utils/metrics/Bleu.py``, 100 in another).
 
+Short and empty sentences are valid input, scored exactly as nltk scores them (they occur: a generator may
+emit ``<eos>`` first): a sentence shorter than n has no n-grams of the orders above its length, and method1
+smooths each missing order to ``0.1 / max(1, len - i + 1)`` instead of zeroing the score; an empty hypothesis,
+or one sharing no unigram with the references, scores 0 (so does every hypothesis against references that hold
+no token). Raising on them would change the published metric: Texygen's means count such samples. What has no
+BLEU at all is an empty SET: no hypothesis or no reference raises ValueError (nltk would divide by zero or take
+the minimum of nothing).
+
 Tokenisation is the caller's: Texygen and RelGAN split lines with ``nltk.word_tokenize``.
 """
 
@@ -157,7 +165,7 @@ class BleuReferences:
     def __init__(self, references: Iterable[Sequence[Any]], max_order: int = max(DEFAULT_ORDERS)):
         references = as_token_lists(references)
         if not references:
-            raise ValueError("BLEU needs at least one reference sentence")
+            raise ValueError("BLEU needs at least one reference sentence, got none")
         self.num_references = len(references)
         self.max_order = max_order
         self.index = NGramIndex(references, max_order)
@@ -197,7 +205,7 @@ class BleuReferences:
         """``{n: mean BLEU-n over the hypotheses}``."""
         hypotheses = as_token_lists(hypotheses)
         if not hypotheses:
-            raise ValueError("BLEU needs at least one hypothesis")
+            raise ValueError("BLEU needs at least one hypothesis, got none")
         return {n: mean(values) for n, values in self.sentence_scores(hypotheses, orders).items()}
 
 
@@ -230,7 +238,7 @@ def bleu_scores(
         hypotheses, references, orders, max_hypotheses=max_hypotheses, max_references=max_references
     )
     if not next(iter(scores.values())):
-        raise ValueError("BLEU needs at least one hypothesis")
+        raise ValueError("BLEU needs at least one hypothesis, got none")
     return {n: mean(values) for n, values in scores.items()}
 
 

@@ -18,6 +18,8 @@ Protocols:
   Texygen's published COCO Self-BLEU table (docs/evaluation.md) is the all-samples protocol: its SeqGAN /
   LeakGAN samples reproduce it to the 3 printed decimals with no options (``scripts/bench_metrics.py``).
 * ``max_hypotheses=k``: the first k samples are scored, each against ALL other samples.
+* Samples with fewer than n tokens are valid and scored as nltk scores them (see ``bleu.py``), also when no
+  sample has an n-gram of some order at all; an empty sample scores 0. Fewer than 2 samples raise ValueError.
 * RelGAN's ``SelfBleu.get_bleu`` scores the first 200 samples against the list of all samples INCLUDING the
   hypothesis itself (no leave-one-out), so every sentence with at least n tokens scores 1; that is not the
   Texygen definition and is not reproduced here.
@@ -45,8 +47,10 @@ def leave_one_out_max(
         num_grams: the number of gram ids.
 
     Returns:
-        (Q,) int64 leave-one-out maxima.
+        (Q,) int64 leave-one-out maxima (empty when no sentence has a gram of this order).
     """
+    if len(grams) == 0:  # e.g. bigrams of one-token samples: nothing to clip, and no first gram to index
+        return np.zeros(0, dtype=np.int64)
     order = np.lexsort((-counts, grams))  # by gram, then by count descending
     grams_sorted, counts_sorted, sentences_sorted = grams[order], counts[order], sentences[order]
     starts = np.flatnonzero(np.r_[True, grams_sorted[1:] != grams_sorted[:-1]])

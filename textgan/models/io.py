@@ -15,13 +15,16 @@ from the file, and ``build_from_config`` only builds textgan's generator classes
 file cannot call anything else. Files that do not load this way (older or foreign ones) load only with
 ``trust=True`` (``--trust`` in the commands), which unpickles them fully: only for files you made yourself or
 trust, since loading may run code.
+
+A file that cannot be used (empty, truncated, a changed byte, not a torch file, not a generator file, weights
+that do not fit its build) raises ``CheckpointError``, a ``ValueError`` whose one-line message names the file,
+what is wrong and what was expected (``textgan.models.torch_files``).
 """
 
 from __future__ import annotations
 
 import importlib
 import numbers
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,9 @@ import torch
 
 from textgan.atomic_files import atomic_torch_save
 from textgan.models.generator import Generator
+from textgan.models.torch_files import CheckpointError, one_line, read_torch_file
 
+GENERATOR_FILE = "a textgan generator file (generator.pt, pretrained_generator.pt: save_generator's format)"
 TRUST_HELP = "only for files you made yourself or trust: loading may run code"
 _SCALARS = (str, bool, int, float, type(None))
 
@@ -115,39 +120,49 @@ def load_generator(
 ) -> tuple[Generator, dict]:
     """Rebuild a generator saved by ``save_generator``; returns (generator, metadata).
 
-    Reads the file with ``weights_only=True`` (tensors and plain values only: no code from the file runs).
-    A file that needs more raises ValueError naming it; ``trust=True`` then loads it with
-    ``weights_only=False``, ``TRUST_HELP``. Either way ``build`` may only name a textgan generator class.
+    Reads the file with ``weights_only=True`` (tensors and plain values only: no code from the file runs);
+    ``trust=True`` loads a file that needs more with ``weights_only=False``, ``TRUST_HELP``. Either way
+    ``build`` may only name a textgan generator class.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError (a ValueError): a file that is damaged, truncated or not a torch file, that does not load
+            safely without ``trust``, that lacks ``build`` / ``state_dict``, whose ``build`` does not construct a
+            textgan generator, or whose weights do not fit it; one line naming the file (``read_torch_file``).
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"generator checkpoint not found: {path}")
+    payload = read_torch_file(path, GENERATOR_FILE, map_location=map_location, trust=trust)
+    build, state_dict, metadata = _generator_parts(path, payload)
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=not trust)
-    except pickle.UnpicklingError as error:
-        if trust:
-            raise
-        raise ValueError(_unsafe_message(path)) from error
-    if not isinstance(payload, dict) or "build" not in payload or "state_dict" not in payload:
-        raise ValueError(f"{path} is not a textgan generator file (expected keys 'build' and 'state_dict')")
-    if not isinstance(payload["build"], Mapping):
-        raise ValueError(f"{path}: its 'build' is a {type(payload['build']).__name__}, not a constructor config")
+        generator = build_from_config(build)
+    except (ValueError, TypeError, RuntimeError) as error:  # a refused _target_, arguments its class rejects
+        problem = f"its 'build' does not construct a generator ({one_line(error, 300)})"
+        raise CheckpointError(path, problem, GENERATOR_FILE) from error
     try:
-        generator = build_from_config(payload["build"])
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from error
-    generator.load_state_dict(payload["state_dict"])
-    return generator.to(map_location), payload.get("metadata", {})
+        generator.load_state_dict(state_dict)
+    except (RuntimeError, TypeError) as error:  # missing, unexpected or misshapen weights
+        problem = f"its weights do not fit its build, {build.get('_target_')} ({one_line(error, 300)})"
+        raise CheckpointError(path, problem, GENERATOR_FILE) from error
+    return generator.to(map_location), metadata
 
 
-def _unsafe_message(path: Path) -> str:
-    try:  # names what the file would import, without running any of it
-        found = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-        holds = f"it refers to {', '.join(found)}" if found else "its pickle is not plain data"
-    except Exception:
-        holds = "its pickle is not plain data"
-    return (
-        f"{path} does not load safely ({holds}): it holds more than tensors and plain values, and loading it may "
-        "run code. Pass --trust (trust=True in Python) only if the file is trusted: you made it yourself or "
-        "trust its source"
-    )
+def _generator_parts(path: Path, payload: Any) -> tuple[dict, Mapping, dict]:
+    """(build, state_dict, metadata) of a loaded generator file, each checked for its type."""
+    if not isinstance(payload, dict):
+        problem = f"is not a textgan generator file: it holds a {type(payload).__name__}, not a dict"
+        raise CheckpointError(path, problem, GENERATOR_FILE)
+    missing = [key for key in ("build", "state_dict") if key not in payload]
+    if missing:
+        keys = ", ".join(repr(key) for key in list(payload)[:8]) or "none"
+        problem = f"is not a textgan generator file: it has no {' and no '.join(map(repr, missing))} (keys: {keys})"
+        raise CheckpointError(path, problem, GENERATOR_FILE)
+    metadata = {} if payload.get("metadata") is None else payload["metadata"]
+    for key, value, wanted in (
+        ("build", payload["build"], "a constructor config"),
+        ("state_dict", payload["state_dict"], "a dict of tensors"),
+        ("metadata", metadata, "a dict"),
+    ):
+        if not isinstance(value, Mapping):
+            problem = f"its {key!r} is a {type(value).__name__}, not {wanted}"
+            raise CheckpointError(path, problem, GENERATOR_FILE)
+    return dict(payload["build"]), payload["state_dict"], dict(metadata)

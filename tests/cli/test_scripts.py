@@ -1,0 +1,74 @@
+"""The benchmark scripts refuse options they would silently ignore or cannot use, naming the allowed values,
+and a measurement that fails in its subprocess is reported instead of waited for forever."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+@pytest.fixture(autouse=True)
+def _scripts_importable(monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+
+
+def refused(script: str, argv: list[str], capsys) -> str:
+    """stderr of ``script``'s ``main(argv)``, which must exit with status 2 (argparse's usage error)."""
+    module = __import__(script)
+    with pytest.raises(SystemExit) as exit_status:
+        module.main(argv)
+    assert exit_status.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_benchmark_refuses_an_unknown_section_naming_the_sections(capsys):
+    err = refused("benchmark", ["--section", "nonsense"], capsys)
+    assert "argument --section: invalid choice: 'nonsense'" in err and "'models', 'bleu', 'reinforce'" in err
+
+
+@pytest.mark.parametrize("script", ["benchmark", "bench_reinforce"])
+@pytest.mark.parametrize("device", ["bogus", "cuda:99", "meta"])
+def test_an_unusable_device_is_refused(capsys, script, device):
+    err = refused(script, ["--device", device], capsys)
+    assert f"--device: {device!r}" in err and "expected cpu or cuda" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["--threads", "0"], "--threads: expected an integer >= 1, got '0'"),
+        (["--rollouts", "0"], "--rollouts: expected an integer >= 1, got '0'"),
+        (["--repeats", "-1"], "--repeats: expected an integer >= 1, got '-1'"),
+    ],
+)
+def test_bench_reinforce_refuses_counts_below_one(capsys, argv, problem):
+    assert problem in refused("bench_reinforce", argv, capsys)
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["--nltk-subset", "0"], "--nltk-subset: expected an integer >= 1, got '0'"),
+        (["--tokenize", "treebank"], "--tokenize applies to --samples only"),
+    ],
+)
+def test_bench_metrics_refuses_options_it_would_ignore(capsys, argv, problem):
+    assert problem in refused("bench_metrics", argv, capsys)
+
+
+def test_a_measurement_that_fails_in_its_subprocess_is_reported_not_waited_for():
+    code = (
+        f"import sys; sys.path.insert(0, {str(SCRIPTS)!r}); import benchmark; "
+        "benchmark.run_isolated('mle_step_s', 'oracle', 'bogus', 'fp32')"
+    )
+    try:
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    except subprocess.TimeoutExpired:
+        pytest.fail("run_isolated waited forever for a subprocess that had died")
+    assert result.returncode != 0
+    assert "mle_step_s (oracle, bogus, fp32) failed in its subprocess (exit code 1)" in result.stderr
