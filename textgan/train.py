@@ -32,6 +32,7 @@ from textgan.evaluation.data import check_vocabulary
 from textgan.models.io import build_from_config, load_generator, save_generator
 from textgan.numerics import flush_denormals
 from textgan.training.callbacks import AtomicCheckpoint, EvaluationCallback
+from textgan.training.distributed import is_rank_zero
 from textgan.training.interrupt import EXIT_CODE, RunInterrupted, handle_interrupts, stop_requested
 from textgan.training.nonfinite import NonFiniteError
 from textgan.training.objective import optimized_value
@@ -87,6 +88,8 @@ def _trainer(cfg: DictConfig, loggers: list, callbacks: list, **overrides: Any) 
     options.update(overrides)
     if options.get("enable_progress_bar", True):
         callbacks = [*callbacks, StageProgressBar()]
+    # Samplers shard the data themselves under DDP (textgan.data.base.EpochShuffle)
+    options.setdefault("use_distributed_sampler", False)
     return L.Trainer(logger=loggers or False, callbacks=callbacks, enable_checkpointing=False, **options)
 
 
@@ -129,7 +132,8 @@ def _pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata) 
     log.info("pretrain: %d MLE epochs%s", schedule.epochs, f", resumed from {resume_from}" if resume_from else "")
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
     _stopped_by_user("pretrain", output_dir)
-    save_generator(output_dir / "pretrained_generator.pt", generator, build, metadata)
+    if trainer.is_global_zero:
+        save_generator(output_dir / "pretrained_generator.pt", generator, build, metadata)
     return {
         "after_pretraining": evaluation.history[-1] if evaluation.history else {},
         "pretrain_history": evaluation.history,
@@ -163,7 +167,9 @@ def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir,
     if checkpoint.last_path.is_file():
         resume_from = checkpoint.last_path
         start = torch.load(resume_from, map_location="cpu", weights_only=False).get("adversarial_iteration", 0)
-    trainer = _trainer(cfg, loggers, [evaluation, checkpoint], max_epochs=-1, max_steps=-1)
+    # One training_step updates the generator, then the discriminator: DDP must expect unused parameters.
+    strategy = {"strategy": "ddp_find_unused_parameters_true"} if cfg.trainer.get("strategy") == "ddp" else {}
+    trainer = _trainer(cfg, loggers, [evaluation, checkpoint], max_epochs=-1, max_steps=-1, **strategy)
     batches = datamodule.random_batches(module.batches_per_step, start_step=start)
     log.info("adversarial: %d iterations%s", schedule.steps, f", resumed at {start}" if resume_from else "")
     if start < schedule.steps:
@@ -175,6 +181,22 @@ def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir,
         "adversarial_seconds": checkpoint.elapsed_seconds,
         "adversarial_nonfinite_skips": module.nonfinite.skipped,
     }
+
+
+def _batches_per_epoch(cfg: DictConfig, sentences: int) -> int:
+    """MLE batches per epoch on each rank: under DDP every rank takes 1/N of the epoch (``EpochShuffle``)."""
+    world = 1
+    if "ddp" in str(cfg.trainer.get("strategy") or ""):
+        devices = cfg.trainer.get("devices", 1)
+        if isinstance(devices, int) and devices > 0:
+            world = devices
+        elif OmegaConf.is_list(devices) or isinstance(devices, list):
+            world = len(devices)
+        elif cfg.trainer.get("accelerator") in ("gpu", "cuda"):
+            world = max(torch.cuda.device_count(), 1)
+        world *= int(cfg.trainer.get("num_nodes", 1) or 1)
+    per_rank = -(-sentences // world)
+    return -(-per_rank // int(cfg.data.batch_size))
 
 
 def decided_at_start(cfg: DictConfig) -> dict[str, Any]:
@@ -225,6 +247,13 @@ def prepare_run(cfg: DictConfig, overrides: list[str] | None) -> tuple[DictConfi
     if cfg.get("resume"):
         cfg = resumed_config(cfg, overrides)
     check_config(cfg)
+    if not is_rank_zero():  # a data-parallel rank started by rank 0, which checked and wrote the folder
+        output_dir = Path(cfg.resume or cfg.paths.output_dir).resolve()
+        with open_dict(cfg):
+            cfg.paths.output_dir, cfg.run_name = str(output_dir), run_name(cfg)
+            for key, value in decided_at_start(cfg).items():
+                OmegaConf.update(cfg, key, value)
+        return cfg, output_dir, None
     output_dir = run_directory(cfg)
     finished = finished_summary(cfg, output_dir)
     if finished is not None:
@@ -259,10 +288,10 @@ def _train(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     for source in ("dataset_dir", "oracle_path"):  # lets textgan-evaluate find the data by itself
         if getattr(datamodule, source, None):
             metadata[source] = str(Path(getattr(datamodule, source)).resolve())
-    mle_steps = cfg.pretrain.epochs * len(datamodule.train_dataloader())  # the adversarial stage logs after them
+    mle_steps = cfg.pretrain.epochs * _batches_per_epoch(cfg, len(datamodule.train_tokens))  # adversarial logs after
     log_step_offset = 0 if pretrained else mle_steps
     loggers = _build_loggers(cfg)
-    if cfg.resume:  # drop what the killed process logged after its last checkpoint: it is logged again
+    if cfg.resume and is_rank_zero():  # drop what the killed process logged after its last checkpoint
         last_kept = resume_point(output_dir, mle_steps, log_step_offset)
         for logger in loggers:
             if hasattr(logger, "drop_after"):
@@ -282,18 +311,21 @@ def _train(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
         generator.load_state_dict(load_generator(pretrained_file)[0].state_dict())
     elif cfg.pretrain.epochs > 0:
         summary.update(_pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata))
-        write_summary(output_dir, summary)
+        if is_rank_zero():
+            write_summary(output_dir, summary)
 
     if cfg.adversarial.steps > 0:
         summary.update(_adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir, log_step_offset))
-        save_generator(output_dir / "generator.pt", generator, build, metadata)
+        if is_rank_zero():
+            save_generator(output_dir / "generator.pt", generator, build, metadata)
 
     for logger in loggers:
         logger.finalize("success")
     summary["finished"] = True
-    write_summary(output_dir, summary)
-    log.info("results in %s", output_dir)
-    print(f"textgan: results in {output_dir}", file=sys.stderr)
+    if is_rank_zero():
+        write_summary(output_dir, summary)
+        log.info("results in %s", output_dir)
+        print(f"textgan: results in {output_dir}", file=sys.stderr)
     return summary
 
 

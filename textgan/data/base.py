@@ -103,6 +103,9 @@ class EpochShuffle(Sampler[int]):
 
     Lightning calls ``set_epoch`` before every epoch, so a run resumed at epoch ``e`` shuffles epoch ``e``
     exactly as an uninterrupted run does (a DataLoader's own generator would restart at epoch 0's order).
+    Under data-parallel training (an initialised process group of N ranks) rank r takes positions r, r + N,
+    r + 2N, ... of the epoch's order, padded by wrapping so that every rank gets the same count: the first
+    batches of B / N on each rank together are the single-process run's first batch of B.
     """
 
     def __init__(self, size: int, seed: int) -> None:
@@ -112,24 +115,35 @@ class EpochShuffle(Sampler[int]):
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return self.size
+        _, world = rank_and_world()
+        return -(-self.size // world)
 
     def __iter__(self):
+        rank, world = rank_and_world()
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(torch.randperm(self.size, generator=generator).tolist())
+        order = torch.randperm(self.size, generator=generator)
+        if world > 1:
+            order = order.repeat(2)[: len(self) * world][rank::world]
+        return iter(order.tolist())
+
+
+def rank_and_world() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
 
 
 class RandomBatchStream(IterableDataset):
-    """Endless batches of ``size`` rows drawn with replacement; batch ``i`` is seeded by ``(seed, i)``."""
+    """Endless batches of ``size`` rows drawn with replacement; batch ``i`` is seeded by ``(seed, i, rank)``."""
 
     def __init__(self, tokens: torch.Tensor, size: int, seed: int, start_step: int = 0) -> None:
         super().__init__()
         self.tokens, self.size, self.seed, self.start_step = tokens, size, seed, start_step
 
     def __iter__(self):
-        step = self.start_step
+        step, (rank, _) = self.start_step, rank_and_world()
         generator = torch.Generator()
-        while True:
-            generator.manual_seed(self.seed * 1_000_003 + step)
+        while True:  # under data-parallel training each rank draws its own batches
+            generator.manual_seed(self.seed * 1_000_003 + step + rank * 1_000_000_007)
             yield self.tokens[torch.randint(len(self.tokens), (self.size,), generator=generator)]
             step += 1

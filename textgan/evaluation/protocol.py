@@ -79,13 +79,18 @@ def evaluate_generator(
     seed: int = 0,
     with_nll_gen: bool = True,
     nll_ignore_padding: bool = False,
+    samples: torch.Tensor | None = None,
 ) -> EvaluationResult:
-    """Sample ``num_samples`` sequences and compute every metric the DataModule defines, plus NLL_gen."""
+    """Sample ``num_samples`` sequences and compute every metric the DataModule defines, plus NLL_gen.
+
+    ``samples``: score these (N, T) instead of sampling (e.g. gathered from data-parallel ranks).
+    """
     was_training = generator.training
     generator.eval()
     try:
-        rng = torch.Generator(device=generator.device).manual_seed(seed)
-        samples = generator.sample(num_samples, temperature=temperature, generator=rng)
+        if samples is None:
+            rng = torch.Generator(device=generator.device).manual_seed(seed)
+            samples = generator.sample(num_samples, temperature=temperature, generator=rng)
         metrics = dict(datamodule.sample_metrics(samples.cpu()))
         if with_nll_gen and datamodule.test_tokens is not None:
             pad = datamodule.pad_token if nll_ignore_padding else None

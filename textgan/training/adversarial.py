@@ -307,14 +307,23 @@ class AdversarialModule(L.LightningModule):
             optimizers.append(estimator_optimizer)
         return optimizers
 
+    def on_train_start(self) -> None:
+        if self.trainer.world_size > 1 and self.iteration == 0:  # each rank its own samples (and rollouts)
+            torch.manual_seed(torch.initial_seed() + 1_000_003 * self.global_rank)
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # The random state goes with the weights, so a resumed CPU run repeats an uninterrupted one exactly.
         checkpoint["adversarial_iteration"] = self.iteration
         checkpoint["nonfinite_skips"] = self.nonfinite.skipped
         checkpoint["torch_rng_state"] = torch.get_rng_state()
+        if self.trainer.world_size > 1:  # every rank's stream (this hook runs on every rank)
+            checkpoint["torch_rng_states"] = self.all_gather(torch.get_rng_state().to(self.device)).cpu()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.iteration = int(checkpoint.get("adversarial_iteration", 0))
         self.nonfinite.skipped = int(checkpoint.get("nonfinite_skips", 0))
         # Applied at the first resumed step: restoring happens before callbacks' on_train_start hooks run.
         self._resumed_rng_state = checkpoint.get("torch_rng_state")
+        states = checkpoint.get("torch_rng_states")
+        if states is not None and self.trainer.world_size == len(states):
+            self._resumed_rng_state = states[self.global_rank].to(torch.uint8).clone()  # its own storage

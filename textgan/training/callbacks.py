@@ -20,6 +20,8 @@ from lightning.pytorch.loggers import WandbLogger
 from textgan.atomic_files import atomic_write, atomic_write_text
 from textgan.data.base import TokenDataModule
 from textgan.evaluation import evaluate_generator
+from textgan.evaluation.protocol import EvaluationResult
+from textgan.training.distributed import gather_rows, ranks_in_sync, share
 from textgan.training.interrupt import stop_requested
 
 log = logging.getLogger(__name__)
@@ -61,9 +63,15 @@ class EvaluationCallback(L.Callback):
         started = time.perf_counter()
         # Evaluation must not move the training's random stream: how often one evaluates changes nothing else.
         with torch.random.fork_rng(devices=[pl_module.device] if pl_module.device.type == "cuda" else []):
-            result = evaluate_generator(pl_module.generator, self.datamodule, self.num_samples, seed=self.seed + step)
+            result = self._score(trainer, pl_module, step)
+        if not trainer.is_global_zero:  # rank 0 scores the gathered samples, logs and writes
+            self.history.append({"step": step})
+            self._last_step = step
+            return self.history[-1]
         scores = ", ".join(f"{key} {value:.4g}" for key, value in result.metrics.items())
-        log.info("%s at step %d (%.1f s): %s", self.prefix, step, time.perf_counter() - started, scores)
+        seconds, scored = time.perf_counter() - started, len(result.samples)
+        ranks = f" from {trainer.world_size} ranks" if trainer.world_size > 1 else ""
+        log.info("%s at step %d (%.1f s, %d samples%s): %s", self.prefix, step, seconds, scored, ranks, scores)
         metrics = {f"{self.prefix}/{key}": value for key, value in result.metrics.items()}
         metrics[f"{self.prefix}/step"] = float(step)
         for logger in trainer.loggers:
@@ -73,6 +81,23 @@ class EvaluationCallback(L.Callback):
         self.history.append({"step": step, **result.metrics})
         self._last_step = step
         return self.history[-1]
+
+    def _score(self, trainer: L.Trainer, pl_module: L.LightningModule, step: int) -> EvaluationResult | None:
+        """One process: sample and score. N ranks: each samples its share (its own seed), rank 0 scores all."""
+        if trainer.world_size == 1:
+            return evaluate_generator(pl_module.generator, self.datamodule, self.num_samples, seed=self.seed + step)
+        rank, world = trainer.global_rank, trainer.world_size
+        generator = pl_module.generator
+        rng = torch.Generator(device=generator.device).manual_seed((self.seed + step) * 1_000_003 + rank)
+        was_training = generator.training
+        generator.eval()
+        with torch.no_grad():
+            mine = generator.sample(share(self.num_samples, rank, world), generator=rng)
+        generator.train(was_training)
+        samples = gather_rows(mine)
+        if not trainer.is_global_zero:
+            return None
+        return evaluate_generator(generator, self.datamodule, samples=samples.cpu())
 
     def _log_samples(self, trainer: L.Trainer, texts: list[str], step: int) -> None:
         for logger in trainer.loggers:
@@ -140,9 +165,16 @@ class AtomicCheckpoint(L.Callback):
         self._seconds_before, self._started = float(state_dict.get("elapsed_seconds", 0.0)), time.perf_counter()
 
     def save(self, trainer: L.Trainer) -> None:
+        if not ranks_in_sync(trainer.lightning_module):
+            raise RuntimeError(f"data-parallel ranks hold different parameters at {self.last_path}: not saved")
+        if trainer.world_size > 1:
+            log.info("all %d data-parallel ranks hold bitwise the same parameters", trainer.world_size)
         for logger in trainer.loggers:
             logger.save()
-        # full state: optimisers, loops, RNG, for exact resume
+        # full state: optimisers, loops, RNG, for exact resume; every rank joins, rank 0 writes
+        if not trainer.is_global_zero:
+            trainer.save_checkpoint(self.last_path, weights_only=False)
+            return
         atomic_write(self.last_path, lambda tmp: trainer.save_checkpoint(tmp, weights_only=False))
         log.info("checkpoint: %s", self.last_path)
 
