@@ -8,6 +8,8 @@ Sections (all by default):
 * ``bleu``: BLEU-2..5 and Self-BLEU-2..5 on 10k x 10k COCO sentences against nltk (``scripts/bench_metrics.py``);
 * ``reinforce``: a REINFORCE generator step with K = 16 Monte-Carlo rollouts, vectorised vs the per-prefix loop
   (``scripts/bench_reinforce.py``).
+* ``processes``: 1 process against 2 DDP processes, and 2 runs side by side against one after another, on the
+  default CPU experiment (``scripts/bench_processes.py``; needs hydra-core, so not on a bare GPU machine).
 
 Each model measurement runs in a fresh subprocess so that its peak resident memory (CPU) or peak allocated
 memory (CUDA) is its own. Needs torch and lightning only (no Hydra, datasets or wandb), so it runs on a bare
@@ -41,7 +43,7 @@ SIZES = {
     "coco": {"vocab_size": 4683, "max_length": 37},
 }
 BATCH = 64
-SECTIONS = ("models", "bleu", "reinforce")
+SECTIONS = ("models", "bleu", "reinforce", "processes")
 
 
 def positive_int(text: str) -> int:
@@ -261,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         "--keep-denormals", action="store_true", help="keep subnormal floats (as textgan-train flush_denormal=false)"
     )
     args = parser.parse_args(argv)
-    if "bleu" in args.section and not Path(args.shared_data).is_dir():
-        parser.error(f"--shared-data {args.shared_data}: no such folder (the bleu section reads COCO from it)")
+    if {"bleu", "processes"} & set(args.section) and not Path(args.shared_data).is_dir():
+        parser.error(f"--shared-data {args.shared_data}: no such folder (the bleu and processes sections read it)")
     flush_denormals(not args.keep_denormals)
     devices = args.device or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     torch.set_float32_matmul_precision("highest")
@@ -277,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench_reinforce import benchmark_rollout
 
         results["reinforce"] = benchmark_rollout(device=devices[-1], sizes=tuple(args.size))
+    if "processes" in args.section:  # needs hydra-core: textgan-train processes side by side and under DDP
+        from bench_processes import benchmark_processes
+
+        results.update(benchmark_processes(2, args.shared_data))
     for section, rows in results.items():
         print(f"\n### {section} ({torch.get_num_threads()} threads, torch {torch.__version__})\n")
         print(markdown_table(rows))

@@ -387,7 +387,14 @@ def _concurrent_jobs(launcher: Any) -> int:
 
 
 def _exit_with(error: Exception, code: int) -> None:
+    """One line and an exit status; in a multirun the error is raised instead, so that the sweep (an Optuna
+    study with ``max_failure_rate``, the launcher) records this job as failed and goes on."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
     log.error("%s", error)
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise error
     print(f"textgan-train: {error}", file=sys.stderr)
     sys.exit(code)
 

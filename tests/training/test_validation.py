@@ -150,6 +150,8 @@ BAD = [
     (("diagnostics.every=-1",), "diagnostics.every", "-1", "an integer >= 0"),
     (("seed=-3",), "seed", "-3", "an integer in [0, 4294967295]"),
     (("matmul_precision=fast",), "matmul_precision", "'fast'", "'highest', 'high', 'medium'"),
+    (("optimized_metric=nll_oracle",), "optimized_metric", "'nll_oracle'", "starting with adversarial/eval/"),
+    (("threads=0",), "threads", "0", "'auto' or an integer >= 1"),
     (("on_nonfinite=halt",), "on_nonfinite", "'halt'", "'stop', 'skip'"),
     (("flush_denormal=maybe",), "flush_denormal", "'maybe'", "true or false"),  # RunSettings' annotation
     (("estimator.straight_through=yes",), "estimator.straight_through", "'yes'", "true or false"),  # constructor's

@@ -9,8 +9,9 @@ text; or one of the derived metrics below, computed from those.
 Which metric to optimise (the presets in ``conf/hparams_search/``):
 
 - **oracle**: ``adversarial/eval/nll_oracle`` (minimise). The oracle's NLL of the generated samples is the
-  benchmark's quality measure and, since the oracle is the true data distribution, it already penalises
-  samples the data would not produce; it is what RelGAN's oracle table reports.
+  benchmark's measure, the number RelGAN's oracle table compares; since the oracle is the true data
+  distribution it is exact, where BLEU on text is a proxy. Like BLEU it measures quality only and does not see
+  mode collapse: check the best trials' ``nll_gen`` in their ``summary.json``.
 - **text**: ``adversarial/eval/log_bleu5_minus_nll_gen`` (maximise), see :func:`log_bleu5_minus_nll_gen`.
   BLEU-5 alone measures quality only: a generator that repeats a few fluent sentences (mode collapse, which a
   large ``beta_max`` invites) scores best, and so does any lower sampling temperature (Caccia et al.,

@@ -44,9 +44,11 @@ from textgan.estimators.schedules import ADAPTS
 from textgan.losses.gan import GANLoss
 from textgan.models.generator import Generator
 from textgan.training.nonfinite import MODES as NONFINITE_MODES
+from textgan.training.objective import STAGES as OBJECTIVE_STAGES
 from textgan.training.settings import HYDRA_KEYS, OBJECT_SECTIONS, SECTIONS, TRAINER_TARGET, RunSettings
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+OBJECTIVE_PREFIXES = tuple(OBJECTIVE_STAGES)
 MISSING = "???"  # OmegaConf's mark of a mandatory value nobody gave
 
 
@@ -164,6 +166,8 @@ RANGES: tuple[tuple[str, Rule], ...] = (
     ("seed", integer(0, 2**32 - 1)),  # lightning.seed_everything's range
     ("matmul_precision", one_of("highest", "high", "medium")),  # torch.set_float32_matmul_precision
     ("on_nonfinite", one_of(*NONFINITE_MODES)),
+    ("optimized_metric", optional(Rule(lambda v: isinstance(v, str) and v.startswith(OBJECTIVE_PREFIXES),
+                                       f"a metric name starting with {' or '.join(OBJECTIVE_PREFIXES)}"))),
     ("threads", Rule(lambda v: v == "auto" or (_is_int(v) and v >= 1), "'auto' or an integer >= 1")),
     # schedules (conf/pretrain, conf/adversarial, evaluation, diagnostics)
     ("{pretrain.epochs,adversarial.steps}", integer(0)),
