@@ -69,3 +69,40 @@ def test_oracle_sweep_scores_the_tempered_model(make_oracle, make_checkpoint, tm
         assert point["nll_gen"] == pytest.approx(tempered, abs=1e-9) and np.isfinite(point["nll_oracle"])
     assert curve["points"][0]["nll_gen"] != curve["points"][1]["nll_gen"]
     assert (out / "quality_diversity.png").stat().st_size > 1000
+
+
+def test_seeds_of_a_label_become_a_band(make_dataset, make_checkpoint, tmp_path, capsys):
+    """``LABEL=A,B`` and ``--runs`` give one label several curves; ``bands`` hold their mean and spread."""
+    dataset_dir = make_dataset(tmp_path / "corpus")
+    datamodule = TextDataModule(dataset_dir=str(dataset_dir))
+    datamodule.setup()
+    facts = (datamodule.vocab_size, datamodule.max_length, datamodule.vocab_fingerprint)
+    seeds = [make_checkpoint(tmp_path / f"seed{i}.pt", *facts, sharpen=1.0 + i) for i in range(2)]
+    for seed, estimator in [(0, "ReinforceEstimator"), (1, "ReinforceEstimator"), (2, "ReinforceEstimator")]:
+        run = tmp_path / "multi" / f"{seed}-reinforce-seed{seed}"
+        run.mkdir(parents=True)
+        config = {"seed": seed, "estimator": {"_target_": f"textgan.estimators.reinforce.{estimator}"}}
+        (run / "summary.json").write_text(json.dumps({"config": config, "finished": seed < 2}))
+        (run / "generator.pt").write_bytes(seeds[seed % 2].read_bytes())
+    out = tmp_path / "qd"
+    argv = ["--checkpoint", f"gan={seeds[0]},{seeds[1]}", "--runs", str(tmp_path / "multi")]
+    argv += ["--dataset-dir", str(dataset_dir), "--temperatures", "0.5,1.5", "--num-samples", "20"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "skipped 1 of 3 run(s): 1 unfinished (2-reinforce-seed2)" in capsys.readouterr().err
+    report = json.loads((out / "quality_diversity.json").read_text())
+    assert [curve["label"] for curve in report["curves"]] == ["gan", "gan", "reinforce", "reinforce"]
+    assert [curve.get("seed") for curve in report["curves"]] == [None, None, 0, 1]
+    gan, reinforce = report["bands"]
+    assert (gan["label"], gan["n"], reinforce["label"], reinforce["n"]) == ("gan", 2, "reinforce", 2)
+    for index, point in enumerate(gan["points"]):
+        qualities = [curve["points"][index]["quality"] for curve in report["curves"][:2]]
+        assert point["quality_mean"] == pytest.approx(np.mean(qualities), abs=1e-12)
+        assert point["quality_std"] == pytest.approx(np.std(qualities, ddof=1), abs=1e-12)
+    assert gan["points"] == reinforce["points"]  # the same two checkpoints, sampled with the same seed
+    assert (out / "quality_diversity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_needs_a_checkpoint_or_runs(capsys):
+    with pytest.raises(SystemExit):
+        main(["--dataset-dir", "x"])
+    assert "give --checkpoint or --runs" in capsys.readouterr().err

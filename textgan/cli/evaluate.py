@@ -15,6 +15,14 @@ lines, an option out of range) exits with status 2 and one line naming the probl
         --dataset-dir .cache/text/coco --out results/texygen_mle
     textgan-evaluate --checkpoint gen.pt --oracle ../shared/data/oracle/seqgan_oracle_lstm.npz \\
         --out results/oracle
+
+``--runs`` aggregates finished training runs instead (run folders or multirun folders of runs): from each run's
+``summary.json``, per model (``--group-by``, default the estimator) and metric, the mean ± sample standard
+deviation (ddof=1) over its seeds, n, min and max, written as ``report.md`` and ``report.csv``
+(``textgan.evaluation.report``). Unfinished runs are skipped with a warning::
+
+    textgan-evaluate --runs multirun/cmp_gumbel multirun/cmp_reinforce --group-by estimator,loss \\
+        --out results/estimators
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ from textgan.cli.data_arguments import add_data_arguments, datamodule_from_args
 from textgan.data.corpus_files import check_text_file
 from textgan.evaluation.data import check_generator, describe_data
 from textgan.evaluation.protocol import evaluate_generator
+from textgan.evaluation.report import aggregate, markdown_report, write_report
+from textgan.evaluation.runs import STAGES, find_runs, group_runs, parse_group_by, select_runs
 from textgan.models.checkpoints import load_checkpoint
 from textgan.models.io import TRUST_HELP
 from textgan.numerics import flush_denormals
@@ -45,6 +55,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a generator file (generator.pt, pretrained_generator.pt) or a run's checkpoints/*/last.ckpt",
     )
     source.add_argument("--samples-file", help="generated sentences, one per line (BLEU / Self-BLEU only)")
+    source.add_argument(
+        "--runs",
+        nargs="+",
+        metavar="DIR",
+        help="training run folders or multirun folders: a seed-aggregated report (report.md, report.csv)",
+    )
     parser.add_argument(
         "--trust", action="store_true", help=f"load a generator file that is not plain data, {TRUST_HELP}"
     )
@@ -59,6 +75,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--wandb-project", default="textgan")
     parser.add_argument("--wandb-name", help="wandb run name (default: evaluate-<name>)")
+    runs = parser.add_argument_group("--runs reports")
+    runs.add_argument(
+        "--group-by",
+        default="estimator",
+        help="comma-separated config keys that tell models apart: estimator, loss, or a dotted path "
+        "(default: estimator)",
+    )
+    runs.add_argument("--stage", choices=STAGES, default="after_adversarial", help="whose final metrics")
     return parser.parse_args(argv)
 
 
@@ -161,8 +185,31 @@ def log_to_wandb(report: dict[str, Any], out: Path, args: argparse.Namespace) ->
     run.finish()
 
 
+def report_runs(args: argparse.Namespace) -> int:
+    """``--runs``: the seed-aggregated report of the finished runs, printed and written to ``--out``."""
+    out = Path(args.out or Path("evaluation") / f"{Path(args.runs[0]).resolve().name}-report")
+    if args.wandb:
+        print("textgan-evaluate: warning: --wandb does not log --runs reports (not implemented)", file=sys.stderr)
+    try:
+        keys = parse_group_by(args.group_by)
+        selection = select_runs(find_runs(args.runs), stage=args.stage)
+        summaries = aggregate(group_runs(selection.runs, keys), args.stage)
+        warning = selection.warning()
+        if warning:
+            print(f"textgan-evaluate: warning: {warning}", file=sys.stderr)
+        write_report(out, summaries, keys, args.stage, args.runs, warning)
+    except (OSError, ValueError) as error:  # FileNotFoundError included
+        print(f"textgan-evaluate: error: {error}", file=sys.stderr)
+        return 2
+    print(markdown_report(summaries, keys, args.stage, args.runs, warning))
+    print(f"textgan-evaluate: results in {out.resolve()} (report.md, report.csv)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.runs:
+        return report_runs(args)
     flush_denormals()  # as textgan-train does (textgan/numerics.py)
     name = Path(args.checkpoint or args.samples_file).stem
     out = Path(args.out or Path("evaluation") / name)

@@ -9,6 +9,14 @@ NLL_oracle (quality, lower is better) against NLL_test, the tempered generator's
 
     textgan-quality-diversity --checkpoint mle=run/pretrained_generator.pt \\
         --checkpoint relgan=run/generator.pt --data coco --num-samples 2000 --out results/qd_coco
+
+Seeds: a label given several checkpoints (``--checkpoint relgan=seed0.pt,seed1.pt,seed2.pt``, or the same label
+repeated), or ``--runs`` (run or multirun folders; each finished run's ``generator.pt``, labelled by
+``--group-by``, default the estimator), is drawn as its mean curve with a shaded band of ± 1 sample standard
+deviation (ddof=1) of both axes over its checkpoints; the JSON holds every curve and each label's ``bands``::
+
+    textgan-quality-diversity --runs multirun/cmp_gumbel multirun/cmp_reinforce \\
+        --oracle ../shared/data/oracle/seqgan_oracle_lstm.npz --num-samples 2000 --out results/qd_oracle
 """
 
 from __future__ import annotations
@@ -19,11 +27,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from textgan.cli.data_arguments import add_data_arguments, datamodule_from_args
 from textgan.evaluation.data import check_generator, describe_data
 from textgan.evaluation.protocol import DEFAULT_TEMPERATURES, quality_diversity_axes, temperature_sweep
+from textgan.evaluation.report import temperature_bands
+from textgan.evaluation.runs import find_runs, group_runs, parse_group_by, select_runs
 from textgan.models.checkpoints import load_checkpoint
 from textgan.models.io import TRUST_HELP
 from textgan.numerics import flush_denormals
@@ -41,9 +52,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--checkpoint",
         action="append",
-        required=True,
-        metavar="[LABEL=]PATH",
-        help="a generator file or a run's checkpoints/*/last.ckpt (repeat)",
+        default=[],
+        metavar="[LABEL=]PATH[,PATH...]",
+        help="a generator file or a run's checkpoints/*/last.ckpt (repeat); a label's several paths (seeds) "
+        "are drawn as one mean curve with a band",
+    )
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="run or multirun folders: each finished run's generator.pt, labelled by --group-by",
+    )
+    parser.add_argument(
+        "--group-by", default="estimator", help="--runs: comma-separated config keys of a label (default estimator)"
     )
     parser.add_argument(
         "--trust", action="store_true", help=f"load generator files that are not plain data, {TRUST_HELP}"
@@ -58,16 +80,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (the same at every temperature)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", default="quality_diversity", help="output folder")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not args.checkpoint and not args.runs:
+        parser.error("give --checkpoint or --runs (or both)")
+    return args
 
 
 def labelled(checkpoints: list[str]) -> list[tuple[str, str]]:
-    """``LABEL=PATH`` or ``PATH`` (label: the file's stem) -> (label, path)."""
+    """``LABEL=PATH[,PATH...]`` (one pair per path) or ``PATH`` (label: the file's stem) -> (label, path)."""
     pairs = []
     for item in checkpoints:
-        label, sep, path = item.partition("=")
-        pairs.append((label, path) if sep else (Path(item).stem, item))
+        label, sep, paths = item.partition("=")
+        if not sep:
+            pairs.append((Path(item).stem, item))
+            continue
+        pairs += [(label, path) for path in paths.split(",") if path]
     return pairs
+
+
+def sources(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """What to sweep: ``{"label", "checkpoint"}`` per checkpoint, plus ``run`` and ``seed`` for ``--runs``."""
+    items: list[dict[str, Any]] = [{"label": label, "checkpoint": path} for label, path in labelled(args.checkpoint)]
+    if args.runs:
+        selection = select_runs(find_runs(args.runs), file="generator.pt")
+        if selection.warning():
+            print(f"textgan-quality-diversity: warning: {selection.warning()}", file=sys.stderr)
+        for label, runs in group_runs(selection.runs, parse_group_by(args.group_by)).items():
+            for run in runs:
+                path = str(run.path / "generator.pt")
+                items.append({"label": " / ".join(label), "checkpoint": path, "run": str(run.path), "seed": run.seed})
+    return items
 
 
 def sweep(args: argparse.Namespace) -> dict[str, Any]:
@@ -81,7 +123,8 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
     if args.num_samples < 1:
         raise ValueError(f"--num-samples must be at least 1, got {args.num_samples}")
     datamodule, curves = None, []
-    for label, path in labelled(args.checkpoint):
+    for source in sources(args):
+        label, path = source["label"], source["checkpoint"]
         generator, metadata = load_checkpoint(path, args.device, trust=args.trust)
         if datamodule is None:
             datamodule = datamodule_from_args(args, metadata)
@@ -94,7 +137,7 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
             seed=args.seed,
             nll_ignore_padding=args.nll_ignore_padding,
         )
-        curves.append({"label": label, "checkpoint": str(Path(path).resolve()), "points": points})
+        curves.append({**source, "checkpoint": str(Path(path).resolve()), "points": points})
         print(f"textgan-quality-diversity: {label}: {len(points)} temperatures done", file=sys.stderr)
     quality, diversity = quality_diversity_axes(curves[0]["points"][0])
     protocol = datamodule.protocol() if hasattr(datamodule, "protocol") else {}
@@ -107,6 +150,7 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
         "axes": {"quality": quality, "diversity": diversity},
         "temperatures": temperatures,
         "curves": curves,
+        "bands": temperature_bands(curves),
         "data": {"description": describe_data(datamodule), **protocol},
         "settings": settings,
     }
@@ -121,11 +165,14 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
     quality, diversity = report["axes"]["quality"], report["axes"]["diversity"]
     figure, axes = plt.subplots(figsize=(6.4, 4.8), dpi=120)
-    for curve in report["curves"]:
-        xs = [point[quality] for point in curve["points"]]
-        ys = [point[diversity] for point in curve["points"]]
-        (line,) = axes.plot(xs, ys, marker="o", markersize=3, label=curve["label"])
-        for x, y, point in zip(xs, ys, curve["points"], strict=True):
+    for band in report["bands"]:
+        xs = [point["quality_mean"] for point in band["points"]]
+        ys = [point["diversity_mean"] for point in band["points"]]
+        label = band["label"] if band["n"] == 1 else f"{band['label']} (mean ± 1 std, {band['n']} seeds)"
+        (line,) = axes.plot(xs, ys, marker="o", markersize=3, label=label)
+        if band["n"] > 1:
+            shade(axes, band, line.get_color())
+        for x, y, point in zip(xs, ys, band["points"], strict=True):
             axes.annotate(
                 f"{point['temperature']:g}",
                 (x, y),
@@ -144,6 +191,48 @@ def plot(report: dict[str, Any], path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+
+
+def shade(axes: Any, band: dict[str, Any], color: str) -> None:
+    """The band: at each temperature an ellipse with half-axes one std of quality and one of diversity, and the
+    convex hull of each two neighbouring ellipses; opaque in a light tint under the lines, so overlaps do not
+    darken."""
+    from matplotlib.colors import to_rgb
+
+    tint = tuple(0.78 + 0.22 * channel for channel in to_rgb(color))
+    angles = np.linspace(0.0, 2.0 * np.pi, 48, endpoint=False)
+    ellipses = [
+        np.stack(
+            [
+                point["quality_mean"] + point["quality_std"] * np.cos(angles),
+                point["diversity_mean"] + point["diversity_std"] * np.sin(angles),
+            ],
+            axis=1,
+        )
+        for point in band["points"]
+    ]
+    pieces = [*zip(ellipses, ellipses[1:], strict=False)] or [(ellipse,) for ellipse in ellipses]
+    for piece in pieces:
+        hull = convex_hull(np.concatenate(piece))
+        axes.fill(hull[:, 0], hull[:, 1], color=tint, linewidth=0, zorder=0)
+
+
+def convex_hull(points: np.ndarray) -> np.ndarray:
+    """The convex hull of (N, 2) ``points``, counter-clockwise (Andrew's monotone chain)."""
+    ordered = sorted(map(tuple, points))
+
+    def half(sequence: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        chain: list[tuple[float, float]] = []
+        for x, y in sequence:
+            while len(chain) >= 2:
+                (ax, ay), (bx, by) = chain[-2], chain[-1]
+                if (bx - ax) * (y - ay) - (by - ay) * (x - ax) > 0:
+                    break
+                chain.pop()
+            chain.append((x, y))
+        return chain[:-1]
+
+    return np.array(half(ordered) + half(ordered[::-1]))
 
 
 def main(argv: list[str] | None = None) -> int:

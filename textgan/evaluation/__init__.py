@@ -2,7 +2,11 @@
 
 * ``textgan.evaluation.protocol``: sample, score with the DataModule's metrics plus NLL_gen, sweep temperatures;
 * ``textgan.evaluation.data``: the data to evaluate on (a dataset folder, a data config or an oracle) and the
-  checks that a generator fits them.
+  checks that a generator fits them;
+* ``textgan.evaluation.runs``: training run folders (a run or a multirun folder), finished or not, labelled by
+  config keys (the estimator by default);
+* ``textgan.evaluation.report``: seed-aggregated reports, mean ± sample standard deviation per model and metric
+  (``report.md``, ``report.csv``), and the seed bands of quality-diversity curves.
 """
 
 from textgan.evaluation.protocol import EvaluationResult, evaluate_generator
