@@ -10,7 +10,7 @@ run's own ``train.log`` (the time between two consecutive checkpoint lines; no e
 * ``side by side``: N independent runs at once, started by hand with ``threads`` left at its default (each
   takes every core), by hand with ``threads=cores/N``, and by Hydra's joblib launcher (``threads=auto``
   divides the cores by its ``n_jobs``), against the same N runs one after another: wall time for all N and
-  the MLE epoch time of each.
+  the MLE epoch time of each (MLE only: 2 epochs).
 
 Needs hydra-core and the shared oracle data (``--shared-data``). Example::
 
@@ -63,11 +63,11 @@ def finish(process: subprocess.Popen) -> None:
         raise RuntimeError(f"{' '.join(process.args)} failed:\n{stderr[-2000:]}")
 
 
-def epoch_seconds(run_dir: Path) -> tuple[float, float]:
-    """(seconds of MLE epoch 2, seconds per adversarial iteration over iterations 11..20) from the run's log."""
+def epoch_seconds(run_dir: Path) -> tuple[float, float | None]:
+    """(seconds of MLE epoch 2, seconds per adversarial iteration 11..20, or None) from the run's log."""
     times = checkpoint_times(run_dir / "train.log")
     mle, adversarial = times["pretrain"], times["adversarial"]
-    return mle[1] - mle[0], (adversarial[1] - adversarial[0]) / 10
+    return mle[1] - mle[0], (adversarial[1] - adversarial[0]) / 10 if len(adversarial) > 1 else None
 
 
 def environment(shared_data: str) -> dict[str, str]:
@@ -107,7 +107,7 @@ def benchmark_side_by_side(workdir: Path, processes: int, shared_data: str) -> l
         running = []
         for job in range(processes):
             dirs.append(workdir / f"side-{len(rows)}-{job}")
-            running.append(start(dirs[-1], [*overrides, f"seed={job}"], env))
+            running.append(start(dirs[-1], [*overrides, f"seed={job}", "adversarial.steps=0"], env))
             if not parallel:
                 finish(running.pop())
         for process in running:
@@ -117,7 +117,7 @@ def benchmark_side_by_side(workdir: Path, processes: int, shared_data: str) -> l
         rows.append({"setting": label, "wall_s_all_runs": wall, "mle_epoch_s_mean": sum(epochs) / len(epochs)})
     sweep = workdir / "joblib"  # Hydra's joblib launcher: threads=auto divides the cores by n_jobs
     seeds = ",".join(str(s) for s in range(processes))
-    command = [sys.executable, "-m", "textgan.train", "-m", *RUN, "hydra/launcher=joblib",
+    command = [sys.executable, "-m", "textgan.train", "-m", *RUN, "adversarial.steps=0", "hydra/launcher=joblib",
                f"hydra.launcher.n_jobs={processes}", f"seed={seeds}", f"hydra.sweep.dir={sweep}"]  # fmt: skip
     started = time.perf_counter()
     result = subprocess.run(command, cwd=ROOT, env=environment(shared_data), capture_output=True, text=True)
