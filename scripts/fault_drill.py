@@ -110,7 +110,9 @@ def run_result(run_dir: Path) -> dict:
         "checkpoint optimiser states": checkpoint["optimizer_states"],
         "samples": {p.name: p.read_bytes() for p in sorted((run_dir / "samples").iterdir())},
         "metric rows": metric_rows(run_dir),
-        "evaluation histories": {k: summary.get(k) for k in ("pretrain_history", "adversarial_history")},
+        "evaluation histories": {
+            k: summary.get(k) for k in ("pretrain_history", "adversarial_history", "after_adversarial")
+        },
     }
 
 

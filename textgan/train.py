@@ -38,6 +38,7 @@ from textgan.training.nonfinite import NonFiniteError
 from textgan.training.objective import optimized_value
 from textgan.training.progress import StageProgressBar
 from textgan.training.run_folder import (
+    checkpoint_value,
     finished_summary,
     read_summary,
     resume_point,
@@ -166,7 +167,7 @@ def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir,
     resume_from, start = None, 0
     if checkpoint.last_path.is_file():
         resume_from = checkpoint.last_path
-        start = torch.load(resume_from, map_location="cpu", weights_only=False).get("adversarial_iteration", 0)
+        start = checkpoint_value(resume_from, "adversarial_iteration", 0)
     # One training_step updates the generator, then the discriminator: DDP must expect unused parameters.
     strategy = {"strategy": "ddp_find_unused_parameters_true"} if cfg.trainer.get("strategy") == "ddp" else {}
     trainer = _trainer(cfg, loggers, [evaluation, checkpoint], max_epochs=-1, max_steps=-1, **strategy)

@@ -9,21 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_generator_files import BUILD  # the tiny LSTM generator those tests save
 
-from textgan.data.tokenization import BOS_ID
 from textgan.models.checkpoints import load_checkpoint
 from textgan.models.io import load_generator, save_generator
 from textgan.models.lstm import LSTMGenerator
 from textgan.models.torch_files import CheckpointError
-
-BUILD = {
-    "_target_": "textgan.models.lstm.LSTMGenerator",
-    "vocab_size": 12,
-    "max_length": 6,
-    "embedding_dim": 4,
-    "hidden_dim": 4,
-    "start_token": BOS_ID,
-}
 
 
 def tiny_generator(**changes) -> LSTMGenerator:

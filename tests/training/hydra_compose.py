@@ -7,6 +7,14 @@ from hydra import compose, initialize_config_dir
 
 from textgan.train import CONF_DIR
 
+# every choice of the config groups the preset tests combine
+EXPERIMENTS = sorted(path.stem for path in (CONF_DIR / "experiment").glob("*.yaml"))
+ESTIMATORS = sorted(path.stem for path in (CONF_DIR / "estimator").glob("*.yaml"))
+BASELINES = sorted(path.stem for path in (CONF_DIR / "estimator" / "baseline").glob("*.yaml"))
+LOGGERS = sorted(path.stem for path in (CONF_DIR / "logger").glob("*.yaml"))
+LOSSES = sorted(path.stem for path in (CONF_DIR / "loss").glob("*.yaml"))
+TRAINERS = sorted(path.stem for path in (CONF_DIR / "trainer").glob("*.yaml"))
+
 
 def compose_config(tmp_path: Path, *overrides: str):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

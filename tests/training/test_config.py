@@ -5,18 +5,11 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from hydra_compose import compose_config
+from hydra_compose import BASELINES, ESTIMATORS, EXPERIMENTS, LOGGERS, LOSSES, TRAINERS, compose_config
 from omegaconf import OmegaConf
 
 from textgan.train import CONF_DIR, run
 from textgan.training.settings import unread_keys
-
-EXPERIMENTS = sorted(path.stem for path in (CONF_DIR / "experiment").glob("*.yaml"))
-ESTIMATORS = sorted(path.stem for path in (CONF_DIR / "estimator").glob("*.yaml"))
-BASELINES = sorted(path.stem for path in (CONF_DIR / "estimator" / "baseline").glob("*.yaml"))
-LOGGERS = sorted(path.stem for path in (CONF_DIR / "logger").glob("*.yaml"))
-LOSSES = sorted(path.stem for path in (CONF_DIR / "loss").glob("*.yaml"))
-TRAINERS = sorted(path.stem for path in (CONF_DIR / "trainer").glob("*.yaml"))
 
 
 def containers(tmp_path: Path, *overrides: str, debug: bool = True) -> dict:

@@ -9,6 +9,7 @@ optimiser states, sample files, every logged metric row and the summary's evalua
 from __future__ import annotations
 
 import errno
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -17,7 +18,10 @@ import torch
 from hydra_compose import compose_config, read_metrics, resume
 
 import textgan.train as train_module
-from textgan.models.io import load_generator
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from fault_drill import differences, run_result  # noqa: E402  (what the drill compares: everything a run made)
+
 from textgan.train import run
 from textgan.training.interrupt import RunInterrupted, request_stop
 
@@ -63,36 +67,6 @@ def with_callback(monkeypatch, callback: L.Callback) -> None:
     )
 
 
-def run_files(run_dir: Path) -> dict:
-    """Everything a run's result is made of, in comparable form."""
-    checkpoint = torch.load(run_dir / "checkpoints" / "adversarial" / "last.ckpt", weights_only=False)
-    summary = __import__("json").loads((run_dir / "summary.json").read_text())
-    return {
-        "generator": load_generator(run_dir / "generator.pt")[0].state_dict(),
-        "pretrained": load_generator(run_dir / "pretrained_generator.pt")[0].state_dict(),
-        "module": checkpoint["state_dict"],
-        "optimizers": checkpoint["optimizer_states"],
-        "samples": {p.name: p.read_bytes() for p in sorted((run_dir / "samples").iterdir())},
-        "metrics": read_metrics(run_dir),
-        "histories": {k: summary.get(k) for k in ("pretrain_history", "adversarial_history", "after_adversarial")},
-    }
-
-
-def assert_same(expected, actual, where="") -> None:
-    if isinstance(expected, torch.Tensor):
-        assert torch.equal(expected, actual), where
-    elif isinstance(expected, dict):
-        assert list(expected) == list(actual), where
-        for key in expected:
-            assert_same(expected[key], actual[key], f"{where}.{key}")
-    elif isinstance(expected, list | tuple):
-        assert len(expected) == len(actual), where
-        for i, (a, b) in enumerate(zip(expected, actual, strict=True)):
-            assert_same(a, b, f"{where}[{i}]")
-    else:
-        assert expected == actual, where
-
-
 _UNINTERRUPTED: dict[str, dict] = {}
 
 
@@ -100,7 +74,7 @@ def uninterrupted(estimator: str, tmp_path_factory) -> dict:
     if estimator not in _UNINTERRUPTED:
         folder = tmp_path_factory.mktemp(f"straight-{estimator}")
         run(compose_config(folder, f"estimator={estimator}", *SCHEDULE))
-        _UNINTERRUPTED[estimator] = run_files(folder / "run")
+        _UNINTERRUPTED[estimator] = run_result(folder / "run")
     return _UNINTERRUPTED[estimator]
 
 
@@ -121,7 +95,7 @@ def test_a_run_stopped_anywhere_and_resumed_equals_the_uninterrupted_run(
     run_dir = tmp_path / "run"
     assert not (run_dir / "generator.pt").exists()
     resume(run_dir)  # the saved config alone
-    assert_same(expected, run_files(run_dir))
+    assert differences(expected, run_result(run_dir)) == []
 
 
 def test_resume_alone_continues_with_the_saved_config_and_makes_no_new_folder(tmp_path):

@@ -8,6 +8,7 @@ import re
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
+from hydra_compose import BASELINES, ESTIMATORS, EXPERIMENTS, LOGGERS, LOSSES, TRAINERS
 from omegaconf import OmegaConf
 
 from textgan.losses.gan import GANLoss
@@ -20,13 +21,6 @@ from textgan.training.validation import (
     ConfigError,
     validate_config,
 )
-
-EXPERIMENTS = sorted(path.stem for path in (CONF_DIR / "experiment").glob("*.yaml"))
-ESTIMATORS = sorted(path.stem for path in (CONF_DIR / "estimator").glob("*.yaml"))
-BASELINES = sorted(path.stem for path in (CONF_DIR / "estimator" / "baseline").glob("*.yaml"))
-LOGGERS = sorted(path.stem for path in (CONF_DIR / "logger").glob("*.yaml"))
-LOSSES = sorted(path.stem for path in (CONF_DIR / "loss").glob("*.yaml"))
-TRAINERS = sorted(path.stem for path in (CONF_DIR / "trainer").glob("*.yaml"))
 
 
 def composed(tmp_path, *overrides: str, debug: bool = True) -> dict:

@@ -70,6 +70,18 @@ def nll_gen(
 
 
 @torch.no_grad()
+def draw_samples(generator: Generator, num_samples: int, seed: int, temperature: float = 1.0) -> torch.Tensor:
+    """``num_samples`` sequences from ``generator`` in eval mode with its own seeded random stream."""
+    was_training = generator.training
+    generator.eval()
+    try:
+        rng = torch.Generator(device=generator.device).manual_seed(seed)
+        return generator.sample(num_samples, temperature=temperature, generator=rng)
+    finally:
+        generator.train(was_training)
+
+
+@torch.no_grad()
 def evaluate_generator(
     generator: Generator,
     datamodule: TokenDataModule,
@@ -89,8 +101,7 @@ def evaluate_generator(
     generator.eval()
     try:
         if samples is None:
-            rng = torch.Generator(device=generator.device).manual_seed(seed)
-            samples = generator.sample(num_samples, temperature=temperature, generator=rng)
+            samples = draw_samples(generator, num_samples, seed, temperature)
         metrics = dict(datamodule.sample_metrics(samples.cpu()))
         if with_nll_gen and datamodule.test_tokens is not None:
             pad = datamodule.pad_token if nll_ignore_padding else None

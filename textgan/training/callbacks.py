@@ -20,7 +20,7 @@ from lightning.pytorch.loggers import WandbLogger
 from textgan.atomic_files import atomic_write, atomic_write_text
 from textgan.data.base import TokenDataModule
 from textgan.evaluation import evaluate_generator
-from textgan.evaluation.protocol import EvaluationResult
+from textgan.evaluation.protocol import EvaluationResult, draw_samples
 from textgan.training.distributed import gather_rows, ranks_in_sync, share
 from textgan.training.interrupt import stop_requested
 
@@ -87,17 +87,11 @@ class EvaluationCallback(L.Callback):
         if trainer.world_size == 1:
             return evaluate_generator(pl_module.generator, self.datamodule, self.num_samples, seed=self.seed + step)
         rank, world = trainer.global_rank, trainer.world_size
-        generator = pl_module.generator
-        rng = torch.Generator(device=generator.device).manual_seed((self.seed + step) * 1_000_003 + rank)
-        was_training = generator.training
-        generator.eval()
-        with torch.no_grad():
-            mine = generator.sample(share(self.num_samples, rank, world), generator=rng)
-        generator.train(was_training)
-        samples = gather_rows(mine)
+        seed = (self.seed + step) * 1_000_003 + rank
+        samples = gather_rows(draw_samples(pl_module.generator, share(self.num_samples, rank, world), seed))
         if not trainer.is_global_zero:
             return None
-        return evaluate_generator(generator, self.datamodule, samples=samples.cpu())
+        return evaluate_generator(pl_module.generator, self.datamodule, samples=samples.cpu())
 
     def _log_samples(self, trainer: L.Trainer, texts: list[str], step: int) -> None:
         for logger in trainer.loggers:

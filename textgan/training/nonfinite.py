@@ -12,6 +12,7 @@ A check costs one host synchronisation for all the quantities it is given.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 
 import torch
@@ -47,7 +48,7 @@ class NonFiniteGuard:
         """
         names = list(quantities)
         values = torch.stack([quantities[n].detach().float().reshape(()).cpu() for n in names]).tolist()
-        bad = [f"{name} = {value}" for name, value in zip(names, values, strict=True) if not _finite(value)]
+        bad = [f"{name} = {value}" for name, value in zip(names, values, strict=True) if not math.isfinite(value)]
         if not bad:
             return True
         message = f"{self.stage} stage, {where}: non-finite {'; '.join(bad)}"
@@ -60,6 +61,3 @@ class NonFiniteGuard:
         log.warning("%s; update skipped (%d so far)", message, self.skipped)
         return False
 
-
-def _finite(value: float) -> bool:
-    return value == value and abs(value) != float("inf")

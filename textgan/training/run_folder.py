@@ -124,7 +124,7 @@ def finished_summary(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None
         checkpoint = output_dir / "checkpoints" / "adversarial" / "last.ckpt"
         if (
             not checkpoint.is_file()
-            or _checkpoint_value(checkpoint, "adversarial_iteration", 0) < cfg.adversarial.steps
+            or checkpoint_value(checkpoint, "adversarial_iteration", 0) < cfg.adversarial.steps
         ):
             return None
     return summary
@@ -140,7 +140,8 @@ def write_summary(output_dir: Path, summary: dict[str, Any]) -> None:
     atomic_write_text(output_dir / "summary.json", json.dumps(summary, indent=2, default=str))
 
 
-def _checkpoint_value(path: Path, key: str, default: int) -> int:
+def checkpoint_value(path: Path, key: str, default: int) -> int:
+    """An integer the module stored in a Lightning checkpoint (e.g. ``adversarial_iteration``)."""
     return int(torch.load(path, map_location="cpu", weights_only=False).get(key, default))
 
 
@@ -153,10 +154,10 @@ def resume_point(output_dir: Path, mle_steps: int, log_step_offset: int) -> int:
     """
     adversarial = output_dir / "checkpoints" / "adversarial" / "last.ckpt"
     if adversarial.is_file():
-        return log_step_offset + _checkpoint_value(adversarial, "adversarial_iteration", 0)
+        return log_step_offset + checkpoint_value(adversarial, "adversarial_iteration", 0)
     if (output_dir / "pretrained_generator.pt").is_file():
         return mle_steps - 1
     pretrain = output_dir / "checkpoints" / "pretrain" / "last.ckpt"
     if pretrain.is_file():
-        return _checkpoint_value(pretrain, "global_step", 0) - 1
+        return checkpoint_value(pretrain, "global_step", 0) - 1
     return -1
