@@ -29,6 +29,7 @@ def test_checkpoint_on_text_writes_exact_metrics(text_setup, reference_lines, tm
         "temperature": 1.0,
         "seed": 3,
         "nll_ignore_padding": False,
+        "metrics": ["standard"],
     }
     assert report["data"]["vocab_fingerprint"] == datamodule.vocab_fingerprint
     assert "| bleu5 |" in (out / "metrics.md").read_text()
@@ -77,9 +78,7 @@ def test_samples_file_and_wandb_offline(text_setup, reference_lines, tmp_path, m
     assert report["source"]["empty_samples"] == 1 and report["settings"]["num_samples"] == 4
     hypotheses, references = [s.split() for s in sentences], [line.split() for line in reference_lines]
     for n in (2, 5):
-        assert report["metrics"][f"bleu{n}"] == pytest.approx(
-            metrics.bleu(hypotheses, references, n), abs=1e-12
-        )
+        assert report["metrics"][f"bleu{n}"] == pytest.approx(metrics.bleu(hypotheses, references, n), abs=1e-12)
     assert any((out / "wandb").glob("offline-run-*"))
 
 

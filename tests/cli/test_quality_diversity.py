@@ -10,7 +10,9 @@ import pytest
 from textgan.cli.quality_diversity import main
 from textgan.data.oracle_datamodule import OracleDataModule
 from textgan.data.text import TextDataModule
-from textgan.evaluation.protocol import DEFAULT_TEMPERATURES, nll_gen
+from textgan.evaluation.distribution import distribution_metrics, rows_from_samples
+from textgan.evaluation.protocol import DEFAULT_TEMPERATURES, draw_samples, nll_gen
+from textgan.metrics.language_model import LanguageModelSettings
 from textgan.models.io import load_generator
 
 
@@ -106,3 +108,45 @@ def test_needs_a_checkpoint_or_runs(capsys):
     with pytest.raises(SystemExit):
         main(["--dataset-dir", "x"])
     assert "give --checkpoint or --runs" in capsys.readouterr().err
+
+
+def test_lm_axes_trace_the_lm_and_reverse_lm_scores(make_dataset, make_checkpoint, tmp_path):
+    dataset_dir = make_dataset(tmp_path / "corpus")
+    datamodule = TextDataModule(dataset_dir=str(dataset_dir))
+    datamodule.setup()
+    checkpoint = make_checkpoint(
+        tmp_path / "gen.pt", datamodule.vocab_size, datamodule.max_length, datamodule.vocab_fingerprint, sharpen=3.0
+    )
+    out = tmp_path / "qd"
+    argv = ["--checkpoint", str(checkpoint), "--dataset-dir", str(dataset_dir), "--axes", "lm", "--metrics", "fed"]
+    argv += ["--lm-hidden", "16", "--lm-embedding", "8", "--lm-epochs", "2", "--lm-cache", str(tmp_path / "lm")]
+    argv += ["--temperatures", "0.5,2.0", "--num-samples", "30", "--out", str(out)]
+    assert main(argv) == 0
+    report = json.loads((out / "quality_diversity.json").read_text())
+    assert report["axes"] == {"quality": "lm_score", "diversity": "reverse_lm_score"}
+    assert report["settings"]["metrics"] == ["fed", "lm", "reverse_lm"]
+    (curve,) = report["curves"]
+    cold, hot = curve["points"]
+    for point in curve["points"]:
+        assert point["quality"] == point["lm_score"] and point["diversity"] == point["reverse_lm_score"]
+        assert point["fed"] >= 0.0 and "bleu5" in point
+    generator, _ = load_generator(checkpoint)
+    settings = LanguageModelSettings(embedding_dim=8, hidden_dim=16, max_epochs=2)
+    for point in (cold, hot):  # each point scores its own tempered samples (the seed is shared)
+        samples = draw_samples(generator, 30, seed=0, temperature=point["temperature"])
+        expected = distribution_metrics(
+            datamodule, rows_from_samples(datamodule, samples), datamodule.decode(samples), ["lm", "reverse_lm"],
+            settings=settings, cache_dir=tmp_path / "lm",
+        )
+        assert {key: point[key] for key in expected} == expected
+    assert cold["lm_score"] != hot["lm_score"]
+    assert (out / "quality_diversity.png").exists()
+
+
+def test_lm_axes_on_the_oracle_are_refused(make_oracle, make_checkpoint, tmp_path, capsys):
+    oracle = make_oracle(tmp_path / "oracle.npz")
+    checkpoint = make_checkpoint(tmp_path / "gen.pt", 20, 6, "ids:20")
+    argv = ["--checkpoint", str(checkpoint), "--oracle", str(oracle), "--oracle-sequences", "64", "--axes", "lm"]
+    assert main([*argv, "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "qd")]) == 2
+    assert "need text data" in capsys.readouterr().err
+    assert not (tmp_path / "qd").exists()

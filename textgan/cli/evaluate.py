@@ -16,6 +16,16 @@ lines, an option out of range) exits with status 2 and one line naming the probl
     textgan-evaluate --checkpoint gen.pt --oracle ../shared/data/oracle/seqgan_oracle_lstm.npz \\
         --out results/oracle
 
+``--metrics`` adds the distribution metrics (``textgan.evaluation.distribution``; text data only): ``lm`` (LM
+score: the samples' per-token NLL under an LSTM LM trained on the training split, cached beside the split),
+``reverse_lm`` (the test split's NLL under an LSTM LM trained on the samples), ``mauve`` and ``fed`` (Fréchet
+distance) between the test split and the samples, on features of ``--encoder``: ``lm`` (that LM, offline) or
+``hf:NAME`` (a Hugging Face model or local folder; ``pip install 'textgan[hf]'``). ``standard`` is the BLEU /
+Self-BLEU / NLL_gen set above; ``all`` is every one::
+
+    textgan-evaluate --samples-file ../shared/data/samples/texygen_coco_seq.txt --data coco \
+        --metrics all --out results/texygen_seqgan
+
 ``--runs`` aggregates finished training runs instead (run folders or multirun folders of runs): from each run's
 ``summary.json``, per model (``--group-by``, default the estimator) and metric, the mean ± sample standard
 deviation (ddof=1) over its seeds, n, min and max, written as ``report.md`` and ``report.csv``
@@ -29,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -37,14 +48,23 @@ from typing import Any
 import torch
 
 from textgan.cli.data_arguments import add_data_arguments, datamodule_from_args
+from textgan.cli.metric_arguments import (
+    add_metric_arguments,
+    check_metric_arguments,
+    distribution_settings,
+    score_distribution,
+)
 from textgan.data.corpus_files import check_text_file
 from textgan.evaluation.data import check_generator, describe_data
-from textgan.evaluation.protocol import evaluate_generator
+from textgan.evaluation.distribution import DISTRIBUTION_METRICS, rows_from_samples, rows_from_texts
+from textgan.evaluation.protocol import draw_samples, evaluate_generator
 from textgan.evaluation.report import aggregate, markdown_report, write_report
 from textgan.evaluation.runs import STAGES, find_runs, group_runs, parse_group_by, select_runs
 from textgan.models.checkpoints import load_checkpoint
 from textgan.models.io import TRUST_HELP
 from textgan.numerics import flush_denormals
+
+METRIC_CHOICES = ("standard", *DISTRIBUTION_METRICS)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -70,11 +90,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", help="output folder (default: evaluation/<checkpoint or file name>)")
-    parser.add_argument(
-        "--wandb", action="store_true", help="also log to wandb (offline unless WANDB_MODE is set)"
-    )
+    parser.add_argument("--wandb", action="store_true", help="also log to wandb (offline unless WANDB_MODE is set)")
     parser.add_argument("--wandb-project", default="textgan")
     parser.add_argument("--wandb-name", help="wandb run name (default: evaluate-<name>)")
+    add_metric_arguments(parser, "standard", METRIC_CHOICES)
     runs = parser.add_argument_group("--runs reports")
     runs.add_argument(
         "--group-by",
@@ -116,6 +135,7 @@ def check_options(args: argparse.Namespace) -> None:
         raise ValueError(f"--num-samples must be at least 1, got {args.num_samples}")
     if not args.temperature > 0:
         raise ValueError(f"--temperature must be > 0, got {args.temperature}")
+    args.metric_names = check_metric_arguments(args, METRIC_CHOICES)
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
@@ -123,37 +143,59 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     settings = {"num_samples": args.num_samples, "temperature": args.temperature, "seed": args.seed}
     settings["nll_ignore_padding"] = args.nll_ignore_padding
     check_options(args)
+    names = args.metric_names
+    distribution = [name for name in names if name in DISTRIBUTION_METRICS]
+    metrics: dict[str, float] = {}
     if args.checkpoint:
         generator, metadata = load_checkpoint(args.checkpoint, args.device, trust=args.trust)
         datamodule = datamodule_from_args(args, metadata)
+        check_distribution_data(datamodule, distribution)
         check_generator(generator, metadata, datamodule, args.checkpoint)
-        result = evaluate_generator(
-            generator,
-            datamodule,
-            args.num_samples,
-            temperature=args.temperature,
-            seed=args.seed,
-            nll_ignore_padding=args.nll_ignore_padding,
-        )
-        metrics, texts = result.metrics, datamodule.decode(result.samples)
+        if "standard" in names:
+            result = evaluate_generator(
+                generator,
+                datamodule,
+                args.num_samples,
+                temperature=args.temperature,
+                seed=args.seed,
+                nll_ignore_padding=args.nll_ignore_padding,
+            )
+            metrics, samples = result.metrics, result.samples
+        else:
+            samples = draw_samples(generator, args.num_samples, args.seed, args.temperature).cpu()
+        texts = datamodule.decode(samples)
+        rows = rows_from_samples(datamodule, samples) if distribution else None
         source = {"checkpoint": str(Path(args.checkpoint).resolve()), "metadata": metadata}
     else:
         texts = read_samples_file(args.samples_file, args.num_samples)
         datamodule = datamodule_from_args(args)
         if not hasattr(datamodule, "text_metrics"):
-            raise ValueError(
-                f"--samples-file needs text data with a vocabulary, not {describe_data(datamodule)}"
-            )
-        metrics = datamodule.text_metrics(datamodule.text_words(texts))
+            raise ValueError(f"--samples-file needs text data with a vocabulary, not {describe_data(datamodule)}")
+        if "standard" in names:
+            metrics = datamodule.text_metrics(datamodule.text_words(texts))
+        rows = rows_from_texts(datamodule, texts) if distribution else None
         source = {"samples_file": check_text_file(args.samples_file), "empty_samples": texts.count("")}
         settings.update(num_samples=len(texts), temperature=None, seed=None)
+    if distribution:
+        metrics.update(score_distribution(args, datamodule, distribution, rows, texts))
+        settings.update(distribution_settings(args, distribution))
     protocol = datamodule.protocol() if hasattr(datamodule, "protocol") else {}
     data = {
         "description": describe_data(datamodule),
         "vocab_fingerprint": datamodule.vocab_fingerprint,
         **protocol,
     }
+    settings["metrics"] = names
     return {"metrics": metrics, "source": source, "data": data, "settings": settings, "samples": texts}
+
+
+def check_distribution_data(datamodule: Any, distribution: list[str]) -> None:
+    """Refuse (ValueError) distribution metrics on data without text (the oracle has exact ones instead)."""
+    if distribution and not hasattr(datamodule, "text_metrics"):
+        raise ValueError(
+            f"--metrics {','.join(distribution)} needs text data, not {describe_data(datamodule)}: on the synthetic "
+            "oracle NLL_oracle is the exact LM score and NLL_gen the exact reverse one (--metrics standard)"
+        )
 
 
 def markdown_table(report: dict[str, Any]) -> str:
@@ -161,9 +203,7 @@ def markdown_table(report: dict[str, Any]) -> str:
     lines = [
         f"Evaluation of `{source}` on {report['data']['description']}",
         f"({report['settings']['num_samples']} samples"
-        + (
-            f", temperature {report['settings']['temperature']})" if "checkpoint" in report["source"] else ")"
-        ),
+        + (f", temperature {report['settings']['temperature']})" if "checkpoint" in report["source"] else ")"),
         "",
         "| metric | value |",
         "| --- | --- |",
@@ -211,11 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs:
         return report_runs(args)
     flush_denormals()  # as textgan-train does (textgan/numerics.py)
+    logging.basicConfig(format="textgan-evaluate: %(message)s")
+    logging.getLogger("textgan").setLevel(logging.INFO)  # the LMs' training takes minutes: say what happens
     name = Path(args.checkpoint or args.samples_file).stem
     out = Path(args.out or Path("evaluation") / name)
     try:
         report = evaluate(args)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, ImportError) as error:
         print(f"textgan-evaluate: error: {error}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)

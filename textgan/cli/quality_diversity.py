@@ -4,7 +4,10 @@ Caccia et al., "Language GANs Falling Short" (ICLR 2020): a single (quality, div
 since lowering the temperature of an MLE model buys quality with diversity; compare whole curves instead.
 Real text: BLEU-5 (quality, higher is better) against Self-BLEU-5 (lower is more diverse). Synthetic oracle:
 NLL_oracle (quality, lower is better) against NLL_test, the tempered generator's NLL of the oracle's test set
-(coverage, lower is better). Writes ``quality_diversity.json`` (every metric of every point) and
+(coverage, lower is better). ``--axes lm`` draws Caccia et al.'s own axes on text: the LM score (quality) against
+the reverse-LM score (diversity and coverage), both NLLs, lower is better (``textgan.evaluation.distribution``;
+a reverse LM is trained at every point). ``--metrics`` adds more metrics to every point (``mauve``, ``fed``).
+Writes ``quality_diversity.json`` (every metric of every point) and
 ``quality_diversity.png`` to ``--out``. Example::
 
     textgan-quality-diversity --checkpoint mle=run/pretrained_generator.pt \\
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +35,14 @@ import numpy as np
 import torch
 
 from textgan.cli.data_arguments import add_data_arguments, datamodule_from_args
+from textgan.cli.metric_arguments import (
+    add_metric_arguments,
+    check_metric_arguments,
+    distribution_settings,
+    score_distribution,
+)
 from textgan.evaluation.data import check_generator, describe_data
+from textgan.evaluation.distribution import DISTRIBUTION_METRICS, rows_from_samples
 from textgan.evaluation.protocol import DEFAULT_TEMPERATURES, quality_diversity_axes, temperature_sweep
 from textgan.evaluation.report import temperature_bands
 from textgan.evaluation.runs import find_runs, group_runs, parse_group_by, select_runs
@@ -44,7 +55,10 @@ AXIS_LABELS = {
     "self_bleu5": "Self-BLEU-5 (lower is more diverse)",
     "nll_oracle": "NLL_oracle (quality, lower is better)",
     "nll_gen": "NLL_test (coverage, lower is better)",
+    "lm_score": "LM score (quality, NLL, lower is better)",
+    "reverse_lm_score": "reverse-LM score (diversity, NLL, lower is better)",
 }
+METRIC_CHOICES = ("standard", *DISTRIBUTION_METRICS)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -80,6 +94,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (the same at every temperature)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", default="quality_diversity", help="output folder")
+    parser.add_argument(
+        "--axes",
+        choices=("auto", "lm"),
+        default="auto",
+        help="auto: BLEU-5 / Self-BLEU-5 (text) or NLL_oracle / NLL_test; lm: LM / reverse-LM score (text)",
+    )
+    add_metric_arguments(parser, "standard", METRIC_CHOICES)
     args = parser.parse_args(argv)
     if not args.checkpoint and not args.runs:
         parser.error("give --checkpoint or --runs (or both)")
@@ -112,6 +133,14 @@ def sources(args: argparse.Namespace) -> list[dict[str, Any]]:
     return items
 
 
+def score_samples(
+    args: argparse.Namespace, datamodule: Any, names: list[str], samples: torch.Tensor
+) -> dict[str, float]:
+    """The distribution metrics ``names`` of one point's samples (N, T)."""
+    rows = rows_from_samples(datamodule, samples)
+    return score_distribution(args, datamodule, names, rows, datamodule.decode(samples))
+
+
 def sweep(args: argparse.Namespace) -> dict[str, Any]:
     """Every checkpoint's points (one per temperature) with the data and settings they were taken under."""
     try:
@@ -122,6 +151,10 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"temperatures must be positive, got {args.temperatures!r}")
     if args.num_samples < 1:
         raise ValueError(f"--num-samples must be at least 1, got {args.num_samples}")
+    names = check_metric_arguments(args, METRIC_CHOICES)
+    if args.axes == "lm":
+        names += [name for name in ("lm", "reverse_lm") if name not in names]
+    distribution = [name for name in names if name in DISTRIBUTION_METRICS]
     datamodule, curves = None, []
     for source in sources(args):
         label, path = source["label"], source["checkpoint"]
@@ -129,6 +162,10 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
         if datamodule is None:
             datamodule = datamodule_from_args(args, metadata)
         check_generator(generator, metadata, datamodule, path)
+        if distribution and not hasattr(datamodule, "text_metrics"):
+            raise ValueError(
+                f"--axes lm and --metrics {','.join(distribution)} need text data, not {describe_data(datamodule)}"
+            )
         points = temperature_sweep(
             generator,
             datamodule,
@@ -136,16 +173,21 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
             args.num_samples,
             seed=args.seed,
             nll_ignore_padding=args.nll_ignore_padding,
+            score_samples=partial(score_samples, args, datamodule, distribution) if distribution else None,
+            axes=args.axes,
         )
         curves.append({**source, "checkpoint": str(Path(path).resolve()), "points": points})
         print(f"textgan-quality-diversity: {label}: {len(points)} temperatures done", file=sys.stderr)
-    quality, diversity = quality_diversity_axes(curves[0]["points"][0])
+    quality, diversity = quality_diversity_axes(curves[0]["points"][0], args.axes)
     protocol = datamodule.protocol() if hasattr(datamodule, "protocol") else {}
     settings = {
         "num_samples": args.num_samples,
         "seed": args.seed,
         "nll_ignore_padding": args.nll_ignore_padding,
+        "metrics": names,
     }
+    if distribution:
+        settings.update(distribution_settings(args, distribution))
     return {
         "axes": {"quality": quality, "diversity": diversity},
         "temperatures": temperatures,
@@ -240,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     flush_denormals()  # as textgan-train does (textgan/numerics.py)
     try:
         report = sweep(args)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, ImportError) as error:
         print(f"textgan-quality-diversity: error: {error}", file=sys.stderr)
         return 2
     out = Path(args.out)

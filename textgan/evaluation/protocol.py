@@ -14,7 +14,7 @@ more diverse), on the oracle NLL_oracle (quality) against NLL_test = NLL_gen (co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -131,8 +131,14 @@ def sample_entropy(
 
 
 # ---------------------------------------------------------------------------------------------- sweeps
-def quality_diversity_axes(metrics: dict[str, float]) -> tuple[str, str]:
-    """(quality, diversity) metric names: (bleu5, self_bleu5) on text, (nll_oracle, nll_gen) on the oracle."""
+LM_AXES = ("lm_score", "reverse_lm_score")  # Caccia et al.'s own axes: both NLLs, lower is better
+
+
+def quality_diversity_axes(metrics: dict[str, float], axes: str = "auto") -> tuple[str, str]:
+    """(quality, diversity) metric names: (bleu5, self_bleu5) on text, (nll_oracle, nll_gen) on the oracle;
+    ``axes="lm"``: (lm_score, reverse_lm_score)."""
+    if axes == "lm":
+        return LM_AXES
     if "nll_oracle" in metrics:
         return "nll_oracle", "nll_gen"
     return "bleu5", "self_bleu5"
@@ -146,11 +152,14 @@ def temperature_sweep(
     *,
     seed: int = 0,
     nll_ignore_padding: bool = False,
+    score_samples: Callable[[torch.Tensor], dict[str, float]] | None = None,
+    axes: str = "auto",
 ) -> list[dict[str, float]]:
     """One point per temperature: every metric of ``evaluate_generator`` plus ``entropy`` and the axes.
 
     Each temperature samples with the same seed (common random numbers), so the curve is smooth in tau.
-    Points carry ``quality`` and ``diversity`` (see ``quality_diversity_axes``).
+    Points carry ``quality`` and ``diversity`` (see ``quality_diversity_axes``). ``score_samples``: more
+    metrics of each point's samples (N, T), e.g. the distribution metrics.
     """
     points = []
     for temperature in temperatures:
@@ -164,7 +173,9 @@ def temperature_sweep(
         )
         point = {"temperature": float(temperature), **result.metrics}
         point["entropy"] = sample_entropy(generator, result.samples, float(temperature))
-        quality, diversity = quality_diversity_axes(point)
+        if score_samples is not None:
+            point.update(score_samples(result.samples))
+        quality, diversity = quality_diversity_axes(point, axes)
         point["quality"], point["diversity"] = point.get(quality), point.get(diversity)
         points.append(point)
     return points
