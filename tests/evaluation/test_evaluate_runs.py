@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -64,3 +65,15 @@ def test_unusable_folders_exit_2_naming_them(multiruns, capsys, tmp_path):
     assert not (tmp_path / "o").exists()
     with pytest.raises(SystemExit):  # one source only
         main(["--runs", str(root), "--samples-file", "x.txt"])
+
+
+def test_report_goes_to_wandb_as_a_table(multiruns, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    root, _ = multiruns
+    out = tmp_path / "report"
+    assert main(["--runs", str(root / "gumbel_softmax"), str(root / "reinforce"), "--out", str(out), "--wandb"]) == 0
+    (table,) = (out / "wandb").glob("offline-run-*/files/media/table/report_*.table.json")
+    logged = json.loads(table.read_text())
+    rows = list(csv.reader((out / "report.csv").open()))
+    assert logged["columns"] == rows[0]
+    assert [[str(cell) for cell in row] for row in logged["data"]] == rows[1:]

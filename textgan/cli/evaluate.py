@@ -228,8 +228,6 @@ def log_to_wandb(report: dict[str, Any], out: Path, args: argparse.Namespace) ->
 def report_runs(args: argparse.Namespace) -> int:
     """``--runs``: the seed-aggregated report of the finished runs, printed and written to ``--out``."""
     out = Path(args.out or Path("evaluation") / f"{Path(args.runs[0]).resolve().name}-report")
-    if args.wandb:
-        print("textgan-evaluate: warning: --wandb does not log --runs reports (not implemented)", file=sys.stderr)
     try:
         keys = parse_group_by(args.group_by)
         selection = select_runs(find_runs(args.runs), stage=args.stage)
@@ -242,8 +240,26 @@ def report_runs(args: argparse.Namespace) -> int:
         print(f"textgan-evaluate: error: {error}", file=sys.stderr)
         return 2
     print(markdown_report(summaries, keys, args.stage, args.runs, warning))
+    if args.wandb:
+        log_report_to_wandb(out, args)
     print(f"textgan-evaluate: results in {out.resolve()} (report.md, report.csv)")
     return 0
+
+
+def log_report_to_wandb(out: Path, args: argparse.Namespace) -> None:
+    """The seed-aggregated report (``report.csv``) as a wandb table, in a run of its own."""
+    import csv
+
+    os.environ.setdefault("WANDB_MODE", "offline")
+    import wandb
+
+    with (out / "report.csv").open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    config = {"runs": [str(Path(path).resolve()) for path in args.runs], "group_by": args.group_by}
+    name = args.wandb_name or f"report-{out.name}"
+    run = wandb.init(project=args.wandb_project, name=name, dir=str(out), job_type="report", config=config)
+    run.log({"report": wandb.Table(columns=rows[0], data=rows[1:])})
+    run.finish()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,7 @@ from lightning.pytorch.loggers import WandbLogger
 from textgan.atomic_files import atomic_write, atomic_write_text
 from textgan.data.base import TokenDataModule
 from textgan.evaluation import evaluate_generator
+from textgan.evaluation.plots import history_figure
 from textgan.evaluation.protocol import EvaluationResult, draw_samples
 from textgan.training.distributed import gather_rows, ranks_in_sync, share
 from textgan.training.interrupt import stop_requested
@@ -33,7 +34,8 @@ class EvaluationCallback(L.Callback):
     Evaluates once before training starts (the starting point: e.g. the pretrained generator) and at the
     end. Metrics go to every logger as ``{prefix}/{name}`` at the module's global ``log_step`` (MLE optimizer
     steps, then adversarial iterations after them), with the stage's own x-axis ``{prefix}/step`` (epochs or
-    iterations) beside them; decoded samples go to a table (wandb) or a text file (``samples_dir``);
+    iterations) beside them; decoded samples go to a table (wandb) or a text file (``samples_dir``), and wandb
+    also receives the stage's evaluations so far drawn as one image (``{prefix}/curves``);
     ``history`` keeps every evaluation, by stage step, for the run summary.
     """
 
@@ -79,6 +81,7 @@ class EvaluationCallback(L.Callback):
         texts = self.datamodule.decode(result.samples[: self.num_logged_samples])
         self._log_samples(trainer, texts, step)
         self.history.append({"step": step, **result.metrics})
+        self._log_plot(trainer, int(pl_module.log_step))
         self._last_step = step
         return self.history[-1]
 
@@ -102,6 +105,21 @@ class EvaluationCallback(L.Callback):
         if self.samples_dir is not None:
             name = f"{self.prefix.replace('/', '_')}_{step:06d}.txt"
             atomic_write_text(self.samples_dir / name, "\n".join(texts) + "\n")
+
+    def _log_plot(self, trainer: L.Trainer, log_step: int) -> None:
+        """The stage's evaluations so far as one figure (``{prefix}/curves``), for wandb loggers."""
+        loggers = [logger for logger in trainer.loggers if isinstance(logger, WandbLogger)]
+        if not loggers:
+            return
+        import matplotlib.pyplot as plt
+
+        unit = "epoch" if self.prefix.startswith("pretrain") else "iteration"
+        figure = history_figure(self.history, f"{self.prefix} after {unit} {self.history[-1]['step']}", unit)
+        try:
+            for logger in loggers:
+                logger.log_image(key=f"{self.prefix}/curves", images=[figure], step=log_step)
+        finally:
+            plt.close(figure)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.history:  # the stage's starting point; a resumed stage has evaluated it already
