@@ -138,7 +138,7 @@ def test_missing_training_file_says_what_to_set(tmp_path):
         TextDataModule(test_file=str(test), dataset_dir=str(tmp_path / "ds"))
     datamodule = TextDataModule(test_file=str(test), test_as_train=True, dataset_dir=str(tmp_path / "ds"))
     datamodule.setup()
-    assert torch.equal(datamodule.train_tokens, datamodule.test_tokens)
+    assert torch.equal(datamodule.train_tokens.to_tensor(), datamodule.test_tokens)
     assert datamodule.manifest["train_is_test"] is True
 
 

@@ -14,6 +14,7 @@ pad every row (``textgan/data/row_length.py``). A failed run leaves an existing 
     textgan-tokenize --train zh_train.txt --test zh_test.txt --tokenizer char --out d   # any language
     textgan-tokenize --train zh_train.txt --test zh_test.txt --tokenizer byte_bpe --vocab-size 2000 --out d
     textgan-tokenize --hub-dataset NAME --train-split train --test-split test --out d
+    textgan-tokenize --train news_5M.txt --test news_test.txt --num-proc 2 --out d   # larger than memory
 
 Run it as ``textgan-tokenize`` or ``python -m textgan.cli.tokenize``, not as ``python textgan/cli/tokenize.py``:
 run by path, this file would shadow Python's own ``tokenize`` module and break ``import torch``.
@@ -76,6 +77,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-length", type=max_length_argument, default=AUTO, metavar="{auto,none,N}", help=MAX_LENGTH_HELP
     )
     parser.add_argument("--out", required=True, help="the dataset folder to write (replaced atomically)")
+    parser.add_argument(
+        "--num-proc",
+        type=int,
+        default=1,
+        help="worker processes for tokenising (> 1, or files over 256 MiB: built streamed through memory-mapped "
+        "Arrow, never in memory at once; the same folder either way)",
+    )
     return parser.parse_args(argv)
 
 
@@ -91,11 +99,13 @@ def tokenize_corpus(args: argparse.Namespace) -> dict:
         lines, sources = read_hub_dataset(args.hub_dataset, splits, args.text_column, args.hub_config)
         build_options = {"tokenizer": asdict(options), "max_length": args.max_length}
         return build_dataset_from_lines(args.out, lines, sources, options, args.max_length, build_options)
+    if args.num_proc < 1:
+        raise ValueError(f"--num-proc must be at least 1, got {args.num_proc}")
     if not args.test:
         raise ValueError("--test is required (the test split: BLEU references and NLL_gen)")
     if not args.train and not args.test_as_train:
         raise ValueError("--train is required; to train on the test file itself pass --test-as-train")
-    return build_dataset(args.out, args.train or args.test, args.test, options, args.max_length)
+    return build_dataset(args.out, args.train or args.test, args.test, options, args.max_length, args.num_proc)
 
 
 def summary(manifest: dict, out: str) -> str:

@@ -1,6 +1,8 @@
 """The data interface every training regime reads: fixed-length token tensors plus a few facts about them.
 
-A ``TokenDataModule`` holds ``train_tokens`` and ``test_tokens`` as LongTensors (N, T) once ``setup()`` ran,
+A ``TokenDataModule`` holds ``train_tokens`` and ``test_tokens`` as LongTensors (N, T) once ``setup()`` ran
+(a text corpus's ``train_tokens`` is a ``TokenRows``: read in place from its memory-mapped Arrow files, indexed
+like a LongTensor),
 and knows how to score generated samples (``sample_metrics``) and turn them back into text (``decode``).
 Subclasses (the synthetic oracle, tokenised text corpora) only fill those in.
 """
@@ -9,7 +11,9 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, IterableDataset, Sampler, TensorDataset
+from torch.utils.data import DataLoader, IterableDataset, Sampler
+
+from textgan.data.token_rows import RowDataset, TokenRows, batch_as_is
 
 
 class TokenDataModule(L.LightningDataModule):
@@ -18,7 +22,7 @@ class TokenDataModule(L.LightningDataModule):
     def __init__(self, batch_size: int = 64, num_workers: int = 0, seed: int = 0) -> None:
         super().__init__()
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
-        self.train_tokens: torch.Tensor | None = None
+        self.train_tokens: torch.Tensor | TokenRows | None = None
         self.test_tokens: torch.Tensor | None = None
 
     # ---- facts the models are built from (valid after setup) -------------------------------------------
@@ -66,13 +70,13 @@ class TokenDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled epochs of (B, T) batches, for MLE pretraining; epoch ``e``'s order depends on (seed, e) only."""
-        dataset = TensorDataset(self._require(self.train_tokens, "train_tokens"))
+        dataset = RowDataset(self._require(self.train_tokens, "train_tokens"))
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             sampler=EpochShuffle(len(dataset), self.seed),
             num_workers=self.num_workers,
-            collate_fn=_stack_first,
+            collate_fn=batch_as_is,
             drop_last=False,
         )
 
@@ -90,12 +94,8 @@ class TokenDataModule(L.LightningDataModule):
 
     def test_split_batches(self) -> DataLoader:
         """The test split in (B, T) batches (NLL_gen). Not a Lightning hook: training has no validation loop."""
-        dataset = TensorDataset(self._require(self.test_tokens, "test_tokens"))
-        return DataLoader(dataset, batch_size=max(self.batch_size, 256), collate_fn=_stack_first)
-
-
-def _stack_first(items: list[tuple[torch.Tensor]]) -> torch.Tensor:
-    return torch.stack([item[0] for item in items])
+        dataset = RowDataset(self._require(self.test_tokens, "test_tokens"))
+        return DataLoader(dataset, batch_size=max(self.batch_size, 256), collate_fn=batch_as_is)
 
 
 class EpochShuffle(Sampler[int]):

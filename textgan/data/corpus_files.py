@@ -7,6 +7,7 @@ lines ``datasets``' text builder yields.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import tempfile
 import warnings
@@ -45,30 +46,46 @@ def file_sha256(path: str | Path) -> str:
 def check_text_file(path: str | Path) -> dict[str, Any]:
     """Refuse a missing, empty or non-UTF-8 file with a message naming it (and the line); describe it.
 
-    Returns ``{"path", "sha256", "bytes"}`` for the manifest.
+    Reads the file in blocks (a corpus may be larger than memory). Returns ``{"path", "sha256", "bytes"}``
+    for the manifest.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: file not found")
     if not path.is_file():
         raise ValueError(f"{path}: not a regular file")
-    data = path.read_bytes()
-    if not data:
-        raise ValueError(f"{path}: file is empty")
+    digest, size = hashlib.sha256(), 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        data.decode("utf-8")
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+                size += len(block)
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        for number, line in enumerate(data.splitlines(), start=1):  # universal newlines, like the reader
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError as error:
-                bad = line[error.start : error.start + 4].hex(" ")
-                raise ValueError(
-                    f"{path}, line {number}: invalid UTF-8 at byte {error.start + 1} of the line ({bad}): "
-                    f"{error.reason}; convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)"
-                ) from None
+        _raise_at_bad_line(path)
         raise
-    return {"path": str(path.resolve()), "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    if not size:
+        raise ValueError(f"{path}: file is empty")
+    return {"path": str(path.resolve()), "sha256": digest.hexdigest(), "bytes": size}
+
+
+def _raise_at_bad_line(path: Path) -> None:
+    """Raise the ValueError naming the first line of ``path`` that is not UTF-8 (line by line, streamed)."""
+    with open(path, "rb") as handle:
+        number = 0
+        for raw in handle:
+            for line in raw.splitlines() or [raw]:  # universal newlines, like the reader (a lone CR too)
+                number += 1
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    bad = line[error.start : error.start + 4].hex(" ")
+                    raise ValueError(
+                        f"{path}, line {number}: invalid UTF-8 at byte {error.start + 1} of the line ({bad}): "
+                        f"{error.reason}; convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+                    ) from None
 
 
 def read_text_files(files: dict[str, Path]) -> dict[str, list[str]]:

@@ -18,11 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tokenizers import Tokenizer
 
 from textgan.data.base import TokenDataModule
 from textgan.data.row_length import AUTO, check_max_length
+from textgan.data.token_rows import TokenRows
 from textgan.data.tokenization import (
     BOS_ID,
     EOS_ID,
@@ -144,9 +146,9 @@ class TextDataModule(TokenDataModule):
                 f"but max_length={wanted} was asked for: rebuild it with "
                 f"textgan-tokenize --max-length {wanted}"
             )
-        train_ids, _ = load_split(self.dataset_dir, "train")
+        self.train_tokens = TokenRows(self.dataset_dir / "train")  # memory-mapped: never loaded whole
         test_ids, self.test_texts = load_split(self.dataset_dir, "test")
-        self.train_tokens, self.test_tokens = torch.from_numpy(train_ids), torch.from_numpy(test_ids)
+        self.test_tokens = torch.from_numpy(test_ids)
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -227,16 +229,48 @@ class TextDataModule(TokenDataModule):
         BLEU: the first ``max_hypotheses`` against the first ``max_references`` test sentences (their n-gram
         index is built once and kept); Self-BLEU: the first ``self_bleu_samples``, each against the others.
         """
-        from textgan.metrics import BleuReferences, self_bleu_scores
+        from textgan.metrics import self_bleu_scores
 
         if self._bleu_references is None:
-            references = self.references[: self.max_references]
-            self._bleu_references = BleuReferences(references, max_order=max(self.bleu_orders))
+            self._bleu_references = self._load_bleu_references(max(self.bleu_orders))
         bleu = self._bleu_references.scores(hypotheses[: self.max_hypotheses], self.bleu_orders)
         self_bleu = self_bleu_scores(hypotheses, self.bleu_orders, max_samples=self.self_bleu_samples)
         scores = {f"bleu{n}": float(bleu[n]) for n in self.bleu_orders}
         scores.update({f"self_bleu{n}": float(self_bleu[n]) for n in self.bleu_orders})
         return scores
+
+    def bleu_references_path(self, max_order: int) -> Path:
+        """Where the BLEU reference tables are cached: in the dataset folder (a rebuild replaces the folder)."""
+        test_sha = str(self.manifest["splits"]["test"]["source"].get("sha256", self.vocab_fingerprint))[:12]
+        limit = "all" if self.max_references is None else self.max_references
+        return self.dataset_dir / "bleu_references" / f"{test_sha}-n{max_order}-refs-{limit}.npz"
+
+    def _load_bleu_references(self, max_order: int) -> Any:
+        """The test split's BLEU tables (``BleuReferences``): read from the cache, or built once and cached.
+
+        A folder that cannot be written to (read-only, full) is used without a cache.
+        """
+        from textgan.atomic_files import atomic_write
+        from textgan.metrics import BleuReferences
+
+        path = self.bleu_references_path(max_order)
+        if path.is_file():
+            try:
+                with np.load(path, allow_pickle=False) as arrays:
+                    return BleuReferences.from_arrays(dict(arrays))
+            except (OSError, ValueError, KeyError):
+                pass  # damaged: built again below
+        references = BleuReferences(self.references[: self.max_references], max_order=max_order)
+
+        def write(tmp: Path) -> None:
+            with tmp.open("wb") as handle:
+                np.savez(handle, **references.to_arrays())
+
+        try:
+            atomic_write(path, write)
+        except OSError:
+            pass
+        return references
 
     def protocol(self) -> dict[str, Any]:
         """The evaluation settings that numbers depend on, for results files."""

@@ -312,14 +312,22 @@ def build_dataset(
     test_file: str | Path,
     options: TokenizerOptions | None = None,
     max_length: int | str | None = AUTO,
+    num_proc: int = 1,
 ) -> dict[str, Any]:
     """Check, read and tokenise two local text files into ``out_dir``; returns the manifest.
 
     ``train_file`` and ``test_file`` may be the same file (e.g. only a test split exists); the manifest then
-    shows the same source for both.
+    shows the same source for both. Files over ``large_corpus.STREAMED_BYTES`` in all, or ``num_proc`` > 1,
+    are built streamed by ``large_corpus.build_dataset_streamed`` (the same folder, never in memory at once).
     """
+    from textgan.data import large_corpus
+
     options, max_length = options or TokenizerOptions(), check_max_length(max_length)
     files = {"train": Path(train_file), "test": Path(test_file)}
+    sizes = [path.stat().st_size for path in files.values() if path.is_file()]
+    if num_proc > 1 or sum(sizes) > large_corpus.STREAMED_BYTES:
+        streamed = large_corpus.build_dataset_streamed
+        return streamed(out_dir, train_file, test_file, options, max_length, num_proc=num_proc)
     sources = {split: check_text_file(path) for split, path in files.items()}
     lines = read_text_files(files)
     build_options = {"tokenizer": asdict(options), "max_length": max_length}

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from textgan.atomic_files import atomic_write, atomic_write_text
+from textgan.data.token_rows import TokenRows
 from textgan.data.tokenization import encode_lines
 from textgan.evaluation.encoders import make_encoder
 from textgan.metrics.frechet import frechet_distance
@@ -62,9 +63,16 @@ def rows_from_texts(datamodule: Any, texts: Sequence[str]) -> torch.Tensor:
     return rows
 
 
+def rows_sha256(rows: torch.Tensor | TokenRows) -> str:
+    """A hash of (N, T) ids in row order as int32 bytes, whether in memory or ``TokenRows``."""
+    if isinstance(rows, TokenRows):
+        return rows.sha256()
+    return hashlib.sha256(rows.to(torch.int32).contiguous().numpy().tobytes()).hexdigest()
+
+
 def reference_lm_path(datamodule: Any, settings: LanguageModelSettings, cache_dir: str | Path | None = None) -> Path:
     """Where the corpus's reference LM is cached: keyed by the training rows, the vocabulary and the settings."""
-    digest = hashlib.sha256(datamodule.train_tokens.numpy().tobytes())
+    digest = hashlib.sha256(rows_sha256(datamodule.train_tokens).encode())
     digest.update(datamodule.vocab_fingerprint.encode())
     folder = Path(cache_dir) if cache_dir else Path(datamodule.dataset_dir) / "language_models"
     return folder / f"lm-{settings.key()}-{digest.hexdigest()[:12]}.pt"
@@ -89,7 +97,8 @@ def reference_language_model(
             log.info("reference LM: %s (cached)", path)
             return lm
     log.info("training the reference LM on %d training rows (settings %s) ...", len(datamodule.train_tokens), settings)
-    lm = _train(datamodule, datamodule.train_tokens, settings, device)
+    rows = datamodule.train_tokens
+    lm = _train(datamodule, rows.to_tensor() if isinstance(rows, TokenRows) else rows, settings, device)
     atomic_write(path, lambda tmp: torch.save(lm.state(), tmp))
     info = {"settings": lm.state()["settings"], "history": lm.history, "train_rows": len(datamodule.train_tokens)}
     atomic_write_text(path.with_suffix(".json"), json.dumps(info, indent=2) + "\n")

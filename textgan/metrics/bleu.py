@@ -181,6 +181,39 @@ class BleuReferences:
             np.maximum.at(max_counts, grams, counts)
             self.max_counts.append(max_counts)
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """What scoring needs, as plain arrays (``np.savez`` without pickles): ``from_arrays`` restores it.
+
+        The vocabulary's tokens are stored as strings, so references of string tokens (words) round-trip.
+        """
+        arrays = {
+            "max_order": np.array(self.max_order),
+            "num_references": np.array(self.num_references),
+            "vocabulary": np.array(list(self.index.vocabulary), dtype=str),
+            "sorted_lengths": self.sorted_lengths,
+        }
+        for k in range(1, self.max_order + 1):
+            arrays[f"max_counts_{k}"] = self.max_counts[k - 1]
+            if k >= 2:
+                arrays[f"table_{k}"] = self.index._tables[k - 1]
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> BleuReferences:
+        """A ``BleuReferences`` from ``to_arrays``' output, scoring exactly as the original (string tokens)."""
+        self = cls.__new__(cls)
+        self.max_order = int(arrays["max_order"])
+        self.num_references = int(arrays["num_references"])
+        self.sorted_lengths = np.asarray(arrays["sorted_lengths"])
+        self.max_counts = [np.asarray(arrays[f"max_counts_{k}"]) for k in range(1, self.max_order + 1)]
+        index = NGramIndex.__new__(NGramIndex)
+        index.max_order = self.max_order
+        index.vocabulary = {str(token): i for i, token in enumerate(arrays["vocabulary"].tolist())}
+        index._tables = [None] + [np.asarray(arrays[f"table_{k}"]) for k in range(2, self.max_order + 1)]
+        index.num_grams = [len(self.max_counts[k - 1]) for k in range(1, self.max_order + 1)]
+        self.index = index
+        return self
+
     def sentence_scores(
         self, hypotheses: Iterable[Sequence[Any]], orders: Iterable[int] = DEFAULT_ORDERS
     ) -> dict[int, list[float]]:

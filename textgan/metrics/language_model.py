@@ -24,11 +24,14 @@ import copy
 import dataclasses
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 
 import torch
 
 from textgan.models.lstm import LSTMGenerator
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,7 @@ def train_language_model(
             optimizer.step()
         validation_nll = lm_nll(lm, validation)
         lm.history.append({"epoch": epoch, "validation_nll": validation_nll})
+        log.info("language model epoch %d/%d: held-out NLL %.4f", epoch, settings.max_epochs, validation_nll)
         if validation_nll < best_nll:
             best_nll, best_state, stale = validation_nll, copy.deepcopy(model.state_dict()), 0
         else:
