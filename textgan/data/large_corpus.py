@@ -68,7 +68,14 @@ def build_dataset_streamed(
                 _warn_dropped(labels["train"], dropped["train"], lengths["train"][too_long], len(numbers), cap)
                 keep = np.ones(len(numbers), dtype=bool)
                 keep[too_long] = False
-                lines["train"] = lines["train"].select(np.nonzero(keep)[0]).flatten_indices()
+                lines["train"] = lines["train"].map(
+                    _keep_rows,
+                    batched=True,
+                    batch_size=BATCH_LINES,
+                    with_indices=True,
+                    fn_kwargs={"keep": keep},
+                    num_proc=_procs(num_proc, len(keep)),
+                )
                 tokenizer = _train_tokenizer(lines, options)  # without the dropped lines, as build_dataset does
                 lengths = {split: _lengths(lines[split], tokenizer, num_proc) for split in SPLITS}
         longest = {split: int(lengths[split].max()) for split in SPLITS}
@@ -143,10 +150,13 @@ def _read_lines(
         source_lines[split] = len(raw)
         if not len(raw):
             raise ValueError(f"{labels[split]}: no lines (the split is empty); expected one sentence per line")
-        procs = _procs(num_proc, len(raw))
-        normalised = raw.map(_normalise, batched=True, batch_size=BATCH_LINES, with_indices=True, num_proc=procs)
-        kept = normalised.filter(
-            _non_blank, batched=True, batch_size=BATCH_LINES, input_columns=["text"], num_proc=procs
+        kept = raw.map(  # a batched map may return fewer rows: the blank ones are left out here
+            _normalise,
+            batched=True,
+            batch_size=BATCH_LINES,
+            with_indices=True,
+            features=datasets.Features({"text": datasets.Value("string"), "line": datasets.Value("int64")}),
+            num_proc=_procs(num_proc, len(raw)),
         )
         mask = np.ones(len(raw) + 1, dtype=bool)
         mask[0] = False
@@ -162,8 +172,13 @@ def _read_lines(
 
 
 def _column(dataset: Any, name: str) -> np.ndarray:
-    """One integer column as an int64 array (read from the Arrow files, not through Python lists)."""
-    return np.asarray(dataset.with_format("numpy")[name], dtype=np.int64)
+    """One integer column as an int64 array, straight from the Arrow table (no Python objects per row).
+
+    The datasets here come from maps (never ``select`` or ``filter``), so their table holds exactly their rows.
+    """
+    if dataset._indices is not None:
+        raise RuntimeError("an indices mapping would make the Arrow table disagree with the rows")
+    return np.asarray(dataset.data.column(name).to_numpy(), dtype=np.int64)
 
 
 def _count_unk(rows: Any) -> int:
@@ -192,12 +207,16 @@ def _procs(num_proc: int, rows: int) -> int | None:
 
 
 def _normalise(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
+    """Whitespace-normalised non-blank lines and their 1-based numbers (blank lines dropped)."""
     texts = [" ".join(line.lstrip("\ufeff").split()) for line in batch["text"]]
-    return {"text": texts, "line": [index + 1 for index in indices]}
+    kept = [row for row, text in enumerate(texts) if text]
+    return {"text": [texts[row] for row in kept], "line": [indices[row] + 1 for row in kept]}
 
 
-def _non_blank(texts: list[str]) -> list[bool]:
-    return [bool(text) for text in texts]
+def _keep_rows(batch: dict[str, list], indices: list[int], keep: np.ndarray) -> dict[str, list]:
+    """The rows whose ``keep`` flag is set."""
+    rows = [row for row, index in enumerate(indices) if keep[index]]
+    return {name: [values[row] for row in rows] for name, values in batch.items()}
 
 
 def _text_batches(dataset: Any) -> Iterator[list[str]]:
