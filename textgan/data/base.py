@@ -124,7 +124,8 @@ class EpochShuffle(Sampler[int]):
         order = torch.randperm(self.size, generator=generator)
         if world > 1:
             order = order.repeat(2)[: len(self) * world][rank::world]
-        return iter(order.tolist())
+        for block in order.split(65_536):  # a block of Python ints at a time, not one per row of the split
+            yield from block.tolist()
 
 
 def rank_and_world() -> tuple[int, int]:
