@@ -25,6 +25,7 @@ import hydra
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
@@ -273,6 +274,18 @@ def prepare_run(cfg: DictConfig, overrides: list[str] | None) -> tuple[DictConfi
 
 
 def _train(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
+    loggers: list = []
+    failed = True
+    try:
+        summary = _train_stages(cfg, output_dir, loggers)
+        failed = False
+        return summary
+    finally:
+        _finish_wandb_runs(loggers, failed)
+
+
+def _train_stages(cfg: DictConfig, output_dir: Path, loggers: list) -> dict[str, Any]:
+    """The stages of ``_train``; ``loggers`` is filled here, so that the caller can close them."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     torch.set_float32_matmul_precision(cfg.get("matmul_precision", "highest"))
 
@@ -291,7 +304,7 @@ def _train(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
             metadata[source] = str(Path(getattr(datamodule, source)).resolve())
     mle_steps = cfg.pretrain.epochs * _batches_per_epoch(cfg, len(datamodule.train_tokens))  # adversarial logs after
     log_step_offset = 0 if pretrained else mle_steps
-    loggers = _build_loggers(cfg)
+    loggers.extend(_build_loggers(cfg))
     if cfg.resume and is_rank_zero():  # drop what the killed process logged after its last checkpoint
         last_kept = resume_point(output_dir, mle_steps, log_step_offset)
         for logger in loggers:
@@ -328,6 +341,14 @@ def _train(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
         log.info("results in %s", output_dir)
         print(f"textgan: results in {output_dir}", file=sys.stderr)
     return summary
+
+
+def _finish_wandb_runs(loggers: list, failed: bool) -> None:
+    """Close the wandb runs this run opened: Lightning's ``finalize`` leaves them open, and the next job of a
+    multirun in the same process (Hydra's basic launcher) would otherwise log into this one's run."""
+    for logger in loggers:
+        if isinstance(logger, WandbLogger) and logger._experiment is not None:
+            logger._experiment.finish(exit_code=1 if failed else 0)
 
 
 def _remove_unused_hydra_folder(folder: Path) -> None:

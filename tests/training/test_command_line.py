@@ -85,10 +85,15 @@ def test_ctrl_c_saves_and_stops_and_the_run_resumes_to_the_end(tmp_path):
 def test_the_first_ctrl_c_requests_a_stop_and_the_second_exits_at_once(monkeypatch):
     exits = []
     monkeypatch.setattr(interrupt.os, "_exit", lambda code: exits.append(code))
-    with interrupt.handle_interrupts():
-        os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt: training finishes its step
-        assert interrupt.stop_requested() and exits == []
-        os.kill(os.getpid(), signal.SIGINT)
-        assert exits == [interrupt.EXIT_CODE]
-    assert not interrupt.stop_requested()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+    # from a known handler: an earlier test of the session (a library) may have left another one in place
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with interrupt.handle_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt: training finishes its step
+            assert interrupt.stop_requested() and exits == []
+            os.kill(os.getpid(), signal.SIGINT)
+            assert exits == [interrupt.EXIT_CODE]
+        assert not interrupt.stop_requested()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+    finally:
+        signal.signal(signal.SIGINT, previous)

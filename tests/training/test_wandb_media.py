@@ -45,3 +45,15 @@ def test_the_curves_figure_groups_metrics_into_families():
     assert list(figure.axes[0].get_lines()[0].get_xdata()) == [0, 2]
     oracle = history_figure([{"step": 0, "nll_oracle": 9.0}], "x")
     assert len(oracle.axes) == 1
+
+
+def test_each_run_closes_its_wandb_run(tmp_path, monkeypatch):
+    """Two runs in one process (a multirun on Hydra's basic launcher) log into two wandb runs, not one."""
+    import wandb
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    for name in ("first", "second"):
+        run(compose_config(tmp_path / name, "adversarial.steps=1", "logger=wandb"))
+        assert wandb.run is None  # closed when the run ended
+    for name in ("first", "second"):
+        assert len(list((tmp_path / name / "run" / "wandb").glob("offline-run-*"))) == 1

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from functools import partial
 from pathlib import Path
@@ -280,6 +281,8 @@ def convex_hull(points: np.ndarray) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     flush_denormals()  # as textgan-train does (textgan/numerics.py)
+    logging.basicConfig(format="textgan-quality-diversity: %(message)s")
+    logging.getLogger("textgan").setLevel(logging.INFO)  # LMs train for minutes at --axes lm: say what happens
     try:
         report = sweep(args)
     except (FileNotFoundError, ValueError, ImportError) as error:
