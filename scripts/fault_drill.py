@@ -1,13 +1,14 @@
 """Fault drill: SIGKILL a training run at random moments, resume it each time, and check that the result equals
 an uninterrupted run's exactly.
 
-The drill first trains a reference run to completion, then starts the same run again and kills it ``--kills``
-times with SIGKILL: mostly at a random moment once training is under way (during a step, a checkpoint write or
-an evaluation, whatever is running then), sometimes during start-up. After every kill it continues with
-``textgan-train resume=RUN_DIR`` alone (a fresh start when the killed process had not written ``config.yaml``
-yet), and after the last kill lets the run finish. Then it compares, with ``torch.equal`` and ``==``: the
-generator after each stage, the final checkpoint's parameters and optimiser states, every sample file, every
-metric row and the summary's evaluation histories. Any difference, or a resume that fails, fails the drill.
+The drill first trains a reference run to completion, then starts the same run again and kills it ``--kills`` times
+with SIGKILL: mostly at a random moment once training is under way (during a step, a checkpoint write or an
+evaluation, whatever is running then), sometimes during start-up; if none of the kills so far landed in the
+adversarial stage, the last three wait for it to start (on a busy machine every kill could land in MLE). After every
+kill it continues with ``textgan-train resume=RUN_DIR`` alone (a fresh start when the killed process had not written
+``config.yaml`` yet), and after the last kill lets the run finish. Then it compares, with ``torch.equal`` and
+``==``: the generator after each stage, the final checkpoint's parameters and optimiser states, every sample file,
+every metric row and the summary's evaluation histories. Any difference, or a resume that fails, fails the drill.
 
 Runs on the debug preset by default (seconds per process); it needs no shared data. Example::
 
@@ -65,11 +66,21 @@ def start(run_dir: Path, overrides: list[str], output: Path) -> subprocess.Popen
         return subprocess.Popen(train_command(run_dir, overrides), cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
 
 
-def kill_at_random(process: subprocess.Popen, run_dir: Path, rng: random.Random) -> str | None:
-    """SIGKILL ``process`` at a random moment; returns where it landed, or None when it finished first."""
+def kill_at_random(
+    process: subprocess.Popen, run_dir: Path, rng: random.Random, in_adversarial: bool = False
+) -> str | None:
+    """SIGKILL ``process`` at a random moment; returns where it landed, or None when it finished first.
+
+    ``in_adversarial``: only once this process has started the adversarial stage (so that a slow, busy machine,
+    whose kills would otherwise all land in MLE, still drills the adversarial stage).
+    """
     log = run_dir / "train.log"
     size_at_start = log.stat().st_size if log.is_file() else 0
-    if rng.random() < 0.2:  # during start-up: imports, data, config
+    if in_adversarial:
+        while process.poll() is None and "[INFO] - adversarial: " not in new_log_text(log, size_at_start):
+            time.sleep(0.02)
+        deadline = time.monotonic() + rng.uniform(0.0, 1.2)
+    elif rng.random() < 0.2:  # during start-up: imports, data, config
         deadline = time.monotonic() + rng.uniform(0.2, 3.0)
     else:  # once this process has logged something, i.e. is training
         while process.poll() is None and (log.stat().st_size if log.is_file() else 0) <= size_at_start:
@@ -82,6 +93,15 @@ def kill_at_random(process: subprocess.Popen, run_dir: Path, rng: random.Random)
     process.send_signal(signal.SIGKILL)
     process.wait()
     return landing(run_dir, size_at_start)
+
+
+def new_log_text(log: Path, offset: int) -> str:
+    """What the run's log gained past ``offset`` bytes."""
+    if not log.is_file():
+        return ""
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        return handle.read().decode(errors="replace")
 
 
 def run_to_end(run_dir: Path, overrides: list[str], output: Path) -> None:
@@ -143,7 +163,8 @@ def drill(kills: int, seed: int, workdir: Path, overrides: list[str]) -> dict:
     drilled, landed = workdir / "drilled", []
     while len(landed) < kills:
         process = start(drilled, overrides, logs / f"process_{len(landed):03d}.log")
-        where = kill_at_random(process, drilled, rng)
+        adversarial_due = len(landed) >= kills - 3 and not any(w.startswith("adversarial") for w in landed)
+        where = kill_at_random(process, drilled, rng, in_adversarial=adversarial_due)
         if where is None:  # it ran to the end before the kill: the run is complete
             if process.returncode != 0:
                 raise RuntimeError(f"a resumed process failed (exit {process.returncode}): see {process.args}")
