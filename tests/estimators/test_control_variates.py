@@ -247,7 +247,7 @@ def test_relax_refuses_to_run_before_setup():
 # ------------------------------------------------------------------------------------------------ every model
 @pytest.mark.parametrize("estimator_class", [RebarEstimator, RelaxEstimator], ids=["rebar", "relax"])
 @pytest.mark.parametrize("generator_index", [0, 1], ids=["lstm", "rmc"])
-@pytest.mark.parametrize("discriminator_index", [0, 1], ids=["seqgan", "relgan"])
+@pytest.mark.parametrize("discriminator_index", [0, 1, 2], ids=["seqgan", "relgan", "lstm"])
 def test_every_generator_and_discriminator_under_bf16_autocast(estimator_class, generator_index, discriminator_index):
     vocab, length = 30, 7
     torch.manual_seed(6)

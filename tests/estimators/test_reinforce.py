@@ -154,7 +154,7 @@ def test_rollout_rewards_lower_the_variance_of_sequence_rewards():
 
 # ------------------------------------------------------------------------------------------------ end to end
 @pytest.mark.parametrize("generator_index", [0, 1], ids=["lstm", "rmc"])
-@pytest.mark.parametrize("discriminator_index", [0, 1], ids=["seqgan", "relgan"])
+@pytest.mark.parametrize("discriminator_index", [0, 1, 2], ids=["seqgan", "relgan", "lstm"])
 @pytest.mark.parametrize("reward", ["sequence", "rollout"])
 def test_generator_loss_is_finite_and_reaches_every_generator_parameter(
     generator_index, discriminator_index, reward

@@ -205,6 +205,23 @@ def test_relaxed_gumbel_softmax_objective_tends_to_the_discrete_one_as_the_tempe
     assert abs(gaps[100.0]) < 4 * error
 
 
+
+def test_relaxed_feedback_objective_tends_to_the_discrete_one_as_the_temperature_falls(enumerable):
+    """GSGAN's rows (the relaxed row fed back) also tend to the sampled sentence, so the objective gap closes."""
+    generator, critic, gan_loss = enumerable["generator"], enumerable["critic"], enumerable["gan_loss"]
+    draws, exact = 100_000, enumerable["objective"]
+    noise = -torch.empty(draws, T, V).exponential_(generator=torch.Generator().manual_seed(5)).log()  # Gumbel
+    gaps = {}
+    with torch.no_grad():
+        for beta in [1.0, 3.0, 10.0, 1000.0]:  # the same noise for every beta
+            rows = generator.rsample_relaxed_feedback(noise, 1.0 / beta)
+            losses = gan_loss.generator_loss(None, critic(rows), reduction="none")  # (N,)
+            gaps[beta] = float(losses.mean()) - exact
+            error = float(losses.std() / draws**0.5)
+    assert abs(gaps[1.0]) > 10 * error
+    assert abs(gaps[1.0]) > abs(gaps[3.0]) > abs(gaps[10.0]) > abs(gaps[1000.0])
+    assert abs(gaps[1000.0]) < 4 * error  # the rows are the Gumbel-Max sentences: an exact sample
+
 # ------------------------------------------------------------------------------------------------ papers
 class StraightThrough(PerStepRelaxedEstimator):
     """Plain straight-through: ``row = onehot(y) + softmax(theta) - sg(softmax(theta))``."""

@@ -60,6 +60,19 @@ def test_seqgan_presets_run_their_schedule(tmp_path, experiment):
     assert summary["config"]["run_name"].startswith(f"{experiment}-reinforce-seed")
 
 
+def test_gsgan_preset_feeds_relaxed_rows_to_an_lstm_pair_and_keeps_them_under_another_estimator(tmp_path):
+    cfg = compose_config(tmp_path, "experiment=gsgan_oracle")
+    assert cfg.generator._target_.endswith("LSTMGenerator")
+    assert cfg.discriminator._target_.endswith("LSTMDiscriminator")
+    assert cfg.estimator.feedback == "relaxed" and cfg.loss._target_.endswith("StandardGANLoss")
+    summary = run(cfg)
+    assert summary["after_adversarial"]["step"] == 4
+    assert summary["config"]["run_name"].startswith("gsgan_oracle-gumbel_softmax-seed")
+    rows = read_metrics(tmp_path / "run")
+    assert any(row.get("adversarial/eval/nll_oracle") not in ("", None) for row in rows)
+    swapped = compose_config(tmp_path, "experiment=gsgan_oracle", "estimator=rebar")
+    assert "feedback" not in swapped.estimator and swapped.discriminator == cfg.discriminator
+
 def test_the_paper_presets_keep_their_schedule_only_for_gumbel_softmax(tmp_path):
     gumbel = compose_config(tmp_path, "experiment=relgan_coco")
     assert gumbel.estimator.schedule.horizon == 5000 and gumbel.estimator.schedule.beta_max == 100

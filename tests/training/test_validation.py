@@ -118,6 +118,9 @@ BAD = [
     (("adversarial.module.discriminator_optimizer.betas=[0.9,1.0]",),
      "adversarial.module.discriminator_optimizer.betas", "[0.9, 1.0]", "a list of 2"),  # fmt: skip
     (("discriminator.dropout=1.5",), "discriminator.dropout", "1.5", "a number in [0, 1]"),
+    (("estimator.feedback=soft",), "estimator.feedback", "'soft'", "'relaxed'"),
+    (("experiment=gsgan_oracle", "estimator.straight_through=true"), "estimator.straight_through", "True",
+     "false with estimator.feedback=relaxed"),  # fmt: skip
     (("estimator=reinforce", "estimator.rollout_update_rate=1.5"), "estimator.rollout_update_rate", "1.5",
      "null or a number in [0, 1)"),  # fmt: skip
     (("estimator=reinforce", "estimator/baseline=moving_average", "estimator.baseline.decay=1.0"),

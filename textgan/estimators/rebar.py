@@ -136,21 +136,7 @@ class RebarEstimator(Estimator):
         the generator's parameters and ``tau`` for fixed noise. ``log_probs`` (B, T, V), the hard sentences'
         log-probabilities, are unused here (a hard-feedback variant would use them).
         """
-        rows_count, length, _ = noise.shape
-        device = noise.device
-        state = generator.initial_state(rows_count, device)
-        start = torch.full((rows_count,), generator.start_token, dtype=torch.long, device=device)
-        projected = generator.project_inputs(generator.embedding(start))
-        rows = []
-        for step in range(length):
-            hidden, state = generator.cell(projected, state)
-            logits = generator.output(hidden).float()  # (N, V): softmax in float32 under autocast
-            row = torch.softmax((logits + noise[:, step]) / temperature, dim=-1)  # shift-invariant in theta
-            rows.append(row)
-            if step + 1 < length:
-                embedding = generator.embedding.weight
-                projected = generator.project_inputs(row.to(embedding.dtype) @ embedding)  # (N, E) -> (N, P)
-        return torch.stack(rows, dim=1)
+        return generator.rsample_relaxed_feedback(noise, temperature)
 
     # ------------------------------------------------------------------------------------------ protocol
     def generator_loss(

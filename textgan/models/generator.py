@@ -264,6 +264,33 @@ class Generator(nn.Module):
         return RelaxedSample(tokens=tokens, relaxed=relaxed, logits=logits if keep_logits else None)
 
 
+    def rsample_relaxed_feedback(self, noise: torch.Tensor, temperature: float | torch.Tensor) -> torch.Tensor:
+        """Relaxed sentences with the relaxed rows themselves fed back: (N, T, V) float32 for noise (N, T, V).
+
+        ``r_t = softmax((o_t + noise_t) / tau)``, where ``o_t`` are the logits after the inputs
+        ``r_1 @ E, ..., r_{t-1} @ E`` (each step's input is the embedding averaged under the previous row).
+        For fixed noise the rows are a smooth function of the parameters and ``tau`` through every step, which
+        GSGAN (Kusner and Hernandez-Lobato, 2016) trains with and REBAR / RELAX need for an unbiased control
+        variate. As ``tau -> 0`` each row tends to the one-hot of ``argmax(o_t + noise_t)``, and the loop to
+        the hard Gumbel-Max sample fed its own tokens. One step at a time with a graph: the fed-back rows make
+        every step's input depend on the parameters, so nothing is batched over time here.
+        """
+        rows_count, length, _ = noise.shape
+        device = noise.device
+        state = self.initial_state(rows_count, device)
+        start = torch.full((rows_count,), self.start_token, dtype=torch.long, device=device)
+        projected = self.project_inputs(self.embedding(start))
+        rows = []
+        for step in range(length):
+            hidden, state = self.cell(projected, state)
+            logits = self.output(hidden).float()  # (N, V): softmax in float32 under autocast
+            row = torch.softmax((logits + noise[:, step]) / temperature, dim=-1)  # shift-invariant in the logits
+            rows.append(row)
+            if step + 1 < length:
+                embedding = self.embedding.weight
+                projected = self.project_inputs(row.to(embedding.dtype) @ embedding)  # (N, E) -> (N, P)
+        return torch.stack(rows, dim=1)
+
 def one_hot(tokens: torch.Tensor, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(B, T) token ids -> (B, T, V) one-hot floats."""
     return F.one_hot(tokens, vocab_size).to(dtype)

@@ -37,6 +37,7 @@ import textgan.estimators as estimators
 from textgan.data.text import TextDataModule
 from textgan.data.tokenization import SPECIAL_TOKENS, TOKENIZER_MODELS
 from textgan.estimators.baselines import BASELINES
+from textgan.estimators.gumbel_softmax import FEEDBACKS
 from textgan.estimators.reinforce import _AUTOCAST, REDUCTIONS, REWARDS
 from textgan.estimators.reinmax import ReinMaxEstimator
 from textgan.estimators.rewards import REWARD_TRANSFORMS
@@ -217,6 +218,7 @@ RANGES: tuple[tuple[str, Rule], ...] = (
     ("estimator.{gap,temperature}", number(0, above=True)),
     ("estimator.{num_gumbel_samples,hidden_size,rollout_num,max_batch,sample_batch}", integer(1)),
     ("estimator.reward", one_of(*REWARDS)),
+    ("estimator.feedback", one_of(*FEEDBACKS)),
     ("estimator.reward_transform", one_of(*REWARD_TRANSFORMS)),
     ("estimator.rollout_update_rate", optional(number(0, 1, below=True))),
     ("estimator.reduction", one_of(*REDUCTIONS)),
@@ -366,6 +368,8 @@ def _related(config: Mapping[str, Any]) -> list[str]:
         refuse("estimator.schedule.beta_max", beta_max, f"a number >= 1 with adapt={adapt!r}")
     if beta_max is not None and beta_max > 1 and _names_subclass(str(estimator.get("_target_")), ReinMaxEstimator):
         refuse("estimator.schedule.beta_max", beta_max, "a number <= 1 for estimator=reinmax (tau >= 1)")
+    if estimator.get("straight_through") and estimator.get("feedback") == "relaxed":
+        refuse("estimator.straight_through", True, "false with estimator.feedback=relaxed (GSGAN feeds back soft rows)")
     data = config.get("data") or {}
     vocab_size, specials = data.get("vocab_size"), len(SPECIAL_TOKENS)
     if vocab_size is not None and vocab_size <= specials and _names_subclass(str(data.get("_target_")), TextDataModule):
