@@ -11,8 +11,9 @@ from textgan.models.generator import Generator, State
 class LSTMGenerator(Generator):
     """Single-layer LSTM over token embeddings (SeqGAN: embedding 32, hidden 32).
 
-    Teacher forcing runs the whole sequence through ``nn.LSTM`` (one fused kernel); free-running loops use
-    the same weights one step at a time, with the input product precomputed by ``project_inputs``.
+    Teacher forcing runs the whole sequence through ``nn.LSTM`` (one fused kernel; in float32 on CPU, also
+    under bf16 autocast); free-running loops use the same weights one step at a time, with the input product
+    precomputed by ``project_inputs``.
     """
 
     def __init__(
@@ -41,5 +42,10 @@ class LSTMGenerator(Generator):
         return hidden, (hidden, memory)
 
     def hidden_states(self, tokens: torch.Tensor) -> torch.Tensor:
-        outputs, _ = self.lstm(self.embedding(self._shifted_inputs(tokens)))
-        return outputs
+        embedded = self.embedding(self._shifted_inputs(tokens))
+        if embedded.device.type != "cpu":
+            return self.lstm(embedded)[0]
+        # oneDNN's CPU LSTM refuses bfloat16 inputs on CPUs without bf16 units: run the fused recurrence in
+        # float32 under CPU autocast (the output projection after it still runs in bfloat16)
+        with torch.autocast("cpu", enabled=False):
+            return self.lstm(embedded.float())[0]

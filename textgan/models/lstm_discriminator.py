@@ -5,7 +5,7 @@ distribution") pair their LSTM generator with an LSTM discriminator that reads t
 and outputs one score. Here: the shared embedding (a lookup for token ids, ``rows @ E`` for one-hot or
 relaxed rows, see :mod:`textgan.models.discriminator`), one ``nn.LSTM`` layer over all ``T`` positions
 (padding included: every sentence has the same length), dropout on the last hidden state, and a linear
-layer to one logit of "real". Output (B, 1). The recurrence runs in float32 under autocast: oneDNN's CPU LSTM
+layer to one logit of "real". Output (B, 1). On CPU the recurrence runs in float32 under autocast: oneDNN's LSTM
 refuses bfloat16 inputs on CPUs without bf16 units, and the recurrence is a small share of an iteration.
 """
 
@@ -37,6 +37,9 @@ class LSTMDiscriminator(TextDiscriminator):
         nn.init.normal_(self.embedding.weight, std=0.1)
 
     def classify(self, embedded: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(embedded.device.type, enabled=False):
-            _, (hidden, _) = self.lstm(embedded.float())  # hidden: (1, B, H), the state after the last position
+        if embedded.device.type == "cpu":  # oneDNN's CPU LSTM refuses bfloat16 without bf16 units
+            with torch.autocast("cpu", enabled=False):
+                _, (hidden, _) = self.lstm(embedded.float())  # hidden: (1, B, H), after the last position
+        else:
+            _, (hidden, _) = self.lstm(embedded)
         return self.logit(self.dropout(hidden[-1]))  # (B, 1)
