@@ -7,7 +7,8 @@ Lightning modules (built from ``conf/pretrain/`` and ``conf/adversarial/`` with 
 Outputs (in the run directory, printed at the end): ``pretrained_generator.pt`` (the shared starting point of
 estimator comparisons: pass it as ``generator.pretrained=PATH``), ``generator.pt`` (after adversarial
 training), ``checkpoints/{pretrain,adversarial}/last.ckpt``, ``samples/``, ``summary.json``, ``config.yaml``
-(the resolved config), ``train.log`` and the loggers' files. Every run writes into a folder of its own;
+(the resolved config), ``generator_build.json`` (the generator's build), ``train.log`` and the loggers' files.
+Every run writes into a folder of its own;
 ``resume=RUN_DIR`` continues a run with its saved config where its checkpoints left it (see
 ``textgan.training.run_folder``), and only then is an existing run folder reused. Ctrl-C saves and stops
 (``textgan.training.interrupt``); a NaN stops the run naming it (``textgan.training.nonfinite``).
@@ -30,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from textgan.evaluation.data import check_vocabulary
-from textgan.models.io import build_from_config, load_generator, save_generator
+from textgan.models.io import build_from_config, load_generator, save_generator, save_generator_build
 from textgan.numerics import flush_denormals
 from textgan.training.callbacks import AtomicCheckpoint, EvaluationCallback
 from textgan.training.distributed import is_rank_zero
@@ -302,6 +303,8 @@ def _train_stages(cfg: DictConfig, output_dir: Path, loggers: list) -> dict[str,
     for source in ("dataset_dir", "oracle_path"):  # lets textgan-evaluate find the data by itself
         if getattr(datamodule, source, None):
             metadata[source] = str(Path(getattr(datamodule, source)).resolve())
+    if is_rank_zero():  # lets the commands read this run's Lightning checkpoints before any generator file exists
+        save_generator_build(output_dir / "generator_build.json", build, metadata)
     mle_steps = cfg.pretrain.epochs * _batches_per_epoch(cfg, len(datamodule.train_tokens))  # adversarial logs after
     log_step_offset = 0 if pretrained else mle_steps
     loggers.extend(_build_loggers(cfg))

@@ -358,7 +358,12 @@ def test_lightning_checkpoints_of_a_debug_run(tmp_path, capsys, monkeypatch):
     loose.write_bytes(adversarial.read_bytes())
     code, _, err = run_cli(["--checkpoint", str(loose)], capsys)
     assert code == 2 and "inside its run folder" in err
-    (run_dir / "generator.pt").unlink()
+    (run_dir / "generator.pt").unlink()  # as mid-MLE: the build the run wrote at its start rebuilds it
+    assert rows(pretrain) == after_mle
+    (run_dir / "generator_build.json").write_text("{not json")
+    code, _, err = run_cli(["--checkpoint", str(pretrain)], capsys)
+    assert code == 2 and "generator_build.json: cannot be read as JSON" in err
+    (run_dir / "generator_build.json").unlink()
     code, _, err = run_cli(["--checkpoint", str(pretrain)], capsys)
     assert code == 2 and "no generator file" in err
 

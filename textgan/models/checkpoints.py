@@ -4,7 +4,8 @@
 ``textgan-quality-diversity``): a generator file (``generator.pt``, ``pretrained_generator.pt``:
 ``textgan.models.io``'s format) or a run's ``checkpoints/{pretrain,adversarial}/*.ckpt``. A Lightning checkpoint
 holds weights but not the constructor call, so it is read only where training put it: the architecture and
-metadata come from the run folder's generator file, the weights from the checkpoint's ``generator.*`` entries.
+metadata come from the run folder's generator file (or, before the first one is written, the
+``generator_build.json`` the run writes when it starts), the weights from the checkpoint's ``generator.*`` entries.
 A checkpoint that cannot be used raises ``CheckpointError`` naming it (``textgan.models.torch_files``).
 """
 
@@ -16,10 +17,11 @@ from typing import Any
 import torch
 
 from textgan.models.generator import Generator
-from textgan.models.io import load_generator
+from textgan.models.io import build_from_config, load_generator, read_generator_build
 from textgan.models.torch_files import CheckpointError, one_line, read_torch_file
 
 RUN_STAGES = {"adversarial": "generator.pt", "pretrain": "pretrained_generator.pt"}  # stage -> its generator file
+RUN_BUILD = "generator_build.json"  # the build and metadata alone, written when a run starts (mid-MLE checkpoints)
 RUN_CHECKPOINT = (
     "a textgan training checkpoint, RUN/checkpoints/{pretrain,adversarial}/NAME.ckpt as textgan-train writes it"
 )
@@ -62,12 +64,21 @@ def load_run_checkpoint(
     own = RUN_STAGES[stage_dir.name]
     candidates = [own, *(name for name in RUN_STAGES.values() if name != own)]
     generator_file = next((run_dir / name for name in candidates if (run_dir / name).is_file()), None)
-    if generator_file is None:
+    if generator_file is not None:
+        generator, metadata = load_generator(generator_file, map_location=device, trust=trust)
+    elif (run_dir / RUN_BUILD).is_file():  # before the first generator file: the build the run wrote at its start
+        generator_file = run_dir / RUN_BUILD
+        build, metadata = read_generator_build(generator_file)
+        try:
+            generator = build_from_config(build)
+        except (TypeError, ValueError) as error:
+            problem = f"its 'build' does not construct a generator ({one_line(error, 300)})"
+            raise CheckpointError(generator_file, problem, "a generator's build and metadata as JSON") from error
+    else:
         raise FileNotFoundError(
-            f"{path}: the run folder {run_dir} has no generator file ({' or '.join(candidates)}) to rebuild "
-            "the generator from"
+            f"{path}: the run folder {run_dir} has no generator file ({' or '.join(candidates)}) or {RUN_BUILD} "
+            "to rebuild the generator from"
         )
-    generator, metadata = load_generator(generator_file, map_location=device, trust=trust)
     payload = read_torch_file(path, RUN_CHECKPOINT, map_location=device, trust_hint=None)
     state = payload.get("state_dict") if isinstance(payload, dict) else None
     weights = {

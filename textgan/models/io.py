@@ -24,6 +24,7 @@ what is wrong and what was expected (``textgan.models.torch_files``).
 from __future__ import annotations
 
 import importlib
+import json
 import numbers
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,11 +32,12 @@ from typing import Any
 
 import torch
 
-from textgan.atomic_files import atomic_torch_save
+from textgan.atomic_files import atomic_torch_save, atomic_write_text
 from textgan.models.generator import Generator
 from textgan.models.torch_files import CheckpointError, one_line, read_torch_file
 
 GENERATOR_FILE = "a textgan generator file (generator.pt, pretrained_generator.pt: save_generator's format)"
+BUILD_FILE = "a generator's build and metadata as JSON (generator_build.json, which a run writes when it starts)"
 TRUST_HELP = "only for files you made yourself or trust: loading may run code"
 _SCALARS = (str, bool, int, float, type(None))
 
@@ -114,6 +116,30 @@ def save_generator(
     }
     return atomic_torch_save(payload, path)
 
+
+def save_generator_build(path: str | Path, build: dict[str, Any], metadata: dict[str, Any] | None = None) -> Path:
+    """Save only the constructor call and metadata of a generator, as JSON (``generator_build.json``).
+
+    A run writes it when it starts, so that its Lightning checkpoints can be read before any generator file
+    exists (mid-MLE). Plain values only, as in ``save_generator``.
+    """
+    payload = {"build": plain_config(dict(build), "build"), "metadata": plain_config(dict(metadata or {}), "metadata")}
+    return atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
+
+
+def read_generator_build(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(build, metadata) of a ``save_generator_build`` file; ``CheckpointError`` naming it when unusable."""
+    path = Path(path)
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(path, f"cannot be read as JSON ({one_line(error, 200)})", BUILD_FILE) from error
+    if not isinstance(payload, dict) or not isinstance(payload.get("build"), dict):
+        raise CheckpointError(path, "has no 'build' mapping", BUILD_FILE)
+    metadata = payload.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise CheckpointError(path, "has a 'metadata' that is not a mapping", BUILD_FILE)
+    return payload["build"], metadata
 
 def load_generator(
     path: str | Path, map_location: str | torch.device = "cpu", *, trust: bool = False
