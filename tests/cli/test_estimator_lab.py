@@ -21,6 +21,7 @@ def test_exact_lab_writes_a_row_per_setting_with_its_statistics(tmp_path):
     assert labels == [
         "reinforce", "reinforce_loo_k4", "gumbel_softmax_tau0.5", "gumbel_softmax_tau2",
         "st_gumbel_softmax_tau0.5", "st_gumbel_softmax_tau2",
+        "gsgan_gumbel_softmax_tau0.5", "gsgan_gumbel_softmax_tau2",
     ]  # fmt: skip
     for row in rows:
         assert row["relative_std"] > 0 and -1 <= row["cosine_mean_exact"] <= 1 and row["seconds_per_estimate"] > 0
@@ -35,6 +36,8 @@ def test_every_estimator_config_has_a_lab_variant():
     names = {"reinforce", "gumbel_softmax", "gumbel_rao", "gst", "reinmax", "rebar", "relax"}
     assert {variant.estimator for variant in variants(names)} == names
     assert all(v.temperature >= 1 for v in variants(names) if v.estimator == "reinmax")
+    gsgan = [v for v in variants(names) if v.label.startswith("gsgan_")]
+    assert gsgan and all(v.estimator == "gumbel_softmax" and "estimator.feedback=relaxed" in v.overrides for v in gsgan)
 
 
 def test_real_lab_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):

@@ -69,10 +69,11 @@ def variants(
         out.append(Variant(f"reinforce_loo_k{k}", "reinforce", (
             "estimator.reward=sequence", "estimator/baseline=leave_one_out", f"estimator.num_samples={k}",
         ), samples=k))  # fmt: skip
-    schedule_estimators = [("gumbel_softmax", ()), ("st_gumbel_softmax", ("estimator.straight_through=true",))]
+    schedule_estimators = [("gumbel_softmax", ()), ("st_gumbel_softmax", ("estimator.straight_through=true",)),
+                           ("gsgan_gumbel_softmax", ("estimator.feedback=relaxed",))]  # GSGAN: relaxed rows fed back
     schedule_estimators += [(name, ()) for name in ("gumbel_rao", "gst", "reinmax") if name in available]
     for label, extra in schedule_estimators:
-        name = "gumbel_softmax" if label == "st_gumbel_softmax" else label
+        name = "gumbel_softmax" if label.endswith("gumbel_softmax") else label
         for tau in temperatures:
             if label == "reinmax" and tau < 1.0:
                 continue  # ReinMax needs tau >= 1
