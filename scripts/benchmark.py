@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from bench_flops import count_flops, disable_native_kernels, gemm_flops_per_second, utilisation  # noqa: E402
+
 from textgan.numerics import flush_denormals  # noqa: E402
 
 # The paper's settings: RelGAN oracle (length 20, vocabulary 5,000) and COCO (vocabulary 4,683, length 37).
@@ -105,7 +107,7 @@ def _time(fn, device: str, repeats: int, warmup: int = 1) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def measure_mle_step(size: str, device: str, precision: str, repeats: int = 5) -> float:
+def measure_mle_step(size: str, device: str, precision: str, repeats: int = 5, count: bool = False) -> float:
     generator, _, facts = _models(size, device)
     optimizer = torch.optim.Adam(generator.parameters(), lr=1e-2)
     tokens = torch.randint(0, facts["vocab_size"], (BATCH, facts["max_length"]), device=device)
@@ -118,17 +120,22 @@ def measure_mle_step(size: str, device: str, precision: str, repeats: int = 5) -
         torch.nn.utils.clip_grad_norm_(generator.parameters(), 5.0)
         optimizer.step()
 
-    return _time(step, device, repeats)
+    return count_flops(step) if count else _time(step, device, repeats)
 
 
-def measure_sampling(size: str, device: str, precision: str, num: int = 10_000) -> float:
+def measure_sampling(size: str, device: str, precision: str, num: int = 10_000, count: bool = False) -> float:
     generator, _, _ = _models(size, device)
     with _autocast(device, precision):
+        if count:
+            return count_flops(lambda: generator.sample(num))
         generator.sample(256)  # warms up the kernels (oneDNN compiles bf16 ones on first use)
         return _time(lambda: generator.sample(num), device, repeats=1, warmup=0)
 
 
-def measure_adversarial_iteration(size: str, device: str, precision: str, iterations: int = 4) -> float:
+def measure_adversarial_iteration(
+    size: str, device: str, precision: str, iterations: int = 4, count: bool = False
+) -> float:
+    """Seconds per iteration (the mean of iterations 2 ..), or with ``count`` the FLOPs of iteration 2."""
     import lightning as L
 
     from textgan.estimators import GumbelSoftmaxEstimator, InverseTemperatureSchedule
@@ -141,15 +148,24 @@ def measure_adversarial_iteration(size: str, device: str, precision: str, iterat
     data = torch.randint(0, facts["vocab_size"], ((iterations + 2) * 6 * BATCH, facts["max_length"]))
     loader = torch.utils.data.DataLoader(data, batch_size=6 * BATCH)
     times: list[float] = []
+    counted: list[int] = []
 
     class Timer(L.Callback):
-        def on_train_batch_start(self, *args):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            if count and batch_idx == 1:
+                from torch.utils.flop_counter import FlopCounterMode
+
+                self.counter = FlopCounterMode(display=False)
+                self.counter.__enter__()
             _sync(device)
             self.start = time.perf_counter()
 
-        def on_train_batch_end(self, *args):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
             _sync(device)
             times.append(time.perf_counter() - self.start)
+            if count and batch_idx == 1:
+                self.counter.__exit__(None, None, None)
+                counted.append(int(self.counter.get_total_flops()))
 
     trainer = L.Trainer(
         accelerator="gpu" if device.startswith("cuda") else "cpu",
@@ -163,6 +179,8 @@ def measure_adversarial_iteration(size: str, device: str, precision: str, iterat
         callbacks=[Timer()],
     )
     trainer.fit(module, train_dataloaders=loader)
+    if count:
+        return counted[0]
     return sum(times[1:iterations + 1]) / len(times[1:iterations + 1])  # the first iteration is warm-up
 
 
@@ -173,9 +191,16 @@ MEASUREMENTS = {
 }
 
 
-def _child(name: str, size: str, device: str, precision: str, flush: bool, queue) -> None:
+def _child(name: str, size: str, device: str, precision: str, flush: bool, queue, count: bool = False) -> None:
     flush_denormals(flush)  # first, so that the thread pool inherits it (as textgan-train does)
     torch.manual_seed(0)
+    if count:  # FLOPs of one step (bench_flops.py: the torch formulation of every product, so all are counted)
+        disable_native_kernels()
+        queue.put({"flops": MEASUREMENTS[name](size, device, precision, count=True)})
+        return
+    if name == "gemm":  # the peak this row's MFU is measured against
+        queue.put({"flops_per_second": gemm_flops_per_second(device, precision)})
+        return
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -187,15 +212,18 @@ def _child(name: str, size: str, device: str, precision: str, flush: bool, queue
     queue.put({"seconds": seconds, "peak_mb": peak_mb})
 
 
-def run_isolated(name: str, size: str, device: str, precision: str, flush: bool = True) -> dict:
-    """One measurement in a fresh process: its time and its own peak memory.
+def run_isolated(
+    name: str, size: str, device: str, precision: str, flush: bool = True, count: bool = False
+) -> dict:
+    """One measurement in a fresh process: its time and its own peak memory (``count``: its FLOPs instead;
+    ``name="gemm"``: the machine's GEMM FLOP/s at ``precision``).
 
     Raises RuntimeError when the process ends without a result (its traceback is on stderr) rather than waiting
     for that result forever.
     """
     context = mp.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_child, args=(name, size, device, precision, flush, queue))
+    process = context.Process(target=_child, args=(name, size, device, precision, flush, queue, count))
     process.start()
     while True:
         try:
@@ -216,22 +244,39 @@ def run_isolated(name: str, size: str, device: str, precision: str, flush: bool 
     return result
 
 
-def benchmark_models(sizes, devices, precisions, flush: bool = True) -> list[dict]:
+def count_model_flops(sizes) -> dict[str, dict[str, int]]:
+    """FLOPs of each measured step per size (shapes only: one CPU count serves every device and precision)."""
+    counts: dict[str, dict[str, int]] = {}
+    for size in sizes:
+        counts[size] = {name: run_isolated(name, size, "cpu", "fp32", count=True)["flops"] for name in MEASUREMENTS}
+        print(f"  {size} GFLOP per step: " + ", ".join(f"{k} {v / 1e9:.2f}" for k, v in counts[size].items()),
+              file=sys.stderr)
+    return counts
+
+
+def benchmark_models(sizes, devices, precisions, flops, flush: bool = True) -> list[dict]:
+    """One row per device x size x precision: seconds and MFU of each measurement, the GEMM peak, peak memory.
+
+    ``flops``: :func:`count_model_flops` of the same sizes."""
     rows = []
     for device in devices:
-        for size in sizes:
-            for precision in precisions:
+        for precision in precisions:
+            peak = run_isolated("gemm", "", device, precision, flush)["flops_per_second"]
+            print(f"  {device} {precision} GEMM peak: {peak / 1e9:.1f} GFLOP/s", file=sys.stderr)
+            for size in sizes:
                 row = {"device": device, "size": size, "precision": precision}
                 peaks = []
                 for name in MEASUREMENTS:
                     result = run_isolated(name, size, device, precision, flush)
                     row[name] = result["seconds"]
+                    row[name.removesuffix("_s") + "_mfu"] = utilisation(flops[size][name], result["seconds"], peak)
                     peaks.append(result["peak_mb"])
                     print(
                         f"  {device} {size} {precision} {name}: {result['seconds']:.3f} s, "
-                        f"peak {result['peak_mb']:.0f} MB",
+                        f"MFU {row[name.removesuffix('_s') + '_mfu']:.3f}, peak {result['peak_mb']:.0f} MB",
                         file=sys.stderr,
                     )
+                row["gemm_gflops"] = peak / 1e9
                 row["peak_mb"] = max(peaks)
                 rows.append(row)
     return rows
@@ -270,7 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_float32_matmul_precision("highest")
     results: dict[str, list[dict]] = {}
     if "models" in args.section:
-        results["models"] = benchmark_models(args.size, devices, args.precision, not args.keep_denormals)
+        flops = count_model_flops(args.size)
+        results["model_flops"] = [
+            {"size": size, **{name.removesuffix("_s") + "_gflop": count / 1e9 for name, count in counts.items()}}
+            for size, counts in flops.items()
+        ]
+        results["models"] = benchmark_models(args.size, devices, args.precision, flops, not args.keep_denormals)
     if "bleu" in args.section:
         from bench_metrics import benchmark_bleu
 
