@@ -87,8 +87,8 @@ def gumbel_noise(
 ) -> torch.Tensor:
     """Standard Gumbel noise ``g = -log(-log u)``, ``u ~ U(0, 1)``, of the given shape."""
     uniform = torch.rand(shape, device=device, dtype=dtype, generator=generator)
-    exponential = -torch.log(uniform.clamp_min(_TINY))  # Exp(1), strictly positive after clamping
-    return -torch.log(exponential.clamp_min(_TINY))
+    # in place, one buffer: u -> Exp(1) = -log u (strictly positive after clamping) -> -log Exp(1)
+    return uniform.clamp_min_(_TINY).log_().neg_().clamp_min_(_TINY).log_().neg_()
 
 
 def straight_through(soft: torch.Tensor, hard_index: torch.Tensor) -> torch.Tensor:

@@ -204,11 +204,16 @@ class AdversarialModule(L.LightningModule):
         return loss
 
     def _discriminator_batches(self, real_batches: list[torch.Tensor], batch_size: int, length: int):
-        """(real, fake) pairs for this iteration's discriminator updates."""
+        """(real, fake) pairs for this iteration's discriminator updates.
+
+        The generator does not change during them, so every update's fakes come from one generator pass over
+        all the updates' rows (5 x 64 for RelGAN): one unroll of wide products instead of five narrow ones."""
         if self.discriminator_epochs == 0:
-            for real in real_batches:
-                fake = self.estimator.discriminator_fakes(self.generator, real.shape[0], length, self.iteration)
-                yield real, fake
+            if not real_batches:
+                return
+            sizes = [real.shape[0] for real in real_batches]
+            fakes = self.estimator.discriminator_fakes(self.generator, sum(sizes), length, self.iteration)
+            yield from zip(real_batches, fakes.split(sizes), strict=True)
             return
         yield from self._fresh_negative_batches(self.discriminator_steps, batch_size, length)
 
