@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from textgan.models.known_output_linear import known_output_linear
+from textgan.models.weight_casts import weights_cast_once
 from textgan.sampling import categorical_sample, gumbel_noise, straight_through
 
 State = tuple[torch.Tensor, ...]
@@ -107,9 +108,10 @@ class Generator(nn.Module):
         projected = self.project_inputs(self.embedding(self._shifted_inputs(tokens)))  # (B, T, P)
         state = self.initial_state(tokens.shape[0], tokens.device)
         outputs = []
-        for step_input in projected.unbind(dim=1):  # unbind: one backward op, not T zero-padded (B, T, P) grads
-            hidden, state = self.cell(step_input, state)
-            outputs.append(hidden)
+        with weights_cast_once(tokens.device):
+            for step_input in projected.unbind(dim=1):  # unbind: one backward op, not T zero-padded grads
+                hidden, state = self.cell(step_input, state)
+                outputs.append(hidden)
         return torch.stack(outputs, dim=1)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -164,21 +166,24 @@ class Generator(nn.Module):
         record = torch.is_grad_enabled()
         token, tokens, hiddens, states = first_input, [], [], []
         logits_buffer: torch.Tensor | None = None  # (B, T, V), filled step by step without a graph
-        for step in range(length):
-            projected = input_table[token] if input_table is not None else self.project_inputs(self.embedding(token))
-            hidden, state = self.cell(projected, state)
-            with torch.no_grad():  # the graph of the projection is rebuilt for all steps at once below
-                logits = self.output(hidden)  # (B, V)
-            token = choose(logits)
-            tokens.append(token)
-            if keep_logits:
-                if logits_buffer is None:
-                    logits_buffer = logits.new_empty(batch_size, length, logits.shape[-1])
-                logits_buffer[:, step] = logits
-                if record:
-                    hiddens.append(hidden)
-            if keep_states:
-                states.append(state)
+        with weights_cast_once(device):
+            for step in range(length):
+                projected = (
+                    input_table[token] if input_table is not None else self.project_inputs(self.embedding(token))
+                )
+                hidden, state = self.cell(projected, state)
+                with torch.no_grad():  # the graph of the projection is rebuilt for all steps at once below
+                    logits = self.output(hidden)  # (B, V)
+                token = choose(logits)
+                tokens.append(token)
+                if keep_logits:
+                    if logits_buffer is None:
+                        logits_buffer = logits.new_empty(batch_size, length, logits.shape[-1])
+                    logits_buffer[:, step] = logits
+                    if record:
+                        hiddens.append(hidden)
+                if keep_states:
+                    states.append(state)
         stacked_logits = logits_buffer
         if keep_logits and record:  # the per-step values, with the gradients of one batched projection
             hidden_steps = torch.stack(hiddens, dim=1)  # (B, T, H)
@@ -281,14 +286,15 @@ class Generator(nn.Module):
         start = torch.full((rows_count,), self.start_token, dtype=torch.long, device=device)
         projected = self.project_inputs(self.embedding(start))
         rows = []
-        for step in range(length):
-            hidden, state = self.cell(projected, state)
-            logits = self.output(hidden).float()  # (N, V): softmax in float32 under autocast
-            row = torch.softmax((logits + noise[:, step]) / temperature, dim=-1)  # shift-invariant in the logits
-            rows.append(row)
-            if step + 1 < length:
-                embedding = self.embedding.weight
-                projected = self.project_inputs(row.to(embedding.dtype) @ embedding)  # (N, E) -> (N, P)
+        with weights_cast_once(device):
+            for step in range(length):
+                hidden, state = self.cell(projected, state)
+                logits = self.output(hidden).float()  # (N, V): softmax in float32 under autocast
+                row = torch.softmax((logits + noise[:, step]) / temperature, dim=-1)  # shift-invariant in logits
+                rows.append(row)
+                if step + 1 < length:
+                    embedding = self.embedding.weight
+                    projected = self.project_inputs(row.to(embedding.dtype) @ embedding)  # (N, E) -> (N, P)
         return torch.stack(rows, dim=1)
 
 def one_hot(tokens: torch.Tensor, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
