@@ -16,6 +16,7 @@ memory (CUDA) is its own. Needs torch and lightning only (no Hydra, datasets or 
 GPU machine. Example::
 
     python scripts/benchmark.py --section models --size coco --precision fp32 bf16
+    python scripts/benchmark.py --section models --size oracle --compare-with HEAD~3   # old and new, one run
 """
 
 from __future__ import annotations
@@ -307,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared-data", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--json", default=None, help="also write all rows to this JSON file")
     parser.add_argument(
+        "--compare-with", metavar="REF", help="also benchmark commit REF's code (models section) and give ratios"
+    )
+    parser.add_argument(
         "--keep-denormals", action="store_true", help="keep subnormal floats (as textgan-train flush_denormal=false)"
     )
     args = parser.parse_args(argv)
@@ -323,6 +327,11 @@ def main(argv: list[str] | None = None) -> int:
             for size, counts in flops.items()
         ]
         results["models"] = benchmark_models(args.size, devices, args.precision, flops, not args.keep_denormals)
+        if args.compare_with:
+            from bench_compare import reference_models, with_reference
+
+            reference = reference_models(args.compare_with, args.size, args.precision, devices)
+            results["models"] = with_reference(results["models"], reference, MEASUREMENTS)
     if "bleu" in args.section:
         from bench_metrics import benchmark_bleu
 

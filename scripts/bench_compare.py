@@ -1,0 +1,55 @@
+"""Old code against new in one run: ``scripts/benchmark.py --compare-with REF``.
+
+Seconds measured on different days, or beside different background work, are not comparable; the same
+benchmark run over two commits, one right after the other, is. ``REF`` (a commit, branch or tag) is checked
+out in a temporary git worktree, its own ``scripts/benchmark.py --section models`` runs there with the same
+sizes, precisions and devices (its code, its measurements), and each of this run's model rows gains the
+reference's seconds and the ratio new / old (below 1: faster now).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = ("device", "size", "precision")
+
+
+def reference_models(ref: str, sizes, precisions, devices) -> list[dict]:
+    """The model rows of ``REF``'s own benchmark, run in a temporary worktree of this repository."""
+    with tempfile.TemporaryDirectory(prefix="textgan-bench-") as folder:
+        worktree, out = Path(folder) / "reference", Path(folder) / "reference.json"
+        added = subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), ref], capture_output=True, text=True
+        )
+        if added.returncode != 0:
+            raise SystemExit(f"--compare-with {ref}: cannot check it out here: {added.stderr.strip()}")
+        try:
+            print(f"  reference {ref}: benchmarking its code in {worktree}", file=sys.stderr)
+            subprocess.run(
+                [sys.executable, str(worktree / "scripts" / "benchmark.py"), "--section", "models",
+                 "--size", *sizes, "--precision", *precisions, "--device", *devices, "--json", str(out)],
+                check=True,
+            )  # fmt: skip
+            return json.loads(out.read_text())["models"]
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], check=False)
+
+
+def with_reference(rows: list[dict], reference: list[dict], measurements) -> list[dict]:
+    """Each row with ``<measurement>_ref`` (the reference's seconds) and ``<measurement>_ratio`` (new / old)."""
+    by_key = {tuple(row[k] for k in KEYS): row for row in reference}
+    compared = []
+    for row in rows:
+        old = by_key.get(tuple(row[k] for k in KEYS))
+        merged = dict(row)
+        for name in measurements:
+            if old is not None and name in old:
+                merged[f"{name}_ref"] = old[name]
+                merged[f"{name.removesuffix('_s')}_ratio"] = row[name] / old[name]
+        compared.append(merged)
+    return compared

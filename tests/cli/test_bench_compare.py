@@ -1,0 +1,35 @@
+"""``benchmark.py --compare-with REF``: rows gain the reference's seconds and new / old ratios; a reference that
+cannot be checked out is refused by name before anything is measured."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+from bench_compare import reference_models, with_reference  # noqa: E402
+
+
+def test_rows_gain_the_reference_seconds_and_the_ratio():
+    new = [{"device": "cpu", "size": "oracle", "precision": "bf16", "mle_step_s": 0.08, "mle_step_mfu": 0.4}]
+    old = [
+        {"device": "cpu", "size": "oracle", "precision": "fp32", "mle_step_s": 9.0},
+        {"device": "cpu", "size": "oracle", "precision": "bf16", "mle_step_s": 0.16},
+    ]
+    (row,) = with_reference(new, old, ["mle_step_s"])
+    assert row["mle_step_s_ref"] == 0.16 and row["mle_step_ratio"] == pytest.approx(0.5)
+    assert row["mle_step_mfu"] == 0.4  # the row's own columns are kept
+
+
+def test_a_row_without_a_reference_row_is_kept_without_ratios():
+    new = [{"device": "cuda", "size": "coco", "precision": "fp32", "mle_step_s": 0.1}]
+    (row,) = with_reference(new, [], ["mle_step_s"])
+    assert row == new[0]
+
+
+def test_an_unknown_reference_is_refused_by_name():
+    with pytest.raises(SystemExit, match="--compare-with no-such-commit-xyz: cannot check it out"):
+        reference_models("no-such-commit-xyz", ["oracle"], ["fp32"], ["cpu"])
