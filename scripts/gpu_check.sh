@@ -42,7 +42,7 @@ timeout 180 "$PYTHON" -m pytest -q -m gpu tests/gpu -p no:cacheprovider 2>&1 | t
 tests_status=${PIPESTATUS[0]}
 
 echo "== 3. benchmark ($(left) s left)"
-timeout 200 "$PYTHON" scripts/benchmark.py --section models --size oracle coco --precision fp32 bf16 --device cuda \
+timeout 240 "$PYTHON" scripts/benchmark.py --section models --size oracle coco --precision fp32 bf16 --device cuda \
   --json "$OUT/benchmark.json" 2>&1 | tee "$OUT/benchmark.log"
 
 RUN_SECONDS=$(( $(left) - 20 ))
