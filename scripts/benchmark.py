@@ -273,12 +273,12 @@ def benchmark_models(sizes, devices, precisions, flops, flush: bool = True) -> l
                 peaks = []
                 for name in MEASUREMENTS:
                     result = run_isolated(name, size, device, precision, flush)
-                    row[name] = result["seconds"]
-                    row[name.removesuffix("_s") + "_mfu"] = utilisation(flops[size][name], result["seconds"], peak)
+                    mfu = utilisation(flops[size][name], result["seconds"], peak)
+                    row[name], row[name.removesuffix("_s") + "_mfu"] = result["seconds"], mfu
                     peaks.append(result["peak_mb"])
                     print(
                         f"  {device} {size} {precision} {name}: {result['seconds']:.3f} s, "
-                        f"MFU {row[name.removesuffix('_s') + '_mfu']:.3f}, peak {result['peak_mb']:.0f} MB",
+                        f"MFU {mfu:.3f}, peak {result['peak_mb']:.0f} MB",
                         file=sys.stderr,
                     )
                 row["gemm_gflops"] = peak / 1e9

@@ -209,8 +209,6 @@ class AdversarialModule(L.LightningModule):
         The generator does not change during them, so every update's fakes come from one generator pass over
         all the updates' rows (5 x 64 for RelGAN): one unroll of wide products instead of five narrow ones."""
         if self.discriminator_epochs == 0:
-            if not real_batches:
-                return
             sizes = [real.shape[0] for real in real_batches]
             fakes = self.estimator.discriminator_fakes(self.generator, sum(sizes), length, self.iteration)
             yield from zip(real_batches, fakes.split(sizes), strict=True)
