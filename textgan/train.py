@@ -178,10 +178,14 @@ def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir,
     if start < schedule.steps:
         trainer.fit(module, train_dataloaders=batches, datamodule=None, ckpt_path=resume_from)
     _stopped_by_user("adversarial", output_dir)
+    seconds, iterations = checkpoint.elapsed_seconds, module.iteration
     return {
         "after_adversarial": evaluation.history[-1] if evaluation.history else {},
         "adversarial_history": evaluation.history,
-        "adversarial_seconds": checkpoint.elapsed_seconds,
+        "adversarial_seconds": seconds,
+        "adversarial_evaluation_seconds": evaluation.seconds,
+        # one iteration's cost, its evaluations left out (textgan-evaluate --runs reports it beside the metrics)
+        "seconds_per_iteration": (seconds - evaluation.seconds) / iterations if iterations else None,
         "adversarial_nonfinite_skips": module.nonfinite.skipped,
     }
 

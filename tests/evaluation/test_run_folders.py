@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,14 @@ def test_grouping_by_estimator_and_more_keys(make_run, tmp_path):
         group_runs(runs, parse_group_by(" , "))
     runs[0].summary["config"]["trainer"] = {"devices": 2}  # a key only some runs have
     assert list(group_runs(runs, ["trainer.devices"])) == [("2",), (UNSET,)]
+
+
+def test_the_cost_per_iteration_is_reported_with_the_adversarial_metrics(make_run, tmp_path):
+    folder = make_run(tmp_path / "run", "gumbel_softmax", 0, {"nll_oracle": 8.8})
+    summary = json.loads((folder / "summary.json").read_text())
+    (folder / "summary.json").write_text(json.dumps({**summary, "seconds_per_iteration": 3.5}))
+    (run,) = find_runs([folder])
+    assert run.metrics("after_adversarial") == {"nll_oracle": 8.8, "seconds_per_iteration": 3.5}
+    assert "seconds_per_iteration" not in run.metrics("after_pretraining")  # a cost of the adversarial stage
+    older = make_run(tmp_path / "older", "gumbel_softmax", 0, {"nll_oracle": 8.8})  # written before the key
+    assert find_runs([older])[0].metrics("after_adversarial") == {"nll_oracle": 8.8}

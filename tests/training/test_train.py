@@ -31,6 +31,10 @@ def test_tiny_pretrain_and_adversarial_run_writes_its_metrics(tmp_path):
     assert saved["after_pretraining"]["nll_gen"] < 3.9
     assert saved["after_adversarial"]["step"] == 4
     assert list((run_dir / "samples").glob("adversarial_eval_*.txt"))
+    # the cost of an iteration leaves the evaluations (before, every eval_every, after) out of the stage's time
+    evaluating, training = saved["adversarial_evaluation_seconds"], saved["adversarial_seconds"]
+    assert 0 < evaluating < training
+    assert saved["seconds_per_iteration"] == pytest.approx((training - evaluating) / 4)
 
 
 def test_same_seed_same_result(tmp_path):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 STAGES = ("after_adversarial", "after_pretraining")
+STAGE_COSTS = {"after_adversarial": "seconds_per_iteration"}  # summary key of a stage's cost, read as a metric
 RUN_MARKERS = ("summary.json", "config.yaml", ".hydra", "checkpoints", "train.log")  # any one: a run folder
 UNSET = "(unset)"
 
@@ -70,9 +71,16 @@ class Run:
         return bool(self.summary.get("finished", bool(self.summary)))
 
     def metrics(self, stage: str) -> dict[str, float]:
-        """The stage's final evaluation (metric -> value), without its ``step``; empty when it has none."""
+        """The stage's final evaluation (metric -> value), without its ``step``; empty when it has none.
+
+        After the adversarial stage the run's cost, ``seconds_per_iteration`` (evaluations left out), comes last.
+        """
         values = self.summary.get(stage) or {}
-        return {name: float(value) for name, value in values.items() if name != "step" and value is not None}
+        metrics = {name: float(value) for name, value in values.items() if name != "step" and value is not None}
+        cost = STAGE_COSTS.get(stage)
+        if metrics and cost and self.summary.get(cost) is not None:
+            metrics[cost] = float(self.summary[cost])
+        return metrics
 
     def label(self, keys: Sequence[str]) -> tuple[str, ...]:
         """The run's value of each group-by key (``UNSET`` where its config lacks the key)."""

@@ -54,6 +54,7 @@ class EvaluationCallback(L.Callback):
         self.num_logged_samples, self.seed = num_logged_samples, seed
         self.samples_dir = Path(samples_dir) if samples_dir else None
         self.history: list[dict[str, float]] = []
+        self.seconds = 0.0  # spent evaluating, summed over the invocations that resumed the stage
         self._last_step: int | None = None
 
     def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule, step: int | None = None) -> dict[str, float]:
@@ -72,6 +73,7 @@ class EvaluationCallback(L.Callback):
             return self.history[-1]
         scores = ", ".join(f"{key} {value:.4g}" for key, value in result.metrics.items())
         seconds, scored = time.perf_counter() - started, len(result.samples)
+        self.seconds += seconds
         ranks = f" from {trainer.world_size} ranks" if trainer.world_size > 1 else ""
         log.info("%s at step %d (%.1f s, %d samples%s): %s", self.prefix, step, seconds, scored, ranks, scores)
         metrics = {f"{self.prefix}/{key}": value for key, value in result.metrics.items()}
@@ -139,11 +141,12 @@ class EvaluationCallback(L.Callback):
             self.evaluate(trainer, pl_module)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"history": self.history, "last_step": self._last_step}
+        return {"history": self.history, "last_step": self._last_step, "seconds": self.seconds}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = list(state_dict.get("history", []))
         self._last_step = state_dict.get("last_step")
+        self.seconds = float(state_dict.get("seconds", 0.0))
 
 
 class AtomicCheckpoint(L.Callback):
