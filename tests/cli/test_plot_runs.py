@@ -38,3 +38,38 @@ def test_missing_summaries_and_metrics_are_named(tmp_path):
     write_run(tmp_path / "run", [1.0])
     with pytest.raises(ValueError, match="bleu5"):
         main([str(tmp_path / "run"), "--metric", "bleu5", "--out", str(tmp_path / "x")])
+
+
+def write_seed(folder: Path, estimator: str, seed: int, values: list[float]) -> None:
+    write_run(folder, values)
+    summary = json.loads((folder / "summary.json").read_text())
+    target = {"gumbel_softmax": "GumbelSoftmaxEstimator", "reinforce": "ReinforceEstimator"}[estimator]
+    config = {"seed": seed, "estimator": {"_target_": f"textgan.estimators.{estimator}.{target}"}}
+    (folder / "summary.json").write_text(json.dumps({**summary, "config": config}))
+
+
+def test_grouped_runs_give_one_mean_curve_with_its_sample_std_per_model(tmp_path):
+    write_seed(tmp_path / "gs" / "0-gumbel_softmax-seed0", "gumbel_softmax", 0, [9.0, 8.5, 8.0])
+    write_seed(tmp_path / "gs" / "1-gumbel_softmax-seed1", "gumbel_softmax", 1, [9.0, 8.7, 8.4])
+    write_seed(tmp_path / "rf" / "0-reinforce-seed0", "reinforce", 0, [9.0, 8.75])  # stopped early: steps 0, 10
+    out = tmp_path / "curves"
+    assert main([str(tmp_path / "gs"), str(tmp_path / "rf"), "--out", str(out), "--group-by", "estimator"]) == 0
+    models = json.loads(out.with_suffix(".json").read_text())
+    assert list(models) == ["gumbel_softmax", "reinforce"]
+    steps, means = zip(*models["gumbel_softmax"]["mean"], strict=True)
+    assert steps == (0, 10, 20) and means == pytest.approx([9.0, 8.6, 8.2])
+    # ddof=1: two values 8.5 and 8.7 have a sample std of 0.1 * sqrt(2)
+    assert models["gumbel_softmax"]["std"][1][1] == pytest.approx(0.1 * 2**0.5)
+    assert models["reinforce"]["mean"] == [[0, 9.0], [10, 8.75]]
+    table = out.with_suffix(".md").read_text().splitlines()
+    assert table[2] == "| step | gumbel_softmax (n=2) | reinforce (n=1) |"
+    assert table[-2] == "| 10 | 8.60 ± 0.14 | 8.7500 ± n/a |"
+    assert table[-1] == "| 20 | 8.20 ± 0.28 |  |"
+
+
+def test_grouping_by_a_key_no_run_has_is_named(tmp_path):
+    write_seed(tmp_path / "run", "gumbel_softmax", 0, [9.0])
+    with pytest.raises(ValueError, match="'estimatr'"):
+        main([str(tmp_path / "run"), "--out", str(tmp_path / "x"), "--group-by", "estimatr"])
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "run"), "--out", str(tmp_path / "x"), "--group-by", ","])

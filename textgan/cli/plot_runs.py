@@ -2,10 +2,13 @@
 
 Reads each run's ``summary.json`` (written by ``textgan-train``; ``adversarial_history`` holds every
 evaluation, step 0 included) and writes a PNG, a markdown table of the values at each evaluated step, and the
-points as JSON. Runs are given as directories; a multirun folder stands for all its runs. Example::
+points as JSON. Runs are given as directories; a multirun folder stands for all its runs. With ``--group-by``
+(config keys, as ``textgan-evaluate --runs`` takes them) the runs of each model (its seeds) become one mean
+curve with a shaded ±1 sample standard deviation band (ddof=1), at the steps every run of the model evaluated.
+Example::
 
     textgan-plot-runs multirun/relgan_oracle_cpu/2026-11-25_10-00-00 --metric nll_oracle \\
-        --out results/estimators
+        --out results/estimators --group-by estimator
 """
 
 from __future__ import annotations
@@ -13,6 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+import numpy as np
+
+from textgan.evaluation.report import Summary, format_mean_std
+from textgan.evaluation.runs import UNSET, config_value, parse_group_by
 
 
 def find_runs(paths: list[str]) -> list[Path]:
@@ -43,6 +51,52 @@ def load_curves(runs: list[Path], metric: str) -> dict[str, list[tuple[int, floa
     return curves
 
 
+def group_curves(runs: list[Path], curves: dict[str, list[tuple[int, float]]], keys: list[str]) -> dict[str, dict]:
+    """``{model: {"runs": {run: points}, "mean": [(step, v)], "std": [(step, s)]}}``, models told apart by ``keys``.
+
+    The model's label joins its config values of ``keys`` with ``/`` (keys its config lacks left out); mean
+    and sample standard deviation (ddof=1, NaN for one run) are taken at the steps every run of the model
+    evaluated. Raises ValueError for a key that no run's config has.
+    """
+    models: dict[str, dict] = {}
+    found: set[str] = set()
+    for run in runs:
+        config = json.loads((run / "summary.json").read_text()).get("config") or {}
+        values = [config_value(config, key) for key in keys]
+        found.update(key for key, value in zip(keys, values, strict=True) if value is not None)
+        label = "/".join(value for value in values if value is not None) or UNSET
+        models.setdefault(label, {"runs": {}})["runs"][run.name] = curves[run.name]
+    for key in keys:
+        if key not in found:
+            raise ValueError(f"no run's config has {key!r} to group by")
+    for model in models.values():
+        tables = [dict(points) for points in model["runs"].values()]
+        steps = sorted(set.intersection(*(set(table) for table in tables)))
+        values = np.array([[table[step] for table in tables] for step in steps]).reshape(len(steps), len(tables))
+        std = values.std(axis=1, ddof=1) if len(tables) > 1 else np.full(len(steps), np.nan)
+        model["mean"] = [(step, float(v)) for step, v in zip(steps, values.mean(axis=1), strict=True)]
+        model["std"] = [(step, float(s)) for step, s in zip(steps, std, strict=True)]
+    return models
+
+
+def grouped_markdown_table(models: dict[str, dict], metric: str) -> str:
+    """One column per model: ``mean ± std`` over its runs at each step (n runs in the header)."""
+    steps = sorted({step for model in models.values() for step, _ in model["mean"]})
+    header = [f"{label} (n={len(model['runs'])})" for label, model in models.items()]
+    lines = ["| step | " + " | ".join(header) + " |", "|---|" + "---:|" * len(models)]
+    for step in steps:
+        cells = []
+        for model in models.values():
+            mean, std = dict(model["mean"]), dict(model["std"])
+            n = len(model["runs"])
+            known = step in mean
+            cells.append(format_mean_std(Summary(mean[step], std[step], n, mean[step], mean[step])) if known else "")
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
+    return f"{metric} by adversarial iteration, mean ± sample standard deviation over each model's runs\n\n" + (
+        "\n".join(lines) + "\n"
+    )
+
+
 def markdown_table(curves: dict[str, list[tuple[int, float]]], metric: str) -> str:
     steps = sorted({step for points in curves.values() for step, _ in points})
     lines = ["| step | " + " | ".join(curves) + " |", "|---|" + "---|" * len(curves)]
@@ -57,21 +111,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", help="run directories or multirun folders")
     parser.add_argument("--metric", default="nll_oracle", help="a key of the evaluations (nll_oracle, bleu5, ...)")
     parser.add_argument("--out", required=True, help="output prefix: writes OUT.png, OUT.md and OUT.json")
+    parser.add_argument("--group-by", default=None, help="config keys (e.g. estimator): one mean ± std curve per model")
     args = parser.parse_args(argv)
-    curves = load_curves(find_runs(args.runs), args.metric)
+    keys = parse_group_by(args.group_by) if args.group_by is not None else None
+    if keys == []:
+        parser.error("--group-by needs at least one config key (e.g. estimator)")
+    runs = find_runs(args.runs)
+    curves = load_curves(runs, args.metric)
+    models = group_curves(runs, curves, keys) if keys else None
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(curves, indent=2))
-    out.with_suffix(".md").write_text(markdown_table(curves, args.metric))
+    out.with_suffix(".json").write_text(json.dumps(models if models is not None else curves, indent=2))
+    table = grouped_markdown_table(models, args.metric) if models is not None else markdown_table(curves, args.metric)
+    out.with_suffix(".md").write_text(table)
 
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(6, 4))
-    for label, points in curves.items():
-        axes.plot(*zip(*points, strict=True), marker="o", markersize=3, label=label)
+    figure, axes = plt.subplots(figsize=(7, 4.5) if models else (6, 4))
+    if models is None:
+        for label, points in curves.items():
+            axes.plot(*zip(*points, strict=True), marker="o", markersize=3, label=label)
+    for label, model in (models or {}).items():
+        steps, mean = (np.array(column) for column in zip(*model["mean"], strict=True))
+        std = np.array([s for _, s in model["std"]])
+        (line,) = axes.plot(steps, mean, marker="o", markersize=3, label=f"{label} (n={len(model['runs'])})")
+        if len(model["runs"]) > 1:
+            axes.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
     axes.set_xlabel("adversarial iteration")
     axes.set_ylabel(args.metric)
     axes.legend(fontsize=8)

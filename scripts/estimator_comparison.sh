@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The estimator comparison of the README ("Every estimator from one pretrained generator"): each named estimator
+# x SEEDS adversarial runs from one pretrained generator, one Hydra multirun folder per estimator, then the seed
+# report (mean ± std of NLL_oracle, NLL_gen and seconds per iteration) and the NLL_oracle curves of all runs.
+#
+# usage: scripts/estimator_comparison.sh PRETRAINED_GENERATOR OUT_DIR [NAME ...]
+#   NAME: gumbel_softmax gumbel_rao gst reinmax rebar relax reinforce_loo reinforce_maligan (default: all)
+#   environment: SEEDS (default 0,1,2), STEPS (200), EVAL_EVERY (20), NUM_SAMPLES (5000), THREADS (1),
+#   REPORT_ONLY=1 to only (re)write the report and the figure from the runs already in OUT_DIR.
+# Run two halves of the names side by side on a 2-core machine, each with THREADS=1 (OMP_NUM_THREADS=1).
+set -euo pipefail
+
+if [[ $# -lt 2 ]]; then
+  sed -n 2,10p "$0" >&2
+  exit 2
+fi
+[[ -f $1 ]] || { echo "$1: no such pretrained generator file" >&2; exit 2; }
+pretrained=$(realpath "$1")
+out=$2
+shift 2
+names=("$@")
+[[ ${#names[@]} -gt 0 ]] || names=(gumbel_softmax gumbel_rao gst reinmax rebar relax reinforce_loo reinforce_maligan)
+
+overrides_of() {
+  case $1 in
+    gumbel_softmax | gumbel_rao | gst | reinmax | rebar | relax) echo "estimator=$1" ;;
+    reinforce_loo) echo "estimator=reinforce estimator.reward=sequence estimator/baseline=leave_one_out" ;;
+    reinforce_maligan)
+      echo "estimator=reinforce estimator.reward=sequence estimator.reward_transform=maligan" \
+        "estimator/baseline=leave_one_out" ;;
+    *)
+      echo "unknown estimator name '$1' (known: gumbel_softmax gumbel_rao gst reinmax rebar relax" \
+        "reinforce_loo reinforce_maligan)" >&2
+      return 1 ;;
+  esac
+}
+
+for name in "${names[@]}"; do overrides_of "$name" > /dev/null; done  # every name known before any run starts
+
+if [[ ${REPORT_ONLY:-0} != 1 ]]; then
+  for name in "${names[@]}"; do
+    # shellcheck disable=SC2046  # the overrides are words
+    OMP_NUM_THREADS=${THREADS:-1} textgan-train -m $(overrides_of "$name") \
+      generator.pretrained="$pretrained" seed="${SEEDS:-0,1,2}" adversarial.steps="${STEPS:-200}" \
+      adversarial.eval_every="${EVAL_EVERY:-20}" evaluation.num_samples="${NUM_SAMPLES:-5000}" \
+      threads="${THREADS:-1}" logger=csv hydra.sweep.dir="$out/$name"
+  done
+fi
+
+runs=()
+for folder in "$out"/*/; do [[ $(basename "$folder") == report ]] || runs+=("${folder%/}"); done
+textgan-evaluate --runs "${runs[@]}" --group-by estimator,estimator.reward_transform --out "$out/report"
+textgan-plot-runs "${runs[@]}" --metric nll_oracle --group-by estimator,estimator.reward_transform --out "$out/report/nll_oracle"
