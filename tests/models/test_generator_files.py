@@ -145,3 +145,23 @@ def test_generate_needs_trust_for_an_unsafe_file(tmp_path, capsys):
 
     assert generate_main([*argv, "--trust"]) == 0
     assert marker.exists() and len(out.read_text().splitlines()) == 3
+
+
+def test_an_rmc_generator_saved_before_layer_norm_eps_existed_loads_with_the_epsilon_it_trained_with(tmp_path):
+    from textgan.models.io import read_generator_build, save_generator_build
+    from textgan.models.rmc import JointLayerNorm, RMCGenerator
+
+    build = {"_target_": "textgan.models.rmc.RMCGenerator", "vocab_size": 12, "max_length": 6,
+             "embedding_dim": 4, "head_size": 4, "num_heads": 2}  # fmt: skip
+    old = RMCGenerator(**{key: value for key, value in build.items() if key != "_target_"}, layer_norm_eps=1e-5)
+    save_generator(tmp_path / "old.pt", old, build)
+    save_generator_build(tmp_path / "old.json", build)
+    loaded, _ = load_generator(tmp_path / "old.pt")
+    assert {m.eps for m in loaded.modules() if isinstance(m, JointLayerNorm)} == {1e-5}
+    tokens = torch.randint(0, 12, (3, 6))
+    assert torch.equal(loaded.log_prob(tokens), old.log_prob(tokens))
+    assert read_generator_build(tmp_path / "old.json")[0]["layer_norm_eps"] == 1e-5
+    current = RMCGenerator(12, 6, 4, head_size=4, num_heads=2)
+    save_generator(tmp_path / "new.pt", current, {**build, "layer_norm_eps": 1e-12})
+    new, _ = load_generator(tmp_path / "new.pt")
+    assert {m.eps for m in new.modules() if isinstance(m, JointLayerNorm)} == {1e-12}

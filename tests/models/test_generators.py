@@ -138,6 +138,16 @@ def test_hard_samples_keep_logits_consistent_with_teacher_forcing(kind):
     assert generator.embedding.weight.grad is not None and generator.output.weight.grad is not None
 
 
+def test_rmc_layer_norms_use_tensorflows_epsilon_so_small_activations_are_normalised_to_unit_scale():
+    # RelGAN's tf.contrib.layers.layer_norm adds 1e-12 to the variance; 1e-5 (torch's default) shrank
+    # activations of variance ~1e-6, as the qkv product's are at RelGAN's initialisation, to a third.
+    generator = RMCGenerator(vocab_size=V, max_length=T, embedding_dim=8, head_size=4, num_heads=2)
+    norms = [module for module in generator.modules() if isinstance(module, JointLayerNorm)]
+    assert len(norms) == 3
+    x = 1e-3 * torch.randn(4, 2, norms[0].weight.numel(), generator=torch.Generator().manual_seed(0))
+    assert norms[0](x).detach().reshape(4, -1).std(1, unbiased=False).tolist() == pytest.approx([1.0] * 4, abs=1e-4)
+
+
 def test_rmc_memory_starts_as_identity_and_layer_norm_is_joint_over_rows():
     generator = RMCGenerator(vocab_size=V, max_length=T, embedding_dim=8, head_size=4, num_heads=2, mem_slots=3)
     (memory,) = generator.initial_state(2, torch.device("cpu"))
@@ -147,7 +157,7 @@ def test_rmc_memory_starts_as_identity_and_layer_norm_is_joint_over_rows():
     x = torch.randn(4, 3, 5)
     out = norm(x)
     flat = x.reshape(4, -1)
-    expected = ((flat - flat.mean(1, keepdim=True)) / torch.sqrt(flat.var(1, unbiased=False, keepdim=True) + 1e-5))
+    expected = ((flat - flat.mean(1, keepdim=True)) / torch.sqrt(flat.var(1, unbiased=False, keepdim=True) + 1e-12))
     assert torch.allclose(out, expected.view(4, 3, 5), atol=1e-5)
     assert norm.weight.shape == (5,)
     with torch.no_grad():  # the gain and bias are per feature, shared by every row

@@ -77,3 +77,10 @@ def test_adam_betas_are_settable_from_the_config(tmp_path):
     cfg = compose_config(tmp_path, "adversarial.module.generator_optimizer.betas=[0.5,0.9]")
     optimizer = instantiate(cfg.adversarial.module.generator_optimizer)(nn.Linear(1, 1).parameters())
     assert list(optimizer.defaults["betas"]) == [0.5, 0.9]
+
+
+def test_the_full_size_relgan_oracle_preset_names_seqgans_oracle(tmp_path):
+    # the oracle of the baselines in RelGAN's table (MLE 9.038); RelGAN's code draws another (docs/relgan_fidelity.md)
+    config = containers(tmp_path, "experiment=relgan_oracle", debug=False)
+    assert config["data"]["oracle_path"].endswith("/oracle/seqgan_oracle_lstm.npz")
+    assert config["generator"]["layer_norm_eps"] == 1e-12  # TensorFlow's, as RelGAN's layer norms

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -19,6 +21,10 @@ class OracleDataModule(TokenDataModule):
         oracle_path: ``.npz`` of the oracle's parameters (the SeqGAN oracle), or None for a fresh oracle
             with N(0, 1) parameters drawn from ``oracle_seed`` (as RelGAN's code does).
         cache_dir: where the sampled training / test sets are cached, keyed by oracle, seed and sizes.
+        bleu_orders: n of BLEU-n and Self-BLEU-n to score besides NLL_oracle (RelGAN's quality-diversity view of
+            the oracle: BLEU-n of the samples against the oracle's own training sentences, Self-BLEU-n of the
+            samples, each against the others); empty (the default): NLL_oracle only.
+        self_bleu_samples: Self-BLEU on the first s samples (None: all).
     """
 
     def __init__(
@@ -35,8 +41,17 @@ class OracleDataModule(TokenDataModule):
         batch_size: int = 64,
         seed: int = 0,
         num_workers: int = 0,
+        bleu_orders: Sequence[int] = (),
+        self_bleu_samples: int | None = None,
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        self.bleu_orders = tuple(int(n) for n in bleu_orders)
+        if any(n < 1 for n in self.bleu_orders):
+            raise ValueError(f"data.bleu_orders must be n-gram orders >= 1, got {list(bleu_orders)}")
+        if self_bleu_samples is not None and self_bleu_samples < 2:
+            raise ValueError(f"data.self_bleu_samples must be >= 2 (or null for all), got {self_bleu_samples}")
+        self.self_bleu_samples = self_bleu_samples
+        self._bleu_references: Any = None
         self.oracle_path, self.oracle_seed = oracle_path, oracle_seed
         self.num_train, self.num_test, self.cache_dir = num_train, num_test, Path(cache_dir)
         if oracle_path:
@@ -76,5 +91,18 @@ class OracleDataModule(TokenDataModule):
         self.train_tokens, self.test_tokens = cached["train"], cached["test"]
 
     def sample_metrics(self, samples: torch.Tensor) -> dict[str, float]:
-        """NLL_oracle of generated samples: mean per-token NLL (nats) under the oracle."""
-        return {"nll_oracle": self.oracle.nll(samples)}
+        """NLL_oracle of generated samples (N, T): mean per-token NLL (nats) under the oracle; with
+        ``bleu_orders``, also ``bleu{n}`` against the training sentences and ``self_bleu{n}``."""
+        metrics = {"nll_oracle": self.oracle.nll(samples)}
+        if self.bleu_orders:
+            from textgan.metrics import BleuReferences, self_bleu_scores
+
+            if self._bleu_references is None:  # the n-gram tables of the training sentences, built once
+                references = self._require(self.train_tokens, "train_tokens").tolist()
+                self._bleu_references = BleuReferences(references, max(self.bleu_orders))
+            rows = samples.tolist()
+            bleu = self._bleu_references.scores(rows, self.bleu_orders)
+            self_bleu = self_bleu_scores(rows, self.bleu_orders, max_samples=self.self_bleu_samples)
+            metrics.update({f"bleu{n}": float(bleu[n]) for n in self.bleu_orders})
+            metrics.update({f"self_bleu{n}": float(self_bleu[n]) for n in self.bleu_orders})
+        return metrics

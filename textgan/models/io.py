@@ -34,6 +34,7 @@ import torch
 
 from textgan.atomic_files import atomic_torch_save, atomic_write_text
 from textgan.models.generator import Generator
+from textgan.models.rmc import LEGACY_LAYER_NORM_EPS
 from textgan.models.torch_files import CheckpointError, one_line, read_torch_file
 
 GENERATOR_FILE = "a textgan generator file (generator.pt, pretrained_generator.pt: save_generator's format)"
@@ -139,7 +140,7 @@ def read_generator_build(path: str | Path) -> tuple[dict[str, Any], dict[str, An
     metadata = payload.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise CheckpointError(path, "has a 'metadata' that is not a mapping", BUILD_FILE)
-    return payload["build"], metadata
+    return saved_build(payload["build"]), metadata
 
 def load_generator(
     path: str | Path, map_location: str | torch.device = "cpu", *, trust: bool = False
@@ -191,4 +192,15 @@ def _generator_parts(path: Path, payload: Any) -> tuple[dict, Mapping, dict]:
         if not isinstance(value, Mapping):
             problem = f"its {key!r} is a {type(value).__name__}, not {wanted}"
             raise CheckpointError(path, problem, GENERATOR_FILE)
-    return dict(payload["build"]), payload["state_dict"], dict(metadata)
+    return saved_build(payload["build"]), payload["state_dict"], dict(metadata)
+
+
+def saved_build(build: Mapping[str, Any]) -> dict[str, Any]:
+    """A saved build with the defaults it was trained under where a later version changed them.
+
+    An RMC generator saved before ``layer_norm_eps`` existed normalised with 1e-5, not today's 1e-12.
+    """
+    build = dict(build)
+    if str(build.get("_target_", "")).endswith(".RMCGenerator"):
+        build.setdefault("layer_norm_eps", LEGACY_LAYER_NORM_EPS)
+    return build

@@ -13,7 +13,8 @@ Faithful to the RelGAN reference implementation (``utils/models/relational_memor
   0 and 1: ``memory' = sigmoid(i) * tanh(attended) + sigmoid(f + 1) * memory``;
 * the initial memory is the identity matrix padded with zeros; the output is the flattened memory.
 
-The paper's setting: 1 slot x 2 heads x 256 (M = 512), embedding 32.
+The layer norms use TensorFlow's epsilon, 1e-12 (``layer_norm_eps``; generators saved before the option existed
+were built with 1e-5 and load with it). The paper's setting: 1 slot x 2 heads x 256 (M = 512), embedding 32.
 """
 
 from __future__ import annotations
@@ -24,11 +25,18 @@ from torch import nn
 
 from textgan.models.generator import Generator, State, trunc_normal_linear_
 
+LAYER_NORM_EPS = 1e-12  # tf.contrib.layers.layer_norm's fixed variance epsilon, which RelGAN's RMC uses
+LEGACY_LAYER_NORM_EPS = 1e-5  # what generators saved before the option existed were built and trained with
+
 
 class JointLayerNorm(nn.Module):
-    """Layer norm over the last two axes together, with a gain and bias per feature (last axis)."""
+    """Layer norm over the last two axes together, with a gain and bias per feature (last axis).
 
-    def __init__(self, features: int, eps: float = 1e-5) -> None:
+    ``(x - mean) / sqrt(var + eps)`` with mean and variance over rows and features jointly (TensorFlow's
+    ``layer_norm`` with ``begin_norm_axis=1`` on (B, N, F), as RelGAN's code calls it), ``eps`` TensorFlow's 1e-12.
+    """
+
+    def __init__(self, features: int, eps: float = LAYER_NORM_EPS) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.ones(features))
         self.bias = nn.Parameter(torch.zeros(features))
@@ -42,20 +50,22 @@ class JointLayerNorm(nn.Module):
 class AttentionBlock(nn.Module):
     """Multi-head attention over memory rows, residual, MLP, residual (one ``num_blocks`` iteration)."""
 
-    def __init__(self, mem_size: int, num_heads: int, key_size: int, head_size: int, mlp_layers: int) -> None:
+    def __init__(
+        self, mem_size: int, num_heads: int, key_size: int, head_size: int, mlp_layers: int, eps: float = LAYER_NORM_EPS
+    ) -> None:
         super().__init__()
         self.num_heads, self.key_size, self.head_size = num_heads, key_size, head_size
         self.qkv_size = 2 * key_size + head_size
         self.qkv = nn.Linear(mem_size, self.qkv_size * num_heads, bias=False)
-        self.qkv_norm = JointLayerNorm(self.qkv_size * num_heads)
-        self.attention_norm = JointLayerNorm(mem_size)
+        self.qkv_norm = JointLayerNorm(self.qkv_size * num_heads, eps)
+        self.attention_norm = JointLayerNorm(mem_size, eps)
         layers: list[nn.Module] = []
         for index in range(mlp_layers):
             layers.append(nn.Linear(mem_size, mem_size))
             if index < mlp_layers - 1:
                 layers.append(nn.ReLU())
         self.mlp = nn.Sequential(*layers)
-        self.mlp_norm = JointLayerNorm(mem_size)
+        self.mlp_norm = JointLayerNorm(mem_size, eps)
 
     def forward(self, rows: torch.Tensor, qkv: torch.Tensor | None = None) -> torch.Tensor:
         """rows (B, N, M) -> attended rows (B, N, M); ``qkv`` (B, N, F) may be passed if precomputed."""
@@ -88,6 +98,7 @@ class RelationalMemory(nn.Module):
         input_bias: float = 0.0,
         attention_mlp_layers: int = 2,
         key_size: int | None = None,
+        layer_norm_eps: float = LAYER_NORM_EPS,
     ) -> None:
         super().__init__()
         if num_blocks < 1 or attention_mlp_layers < 1 or mem_slots < 1:
@@ -97,7 +108,7 @@ class RelationalMemory(nn.Module):
         key_size = key_size or head_size
         self.input_projection = nn.Linear(input_size, self.mem_size)
         self.blocks = nn.ModuleList(
-            AttentionBlock(self.mem_size, num_heads, key_size, head_size, attention_mlp_layers)
+            AttentionBlock(self.mem_size, num_heads, key_size, head_size, attention_mlp_layers, layer_norm_eps)
             for _ in range(num_blocks)
         )
         self.qkv_width = self.blocks[0].qkv.out_features
@@ -150,9 +161,16 @@ class RMCGenerator(Generator):
         num_blocks: int = 1,
         attention_mlp_layers: int = 2,
         start_token: int = 0,
+        layer_norm_eps: float = LAYER_NORM_EPS,
     ) -> None:
         core = RelationalMemory(
-            embedding_dim, mem_slots, head_size, num_heads, num_blocks, attention_mlp_layers=attention_mlp_layers
+            embedding_dim,
+            mem_slots,
+            head_size,
+            num_heads,
+            num_blocks,
+            attention_mlp_layers=attention_mlp_layers,
+            layer_norm_eps=layer_norm_eps,
         )
         super().__init__(vocab_size, embedding_dim, core.output_size, max_length, start_token)
         self.core = core
