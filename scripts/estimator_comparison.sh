@@ -6,7 +6,9 @@
 # usage: scripts/estimator_comparison.sh PRETRAINED_GENERATOR OUT_DIR [NAME ...]
 #   NAME: gumbel_softmax gumbel_rao gst reinmax rebar relax reinforce_loo reinforce_maligan (default: all)
 #   environment: SEEDS (default 0,1,2), STEPS (200), EVAL_EVERY (20), NUM_SAMPLES (5000), THREADS (1),
-#   REPORT_ONLY=1 to only (re)write the report and the figure from the runs already in OUT_DIR.
+#   REPORT_ONLY=1 to only (re)write the report and the figure from the runs already in OUT_DIR,
+#   OVERRIDES: more Hydra overrides for every run (e.g. generator.layer_norm_eps=1e-5 for a generator file
+#   saved before that option existed, so that new seeds continue an older comparison exactly).
 # Run two halves of the names side by side on a 2-core machine, each with THREADS=1 (OMP_NUM_THREADS=1).
 set -euo pipefail
 
@@ -39,11 +41,11 @@ for name in "${names[@]}"; do overrides_of "$name" > /dev/null; done  # every na
 
 if [[ ${REPORT_ONLY:-0} != 1 ]]; then
   for name in "${names[@]}"; do
-    # shellcheck disable=SC2046  # the overrides are words
+    # shellcheck disable=SC2046,SC2086  # the overrides are words
     OMP_NUM_THREADS=${THREADS:-1} textgan-train -m $(overrides_of "$name") \
       generator.pretrained="$pretrained" seed="${SEEDS:-0,1,2}" adversarial.steps="${STEPS:-200}" \
       adversarial.eval_every="${EVAL_EVERY:-20}" evaluation.num_samples="${NUM_SAMPLES:-5000}" \
-      threads="${THREADS:-1}" logger=csv hydra.sweep.dir="$out/$name"
+      threads="${THREADS:-1}" logger=csv hydra.sweep.dir="$out/$name" ${OVERRIDES:-}
   done
 fi
 
