@@ -13,7 +13,7 @@
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then
-  sed -n 2,10p "$0" >&2
+  sed -n 2,12p "$0" >&2
   exit 2
 fi
 [[ -f $1 ]] || { echo "$1: no such pretrained generator file" >&2; exit 2; }
