@@ -38,11 +38,17 @@ def find_runs(paths: list[str]) -> list[Path]:
     return runs
 
 
-def load_curves(runs: list[Path], metric: str) -> dict[str, list[tuple[int, float]]]:
+def read_summaries(runs: list[Path]) -> dict[Path, dict]:
+    """Each run's ``summary.json``, read once."""
+    return {run: json.loads((run / "summary.json").read_text()) for run in runs}
+
+
+def load_curves(runs: list[Path], metric: str, summaries: dict[Path, dict] | None = None) -> dict[str, list]:
     """``{run label: [(step, value), ...]}``, the label being the run directory's name."""
+    summaries = summaries or read_summaries(runs)
     curves = {}
     for run in runs:
-        summary = json.loads((run / "summary.json").read_text())
+        summary = summaries[run]
         history = summary.get("adversarial_history") or []
         points = [(int(row["step"]), float(row[metric])) for row in history if metric in row]
         if not points:
@@ -51,7 +57,9 @@ def load_curves(runs: list[Path], metric: str) -> dict[str, list[tuple[int, floa
     return curves
 
 
-def group_curves(runs: list[Path], curves: dict[str, list[tuple[int, float]]], keys: list[str]) -> dict[str, dict]:
+def group_curves(
+    runs: list[Path], curves: dict[str, list[tuple[int, float]]], keys: list[str], summaries: dict[Path, dict]
+) -> dict[str, dict]:
     """``{model: {"runs": {run: points}, "mean": [(step, v)], "std": [(step, s)]}}``, models told apart by ``keys``.
 
     The model's label joins its config values of ``keys`` with ``/`` (keys its config lacks left out); mean
@@ -61,7 +69,7 @@ def group_curves(runs: list[Path], curves: dict[str, list[tuple[int, float]]], k
     models: dict[str, dict] = {}
     found: set[str] = set()
     for run in runs:
-        config = json.loads((run / "summary.json").read_text()).get("config") or {}
+        config = summaries[run].get("config") or {}
         values = [config_value(config, key) for key in keys]
         found.update(key for key, value in zip(keys, values, strict=True) if value is not None)
         label = "/".join(value for value in values if value is not None) or UNSET
@@ -84,13 +92,12 @@ def grouped_markdown_table(models: dict[str, dict], metric: str) -> str:
     steps = sorted({step for model in models.values() for step, _ in model["mean"]})
     header = [f"{label} (n={len(model['runs'])})" for label, model in models.items()]
     lines = ["| step | " + " | ".join(header) + " |", "|---|" + "---:|" * len(models)]
+    columns = [(dict(model["mean"]), dict(model["std"]), len(model["runs"])) for model in models.values()]
     for step in steps:
-        cells = []
-        for model in models.values():
-            mean, std = dict(model["mean"]), dict(model["std"])
-            n = len(model["runs"])
-            known = step in mean
-            cells.append(format_mean_std(Summary(mean[step], std[step], n, mean[step], mean[step])) if known else "")
+        cells = [
+            format_mean_std(Summary(mean[step], std[step], n, mean[step], mean[step])) if step in mean else ""
+            for mean, std, n in columns
+        ]
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
     return f"{metric} by adversarial iteration, mean ± sample standard deviation over each model's runs\n\n" + (
         "\n".join(lines) + "\n"
@@ -117,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     if keys == []:
         parser.error("--group-by needs at least one config key (e.g. estimator)")
     runs = find_runs(args.runs)
-    curves = load_curves(runs, args.metric)
-    models = group_curves(runs, curves, keys) if keys else None
+    summaries = read_summaries(runs)
+    curves = load_curves(runs, args.metric, summaries)
+    models = group_curves(runs, curves, keys, summaries) if keys else None
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(models if models is not None else curves, indent=2))
