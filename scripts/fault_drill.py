@@ -4,7 +4,11 @@ an uninterrupted run's exactly.
 The drill first trains a reference run to completion, then starts the same run again and kills it ``--kills`` times
 with SIGKILL: mostly at a random moment once training is under way (during a step, a checkpoint write or an
 evaluation, whatever is running then), sometimes during start-up; if none of the kills so far landed in the
-adversarial stage, the last three wait for it to start (on a busy machine every kill could land in MLE). After every
+adversarial stage, the last three wait for it to start (on a busy machine every kill could land in MLE). A kill
+during training comes a random ``U(0, 2 T / (kills + 3))`` seconds after the process starts (or resumes) a stage, T
+being the reference run's time from its first stage to its end: the time windows scale with the machine's speed,
+so neither a fast, idle machine (where the run would finish before every kill is delivered) nor a busy one (where
+every kill would land in MLE) changes what is drilled. After every
 kill it continues with ``textgan-train resume=RUN_DIR`` alone (a fresh start when the killed process had not written
 ``config.yaml`` yet), and after the last kill lets the run finish. Then it compares, with ``torch.equal`` and
 ``==``: the generator after each stage, the final checkpoint's parameters and optimiser states, every sample file,
@@ -31,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import torch
@@ -40,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 RUN = ("debug=default", "pretrain.epochs=3", "pretrain.checkpoint_every=1", "adversarial.steps=80",
        "adversarial.checkpoint_every=3", "adversarial.eval_every=10", "trainer.log_every_n_steps=1",
        "logger.csv.flush_logs_every_n_steps=1")  # fmt: skip
+STAGES = ("pretrain", "adversarial")
 
 
 def train_command(run_dir: Path, overrides: list[str]) -> list[str]:
@@ -49,14 +55,11 @@ def train_command(run_dir: Path, overrides: list[str]) -> list[str]:
 
 
 def landing(run_dir: Path, size_at_start: int) -> str:
-    """Where a kill landed, from the run's log: start-up, or the stage (and whether it was evaluating)."""
-    log = run_dir / "train.log"
-    text = log.read_bytes().decode(errors="replace") if log.is_file() else ""
-    if len(text.encode()) <= size_at_start:
-        return "start-up"
-    lines = text.strip().splitlines()
-    stage = next((n for line in reversed(lines) for n in ("adversarial", "pretrain") if f"[INFO] - {n}: " in line), "")
-    if "scoring" in lines[-1]:
+    """Where a kill landed, from what the process added to the run's log: start-up (no stage begun yet), or the
+    stage (and whether it was evaluating)."""
+    lines = new_log_text(run_dir / "train.log", size_at_start).strip().splitlines()
+    stage = next((n for line in reversed(lines) for n in reversed(STAGES) if f"[INFO] - {n}: " in line), "")
+    if stage and "scoring" in lines[-1]:
         return f"{stage} evaluation"
     return f"{stage} training" if stage else "start-up"
 
@@ -67,25 +70,33 @@ def start(run_dir: Path, overrides: list[str], output: Path) -> subprocess.Popen
 
 
 def kill_at_random(
-    process: subprocess.Popen, run_dir: Path, rng: random.Random, in_adversarial: bool = False
+    process: subprocess.Popen, run_dir: Path, rng: random.Random, window: float = 1.2, in_adversarial: bool = False
 ) -> str | None:
     """SIGKILL ``process`` at a random moment; returns where it landed, or None when it finished first.
 
+    ``window``: the longest a kill waits after the process starts a stage (or its adversarial stage).
     ``in_adversarial``: only once this process has started the adversarial stage (so that a slow, busy machine,
     whose kills would otherwise all land in MLE, still drills the adversarial stage).
     """
     log = run_dir / "train.log"
     size_at_start = log.stat().st_size if log.is_file() else 0
-    if in_adversarial:
-        while process.poll() is None and "[INFO] - adversarial: " not in new_log_text(log, size_at_start):
+
+    def logged_nothing_yet() -> bool:
+        return (log.stat().st_size if log.is_file() else 0) <= size_at_start
+
+    def started(stages: tuple[str, ...]) -> bool:
+        text = new_log_text(log, size_at_start)
+        return any(f"[INFO] - {stage}: " in text for stage in stages)
+
+    if in_adversarial or rng.random() >= 0.2:  # once this process is training (in the adversarial stage)
+        stages = ("adversarial",) if in_adversarial else STAGES
+        while process.poll() is None and not started(stages):
             time.sleep(0.02)
-        deadline = time.monotonic() + rng.uniform(0.0, 1.2)
-    elif rng.random() < 0.2:  # during start-up: imports, data, config
+        deadline = time.monotonic() + rng.uniform(0.0, window)
+    else:  # during start-up (imports, data, config): before this process logs anything
         deadline = time.monotonic() + rng.uniform(0.2, 3.0)
-    else:  # once this process has logged something, i.e. is training
-        while process.poll() is None and (log.stat().st_size if log.is_file() else 0) <= size_at_start:
-            time.sleep(0.02)
-        deadline = time.monotonic() + rng.uniform(0.0, 1.2)
+        while process.poll() is None and time.monotonic() < deadline and logged_nothing_yet():
+            time.sleep(0.01)
     while process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     if process.poll() is not None:
@@ -108,6 +119,16 @@ def run_to_end(run_dir: Path, overrides: list[str], output: Path) -> None:
     process = start(run_dir, overrides, output)
     if process.wait() != 0:
         raise RuntimeError(f"the run in {run_dir} failed (exit {process.returncode}); its output: {output}")
+
+
+def training_seconds(log: Path) -> float:
+    """Seconds from a run's first stage line to its last line, from the timestamps of its ``train.log``."""
+    lines = [line for line in log.read_text().splitlines() if line.startswith("[20")]
+    first = next((i for i, line in enumerate(lines) for stage in STAGES if f"[INFO] - {stage}: " in line), None)
+    if first is None:
+        raise RuntimeError(f"{log} shows no training stage: cannot time the reference run")
+    start, end = (datetime.strptime(lines[i][1:24], "%Y-%m-%d %H:%M:%S,%f") for i in (first, -1))
+    return (end - start).total_seconds()
 
 
 def metric_rows(run_dir: Path) -> list[dict]:
@@ -160,11 +181,12 @@ def drill(kills: int, seed: int, workdir: Path, overrides: list[str]) -> dict:
     logs.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     run_to_end(workdir / "reference", overrides, logs / "reference.log")
+    window = 2 * training_seconds(workdir / "reference" / "train.log") / (kills + 3)
     drilled, landed = workdir / "drilled", []
     while len(landed) < kills:
         process = start(drilled, overrides, logs / f"process_{len(landed):03d}.log")
         adversarial_due = len(landed) >= kills - 3 and not any(w.startswith("adversarial") for w in landed)
-        where = kill_at_random(process, drilled, rng, in_adversarial=adversarial_due)
+        where = kill_at_random(process, drilled, rng, window, in_adversarial=adversarial_due)
         if where is None:  # it ran to the end before the kill: the run is complete
             if process.returncode != 0:
                 raise RuntimeError(f"a resumed process failed (exit {process.returncode}): see {process.args}")
@@ -178,6 +200,7 @@ def drill(kills: int, seed: int, workdir: Path, overrides: list[str]) -> dict:
         "identical": not found,
         "differences": found[:20],
         "landed": {where: landed.count(where) for where in sorted(set(landed))},
+        "kill window seconds": round(window, 3),
         "seconds": round(time.monotonic() - started, 1),
     }
 
