@@ -19,14 +19,24 @@ were built with 1e-5 and load with it). The paper's setting: 1 slot x 2 heads x 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from textgan.models.generator import Generator, State, trunc_normal_linear_
+from textgan.models.step_products import StepProducts
 
 LAYER_NORM_EPS = 1e-12  # tf.contrib.layers.layer_norm's fixed variance epsilon, which RelGAN's RMC uses
 LEGACY_LAYER_NORM_EPS = 1e-5  # what generators saved before the option existed were built and trained with
+
+Linear = Callable[[nn.Linear, torch.Tensor], torch.Tensor]
+
+
+def apply_layer(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """``layer(x)``: the cell's linear products outside a :class:`StepProducts` loop."""
+    return layer(x)
 
 
 class JointLayerNorm(nn.Module):
@@ -67,16 +77,24 @@ class AttentionBlock(nn.Module):
         self.mlp = nn.Sequential(*layers)
         self.mlp_norm = JointLayerNorm(mem_size, eps)
 
-    def forward(self, rows: torch.Tensor, qkv: torch.Tensor | None = None) -> torch.Tensor:
-        """rows (B, N, M) -> attended rows (B, N, M); ``qkv`` (B, N, F) may be passed if precomputed."""
+    def forward(
+        self, rows: torch.Tensor, qkv: torch.Tensor | None = None, linear: Linear = apply_layer
+    ) -> torch.Tensor:
+        """rows (B, N, M) -> attended rows (B, N, M); ``qkv`` (B, N, F) may be passed if precomputed.
+
+        ``linear(layer, x)`` applies this block's linear layers (``StepProducts.linear`` in a training loop).
+        """
         batch, num_rows, _ = rows.shape
-        qkv = self.qkv_norm(self.qkv(rows) if qkv is None else qkv)
+        qkv = self.qkv_norm(linear(self.qkv, rows) if qkv is None else qkv)
         qkv = qkv.view(batch, num_rows, self.num_heads, self.qkv_size).transpose(1, 2)  # (B, heads, N, qkv)
         query, key, value = qkv.split([self.key_size, self.key_size, self.head_size], dim=-1)
         attended = F.scaled_dot_product_attention(query, key, value, scale=self.qkv_size**-0.5)
         attended = attended.transpose(1, 2).reshape(batch, num_rows, self.num_heads * self.head_size)
         rows = self.attention_norm(rows + attended)
-        return self.mlp_norm(rows + self.mlp(rows))
+        hidden = rows
+        for layer in self.mlp:
+            hidden = linear(layer, hidden) if isinstance(layer, nn.Linear) else layer(hidden)
+        return self.mlp_norm(rows + hidden)
 
 
 class RelationalMemory(nn.Module):
@@ -85,7 +103,12 @@ class RelationalMemory(nn.Module):
     ``project_inputs`` maps inputs (..., input_size) to (..., P) with ``P = M + F + 2M``: the memory-width
     input row, its ``qkv`` product (first block) and its gate contribution. All three are independent of the
     state, so teacher forcing computes them for every step in one product.
+
+    ``step_products``: while set (a training loop's :class:`StepProducts`), the cell's state-side linear
+    layers go through it, so that their weight gradients are one product over all steps.
     """
+
+    step_products: StepProducts | None = None
 
     def __init__(
         self,
@@ -131,15 +154,16 @@ class RelationalMemory(nn.Module):
 
     def cell(self, projected: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         (memory,) = state  # (B, S, M)
+        linear = self.step_products.linear if self.step_products is not None else apply_layer
         row, input_qkv, input_gates = projected.split([self.mem_size, self.qkv_width, 2 * self.mem_size], -1)
         rows = torch.cat([memory, row.unsqueeze(1)], dim=1)  # (B, S + 1, M)
         first = self.blocks[0]
-        qkv = torch.cat([first.qkv(memory), input_qkv.unsqueeze(1)], dim=1)  # (B, S + 1, F)
-        rows = first(rows, qkv)
+        qkv = torch.cat([linear(first.qkv, memory), input_qkv.unsqueeze(1)], dim=1)  # (B, S + 1, F)
+        rows = first(rows, qkv, linear)
         for block in self.blocks[1:]:
-            rows = block(rows)
+            rows = block(rows, linear=linear)
         attended = rows[:, :-1]  # drop the input row: (B, S, M)
-        gates = self.gate_memory(torch.tanh(memory)) + input_gates.unsqueeze(1)  # (B, S, 2M)
+        gates = linear(self.gate_memory, torch.tanh(memory)) + input_gates.unsqueeze(1)  # (B, S, 2M)
         input_gate, forget_gate = gates.chunk(2, dim=-1)
         input_gate = torch.sigmoid(input_gate + self.input_bias)
         forget_gate = torch.sigmoid(forget_gate + self.forget_bias)
@@ -186,3 +210,14 @@ class RMCGenerator(Generator):
 
     def cell(self, projected: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         return self.core.cell(projected, state)
+
+    def hidden_states(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing (see :class:`Generator`); with a graph, the cell's weight gradients are batched over
+        steps (:mod:`textgan.models.step_products`)."""
+        if not torch.is_grad_enabled():
+            return super().hidden_states(tokens)
+        self.core.step_products = StepProducts(tokens.device)
+        try:
+            return super().hidden_states(tokens)
+        finally:
+            self.core.step_products = None
