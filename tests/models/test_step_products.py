@@ -99,3 +99,14 @@ def test_without_a_graph_the_cell_uses_the_plain_layers(tokens):
     with torch.no_grad():
         assert torch.equal(generator.hidden_states(tokens), Generator.hidden_states(generator, tokens))
     assert generator.core.step_products is None
+
+
+def test_the_switch_off_restores_per_step_autograd_bitwise(tokens):
+    generator = small_rmc()
+    reference = gradients(generator, nll(generator, tokens, False))
+    generator.batched_weight_gradients = False
+    switched_off = gradients(generator, nll(generator, tokens, True))
+    assert all(torch.equal(switched_off[name], reference[name]) for name in reference)
+    generator.batched_weight_gradients = True
+    batched = gradients(generator, nll(generator, tokens, True))
+    assert not all(torch.equal(batched[name], reference[name]) for name in reference)  # the switch does act

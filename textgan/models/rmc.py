@@ -172,7 +172,12 @@ class RelationalMemory(nn.Module):
 
 
 class RMCGenerator(Generator):
-    """RelGAN's relational-memory generator (see the module docstring for the exact architecture)."""
+    """RelGAN's relational-memory generator (see the module docstring for the exact architecture).
+
+    ``batched_weight_gradients``: teacher forcing with a graph (MLE) computes the cell's weight gradients as one
+    product over all steps (the same sums in another order; see :mod:`textgan.models.step_products`). False
+    restores per-step autograd, to continue a run made before the option existed bitwise.
+    """
 
     def __init__(
         self,
@@ -186,6 +191,7 @@ class RMCGenerator(Generator):
         attention_mlp_layers: int = 2,
         start_token: int = 0,
         layer_norm_eps: float = LAYER_NORM_EPS,
+        batched_weight_gradients: bool = True,
     ) -> None:
         core = RelationalMemory(
             embedding_dim,
@@ -198,6 +204,7 @@ class RMCGenerator(Generator):
         )
         super().__init__(vocab_size, embedding_dim, core.output_size, max_length, start_token)
         self.core = core
+        self.batched_weight_gradients = batched_weight_gradients
         trunc_normal_linear_(self)
         std = vocab_size**-0.5  # RelGAN initialises the embedding like a linear layer with fan-in V
         nn.init.trunc_normal_(self.embedding.weight, std=std, a=-2 * std, b=2 * std)
@@ -213,8 +220,9 @@ class RMCGenerator(Generator):
 
     def hidden_states(self, tokens: torch.Tensor) -> torch.Tensor:
         """Teacher forcing (see :class:`Generator`); with a graph, the cell's weight gradients are batched over
-        steps (:mod:`textgan.models.step_products`)."""
-        if not torch.is_grad_enabled():
+        steps (:mod:`textgan.models.step_products`) unless ``batched_weight_gradients`` is False (per-step
+        autograd, bitwise as runs made before 2026-12-02 trained)."""
+        if not (self.batched_weight_gradients and torch.is_grad_enabled()):
             return super().hidden_states(tokens)
         self.core.step_products = StepProducts(tokens.device)
         try:
