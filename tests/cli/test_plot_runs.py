@@ -73,3 +73,20 @@ def test_grouping_by_a_key_no_run_has_is_named(tmp_path):
         main([str(tmp_path / "run"), "--out", str(tmp_path / "x"), "--group-by", "estimatr"])
     with pytest.raises(SystemExit):
         main([str(tmp_path / "run"), "--out", str(tmp_path / "x"), "--group-by", ","])
+
+
+def test_with_pretraining_the_mle_stage_gets_its_own_panel_table_and_points(tmp_path):
+    write_run(tmp_path / "run", [8.9, 8.7])
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    summary["pretrain_history"] = [{"step": 0, "nll_oracle": 11.4}, {"step": 10, "nll_oracle": 9.1}]
+    (tmp_path / "run" / "summary.json").write_text(json.dumps(summary))
+    out = tmp_path / "both"
+    assert main([str(tmp_path / "run"), "--out", str(out), "--with-pretraining"]) == 0
+    points = json.loads(out.with_suffix(".json").read_text())
+    assert points == {"pretraining": {"run": [[0, 11.4], [10, 9.1]]}, "adversarial": {"run": [[0, 8.9], [10, 8.7]]}}
+    table = out.with_suffix(".md").read_text()
+    assert "nll_oracle by MLE epoch" in table and "| 10 | 9.1000 |" in table
+    assert "nll_oracle by adversarial iteration" in table and "| 10 | 8.7000 |" in table
+    write_run(tmp_path / "no_mle", [8.0])
+    with pytest.raises(ValueError, match="no pretraining evaluation"):
+        main([str(tmp_path / "no_mle"), "--out", str(out), "--with-pretraining"])

@@ -2,7 +2,9 @@
 
 Reads each run's ``summary.json`` (written by ``textgan-train``; ``adversarial_history`` holds every
 evaluation, step 0 included) and writes a PNG, a markdown table of the values at each evaluated step, and the
-points as JSON. Runs are given as directories; a multirun folder stands for all its runs. With ``--group-by``
+points as JSON. ``--with-pretraining`` adds the MLE stage (``pretrain_history``, by epoch) as a panel on the
+left, sharing the metric's axis, a table of its own, and the JSON becomes ``{"pretraining": ..., "adversarial":
+...}``. Runs are given as directories; a multirun folder stands for all its runs. With ``--group-by``
 (config keys, as ``textgan-evaluate --runs`` takes them) the runs of each model (its seeds) become one mean
 curve with a shaded ±1 sample standard deviation band (ddof=1), at the steps every run of the model evaluated.
 Example::
@@ -43,16 +45,24 @@ def read_summaries(runs: list[Path]) -> dict[Path, dict]:
     return {run: json.loads((run / "summary.json").read_text()) for run in runs}
 
 
-def load_curves(runs: list[Path], metric: str, summaries: dict[Path, dict] | None = None) -> dict[str, list]:
-    """``{run label: [(step, value), ...]}``, the label being the run directory's name."""
+# stage -> (its history in summary.json, what its steps count)
+STAGES = {"pretraining": ("pretrain_history", "MLE epoch"),
+          "adversarial": ("adversarial_history", "adversarial iteration")}
+
+
+def load_curves(
+    runs: list[Path], metric: str, summaries: dict[Path, dict] | None = None, stage: str = "adversarial"
+) -> dict[str, list]:
+    """``{run label: [(step, value), ...]}`` of one stage (a key of ``STAGES``), the label being the run
+    directory's name."""
     summaries = summaries or read_summaries(runs)
     curves = {}
     for run in runs:
         summary = summaries[run]
-        history = summary.get("adversarial_history") or []
+        history = summary.get(STAGES[stage][0]) or []
         points = [(int(row["step"]), float(row[metric])) for row in history if metric in row]
         if not points:
-            raise ValueError(f"{run / 'summary.json'}: no adversarial evaluation with metric {metric!r}")
+            raise ValueError(f"{run / 'summary.json'}: no {stage} evaluation with metric {metric!r}")
         curves[run.name] = points
     return curves
 
@@ -87,7 +97,7 @@ def group_curves(
     return models
 
 
-def grouped_markdown_table(models: dict[str, dict], metric: str) -> str:
+def grouped_markdown_table(models: dict[str, dict], metric: str, stage: str = "adversarial") -> str:
     """One column per model: ``mean ± std`` over its runs at each step (n runs in the header)."""
     steps = sorted({step for model in models.values() for step, _ in model["mean"]})
     header = [f"{label} (n={len(model['runs'])})" for label, model in models.items()]
@@ -99,46 +109,22 @@ def grouped_markdown_table(models: dict[str, dict], metric: str) -> str:
             for mean, std, n in columns
         ]
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
-    return f"{metric} by adversarial iteration, mean ± sample standard deviation over each model's runs\n\n" + (
+    return f"{metric} by {STAGES[stage][1]}, mean ± sample standard deviation over each model's runs\n\n" + (
         "\n".join(lines) + "\n"
     )
 
 
-def markdown_table(curves: dict[str, list[tuple[int, float]]], metric: str) -> str:
+def markdown_table(curves: dict[str, list[tuple[int, float]]], metric: str, stage: str = "adversarial") -> str:
     steps = sorted({step for points in curves.values() for step, _ in points})
     lines = ["| step | " + " | ".join(curves) + " |", "|---|" + "---|" * len(curves)]
     for step in steps:
         cells = [f"{dict(points)[step]:.4f}" if step in dict(points) else "" for points in curves.values()]
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
-    return f"{metric} by adversarial iteration\n\n" + "\n".join(lines) + "\n"
+    return f"{metric} by {STAGES[stage][1]}\n\n" + "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="textgan-plot-runs", description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", nargs="+", help="run directories or multirun folders")
-    parser.add_argument("--metric", default="nll_oracle", help="a key of the evaluations (nll_oracle, bleu5, ...)")
-    parser.add_argument("--out", required=True, help="output prefix: writes OUT.png, OUT.md and OUT.json")
-    parser.add_argument("--group-by", default=None, help="config keys (e.g. estimator): one mean ± std curve per model")
-    args = parser.parse_args(argv)
-    keys = parse_group_by(args.group_by) if args.group_by is not None else None
-    if keys == []:
-        parser.error("--group-by needs at least one config key (e.g. estimator)")
-    runs = find_runs(args.runs)
-    summaries = read_summaries(runs)
-    curves = load_curves(runs, args.metric, summaries)
-    models = group_curves(runs, curves, keys, summaries) if keys else None
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(models if models is not None else curves, indent=2))
-    table = grouped_markdown_table(models, args.metric) if models is not None else markdown_table(curves, args.metric)
-    out.with_suffix(".md").write_text(table)
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4.5) if models else (6, 4))
+def plot_stage(axes, curves: dict[str, list], models: dict[str, dict] | None, stage: str, metric: str) -> None:
+    """One stage's curves (or mean curves with ±1 std bands) on ``axes``."""
     if models is None:
         for label, points in curves.items():
             axes.plot(*zip(*points, strict=True), marker="o", markersize=3, label=label)
@@ -148,9 +134,49 @@ def main(argv: list[str] | None = None) -> int:
         (line,) = axes.plot(steps, mean, marker="o", markersize=3, label=f"{label} (n={len(model['runs'])})")
         if len(model["runs"]) > 1:
             axes.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
-    axes.set_xlabel("adversarial iteration")
-    axes.set_ylabel(args.metric)
+    axes.set_xlabel(STAGES[stage][1])
+    axes.set_ylabel(metric)
     axes.legend(fontsize=8)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="textgan-plot-runs", description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", help="run directories or multirun folders")
+    parser.add_argument("--metric", default="nll_oracle", help="a key of the evaluations (nll_oracle, bleu5, ...)")
+    parser.add_argument("--out", required=True, help="output prefix: writes OUT.png, OUT.md and OUT.json")
+    parser.add_argument("--group-by", default=None, help="config keys (e.g. estimator): one mean ± std curve per model")
+    parser.add_argument("--with-pretraining", action="store_true", help="also plot the MLE stage, by epoch")
+    args = parser.parse_args(argv)
+    keys = parse_group_by(args.group_by) if args.group_by is not None else None
+    if keys == []:
+        parser.error("--group-by needs at least one config key (e.g. estimator)")
+    runs = find_runs(args.runs)
+    summaries = read_summaries(runs)
+    stages = ["pretraining", "adversarial"] if args.with_pretraining else ["adversarial"]
+    results, tables = {}, []
+    for stage in stages:
+        curves = load_curves(runs, args.metric, summaries, stage)
+        models = group_curves(runs, curves, keys, summaries) if keys else None
+        results[stage] = (curves, models)
+        tables.append(
+            grouped_markdown_table(models, args.metric, stage) if models else markdown_table(curves, args.metric, stage)
+        )
+    points = {stage: models if models is not None else curves for stage, (curves, models) in results.items()}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = points if args.with_pretraining else points["adversarial"]
+    out.with_suffix(".json").write_text(json.dumps(written, indent=2))
+    out.with_suffix(".md").write_text("\n".join(tables))
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    width = (7 if keys else 6) * (1.6 if args.with_pretraining else 1)
+    figure, panels = plt.subplots(1, len(stages), figsize=(width, 4.5 if keys else 4), sharey=True, squeeze=False)
+    for axes, stage in zip(panels[0], stages, strict=True):
+        plot_stage(axes, *results[stage], stage, args.metric)
     figure.tight_layout()
     figure.savefig(out.with_suffix(".png"), dpi=120)
     print(out.with_suffix(".md").read_text())
