@@ -90,3 +90,19 @@ def test_with_pretraining_the_mle_stage_gets_its_own_panel_table_and_points(tmp_
     write_run(tmp_path / "no_mle", [8.0])
     with pytest.raises(ValueError, match="no pretraining evaluation"):
         main([str(tmp_path / "no_mle"), "--out", str(out), "--with-pretraining"])
+
+
+def test_a_run_started_from_a_pretrained_file_shows_the_mle_stage_of_the_run_that_wrote_it(tmp_path):
+    write_run(tmp_path / "mle", [9.5])
+    summary = json.loads((tmp_path / "mle" / "summary.json").read_text())
+    summary["pretrain_history"] = [{"step": 0, "nll_oracle": 11.4}, {"step": 150, "nll_oracle": 8.4}]
+    (tmp_path / "mle" / "summary.json").write_text(json.dumps(summary))
+    write_run(tmp_path / "gan", [8.4, 8.1])
+    summary = json.loads((tmp_path / "gan" / "summary.json").read_text())
+    summary["pretrained_from"] = str(tmp_path / "mle" / "pretrained_generator.pt")
+    (tmp_path / "gan" / "summary.json").write_text(json.dumps(summary))
+    out = tmp_path / "joined"
+    assert main([str(tmp_path / "gan"), "--out", str(out), "--with-pretraining"]) == 0
+    points = json.loads(out.with_suffix(".json").read_text())
+    assert points["pretraining"] == {"gan": [[0, 11.4], [150, 8.4]]}
+    assert points["adversarial"] == {"gan": [[0, 8.4], [10, 8.1]]}

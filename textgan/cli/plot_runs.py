@@ -2,9 +2,10 @@
 
 Reads each run's ``summary.json`` (written by ``textgan-train``; ``adversarial_history`` holds every
 evaluation, step 0 included) and writes a PNG, a markdown table of the values at each evaluated step, and the
-points as JSON. ``--with-pretraining`` adds the MLE stage (``pretrain_history``, by epoch) as a panel on the
-left, sharing the metric's axis, a table of its own, and the JSON becomes ``{"pretraining": ..., "adversarial":
-...}``. Runs are given as directories; a multirun folder stands for all its runs. With ``--group-by``
+points as JSON. ``--with-pretraining`` adds the MLE stage (``pretrain_history``, by epoch; for a run started
+from ``generator.pretrained=FILE``, the history of the run that wrote FILE, read from FILE's folder) as a panel
+on the left, sharing the metric's axis, a table of its own, and the JSON becomes ``{"pretraining": ...,
+"adversarial": ...}``. Runs are given as directories; a multirun folder stands for all its runs. With ``--group-by``
 (config keys, as ``textgan-evaluate --runs`` takes them) the runs of each model (its seeds) become one mean
 curve with a shaded ±1 sample standard deviation band (ddof=1), at the steps every run of the model evaluated.
 Example::
@@ -60,11 +61,23 @@ def load_curves(
     for run in runs:
         summary = summaries[run]
         history = summary.get(STAGES[stage][0]) or []
+        if stage == "pretraining" and not history:
+            history = pretraining_of_the_pretrained(summary)
         points = [(int(row["step"]), float(row[metric])) for row in history if metric in row]
         if not points:
             raise ValueError(f"{run / 'summary.json'}: no {stage} evaluation with metric {metric!r}")
         curves[run.name] = points
     return curves
+
+
+def pretraining_of_the_pretrained(summary: dict) -> list[dict]:
+    """The MLE history of the run that wrote the ``generator.pretrained`` file a run started from (that file's
+    folder's ``summary.json``), or [] when there is none."""
+    pretrained = summary.get("pretrained_from")
+    source = Path(pretrained).parent / "summary.json" if pretrained else None
+    if source is None or not source.is_file():
+        return []
+    return json.loads(source.read_text()).get(STAGES["pretraining"][0]) or []
 
 
 def group_curves(
