@@ -8,7 +8,9 @@ adversarial stage, the last three wait for it to start (on a busy machine every 
 during training comes a random ``U(0, 2 T / (kills + 3))`` seconds after the process starts (or resumes) a stage, T
 being the reference run's time from its first stage to its end: the time windows scale with the machine's speed,
 so neither a fast, idle machine (where the run would finish before every kill is delivered) nor a busy one (where
-every kill would land in MLE) changes what is drilled. After every
+every kill would land in MLE) changes what is drilled much; should a run still finish before every kill is
+delivered (the machine got faster after the reference was timed), it is compared with the reference and the
+remaining kills go to a fresh run of the same settings. After every
 kill it continues with ``textgan-train resume=RUN_DIR`` alone (a fresh start when the killed process had not written
 ``config.yaml`` yet), and after the last kill lets the run finish. Then it compares, with ``torch.equal`` and
 ``==``: the generator after each stage, the final checkpoint's parameters and optimiser states, every sample file,
@@ -182,24 +184,31 @@ def drill(kills: int, seed: int, workdir: Path, overrides: list[str]) -> dict:
     started = time.monotonic()
     run_to_end(workdir / "reference", overrides, logs / "reference.log")
     window = 2 * training_seconds(workdir / "reference" / "train.log") / (kills + 3)
-    drilled, landed = workdir / "drilled", []
+    expected = run_result(workdir / "reference")
+    landed: list[str] = []
+    found: list[str] = []
+    drilled_runs = [workdir / "drilled"]
     while len(landed) < kills:
+        drilled = drilled_runs[-1]
         process = start(drilled, overrides, logs / f"process_{len(landed):03d}.log")
         adversarial_due = len(landed) >= kills - 3 and not any(w.startswith("adversarial") for w in landed)
         where = kill_at_random(process, drilled, rng, window, in_adversarial=adversarial_due)
-        if where is None:  # it ran to the end before the kill: the run is complete
+        if where is None:  # it ran to the end before the kill: compare it, then drill a fresh run
             if process.returncode != 0:
                 raise RuntimeError(f"a resumed process failed (exit {process.returncode}): see {process.args}")
-            break
+            found += [f"{drilled.name}: {d}" for d in differences(expected, run_result(drilled))]
+            drilled_runs.append(workdir / f"drilled_{len(drilled_runs) + 1}")
+            continue
         landed.append(where)
         print(f"kill {len(landed):2d}: {where}", flush=True)
-    run_to_end(drilled, overrides, logs / "final.log")
-    found = differences(run_result(workdir / "reference"), run_result(drilled))
+    run_to_end(drilled_runs[-1], overrides, logs / "final.log")
+    found += [f"{drilled_runs[-1].name}: {d}" for d in differences(expected, run_result(drilled_runs[-1]))]
     return {
         "kills": len(landed),
         "identical": not found,
         "differences": found[:20],
         "landed": {where: landed.count(where) for where in sorted(set(landed))},
+        "drilled runs": len(drilled_runs),
         "kill window seconds": round(window, 3),
         "seconds": round(time.monotonic() - started, 1),
     }
