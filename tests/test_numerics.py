@@ -17,3 +17,22 @@ def test_flushing_makes_subnormal_results_zero_and_can_be_undone():
         assert 0.0 < float((tiny * 1e-10)[0]) < 1.2e-38
     finally:
         flush_denormals(False)
+
+
+def test_bf16_on_a_cpu_without_bf16_kernels_is_named_with_the_option_to_use_instead():
+    from textgan.numerics import slow_bf16_warning
+
+    warning = slow_bf16_warning("bf16-mixed", on_cpu=True, native=False)
+    assert warning is not None
+    assert "trainer.precision=bf16-mixed" in warning and "trainer.precision=32-true" in warning
+    assert slow_bf16_warning("bf16-true", on_cpu=True, native=False) is not None
+    assert slow_bf16_warning("bf16-mixed", on_cpu=True, native=True) is None  # AVX-512 / AMX cores
+    assert slow_bf16_warning("bf16-mixed", on_cpu=False, native=False) is None  # a GPU run
+    assert slow_bf16_warning("32-true", on_cpu=True, native=False) is None
+
+
+def test_the_kernel_query_is_torchs_own():
+    from textgan.numerics import cpu_has_bf16_kernels
+
+    assert cpu_has_bf16_kernels() is bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+

@@ -32,7 +32,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from textgan.evaluation.data import check_vocabulary
 from textgan.models.io import build_from_config, load_generator, save_generator, save_generator_build
-from textgan.numerics import flush_denormals
+from textgan.numerics import flush_denormals, slow_bf16_warning
 from textgan.training.callbacks import AtomicCheckpoint, EvaluationCallback
 from textgan.training.distributed import is_rank_zero
 from textgan.training.interrupt import EXIT_CODE, RunInterrupted, handle_interrupts, stop_requested
@@ -190,6 +190,15 @@ def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir,
     }
 
 
+def _warn_if_slow_precision(cfg: DictConfig) -> None:
+    """Say so when a bf16 precision would run on a CPU whose torch has no bf16 kernels (~20x slower)."""
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    warning = slow_bf16_warning(str(cfg.trainer.get("precision", "32-true")), on_cpu)
+    if warning and is_rank_zero():
+        log.warning("%s", warning)
+
+
 def _batches_per_epoch(cfg: DictConfig, sentences: int) -> int:
     """MLE batches per epoch on each rank: under DDP every rank takes 1/N of the epoch (``EpochShuffle``)."""
     world = 1
@@ -293,6 +302,7 @@ def _train_stages(cfg: DictConfig, output_dir: Path, loggers: list) -> dict[str,
     """The stages of ``_train``; ``loggers`` is filled here, so that the caller can close them."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     torch.set_float32_matmul_precision(cfg.get("matmul_precision", "highest"))
+    _warn_if_slow_precision(cfg)
 
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
