@@ -72,3 +72,14 @@ def test_a_measurement_that_fails_in_its_subprocess_is_reported_not_waited_for()
         pytest.fail("run_isolated waited forever for a subprocess that had died")
     assert result.returncode != 0
     assert "mle_step_s (oracle, bogus, fp32) failed in its subprocess (exit code 1)" in result.stderr
+
+
+def test_benchmark_skips_cpu_bf16_rows_without_bf16_kernels_and_says_why(monkeypatch, capsys):
+    import benchmark
+
+    measured = []
+    monkeypatch.setattr(benchmark, "run_isolated", lambda *args, **kwargs: measured.append(args))
+    monkeypatch.setattr(benchmark, "slow_bf16_warning", lambda precision, on_cpu: "no bf16 kernels here")
+    assert benchmark.benchmark_models(["oracle"], ["cpu"], ["bf16"], flops={}) == []
+    assert measured == []  # nothing was timed
+    assert "cpu bf16: skipped. no bf16 kernels here" in capsys.readouterr().err
