@@ -325,12 +325,6 @@ def main(argv: list[str] | None = None) -> int:
     flush_denormals(not args.keep_denormals)
     devices = args.device or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     torch.set_float32_matmul_precision("highest")
-    precisions = list(args.precision)
-    asked = "models" in args.section and devices == ["cpu"] and "bf16" in precisions
-    slow = slow_bf16_warning("bf16-mixed", True) if asked else None
-    if slow:  # not measured for the --compare-with reference either
-        print(f"  cpu bf16: skipped. {slow}", file=sys.stderr)
-        precisions = [p for p in precisions if p != "bf16"]
     results: dict[str, list[dict]] = {}
     if "models" in args.section:
         flops = count_model_flops(args.size, next((d for d in devices if d.startswith("cuda")), "cpu"))  # faster
@@ -338,8 +332,9 @@ def main(argv: list[str] | None = None) -> int:
             {"size": size, **{name.removesuffix("_s") + "_gflop": count / 1e9 for name, count in counts.items()}}
             for size, counts in flops.items()
         ]
-        results["models"] = benchmark_models(args.size, devices, precisions, flops, not args.keep_denormals)
-        if args.compare_with and precisions:
+        results["models"] = benchmark_models(args.size, devices, args.precision, flops, not args.keep_denormals)
+        precisions = [p for p in args.precision if any(row["precision"] == p for row in results["models"])]
+        if args.compare_with and precisions:  # the reference measures what this run measured (no skipped rows)
             from bench_compare import reference_models, with_reference
 
             reference = reference_models(args.compare_with, args.size, precisions, devices)
