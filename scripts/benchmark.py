@@ -4,7 +4,8 @@ Sections (all by default):
 
 * ``models``: time per MLE step, per adversarial iteration (1 generator + 5 discriminator updates through the
   real ``AdversarialModule`` under a Lightning Trainer), sampling throughput (10,000 sentences), peak memory;
-  in fp32 and bf16 mixed precision;
+  in fp32 and bf16 mixed precision (`bf16-emulated`: bf16-mixed with its products in float32 arithmetic, as
+  textgan-train runs it on CPUs without bf16 kernels, see textgan/bf16_products.py);
 * ``bleu``: BLEU-2..5 and Self-BLEU-2..5 on 10k x 10k COCO sentences against nltk (``scripts/bench_metrics.py``);
 * ``reinforce``: a REINFORCE generator step with K = 16 Monte-Carlo rollouts, vectorised vs the per-prefix loop
   (``scripts/bench_reinforce.py``).
@@ -22,6 +23,7 @@ GPU machine. Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import queue as queue_module
@@ -38,6 +40,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_flops import count_flops, disable_native_kernels, gemm_flops_per_second, utilisation  # noqa: E402
 
+from textgan.bf16_products import EmulatedBF16Products  # noqa: E402
 from textgan.numerics import flush_denormals, slow_bf16_warning  # noqa: E402
 
 # The paper's settings: RelGAN oracle (length 20, vocabulary 5,000) and COCO (vocabulary 4,683, length 37).
@@ -89,9 +92,10 @@ def _models(size: str, device: str):
 
 def _autocast(device: str, precision: str):
     """Autocast as Lightning's bf16-mixed sets it (no weight-cast cache), so a step costs what training pays."""
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    bf16 = precision.startswith("bf16")  # bf16-emulated: the same autocast, its products emulated (see _child)
     kind = device.split(":")[0]
-    return torch.autocast(device_type=kind, dtype=dtype, enabled=precision == "bf16", cache_enabled=False)
+    return torch.autocast(device_type=kind, dtype=torch.bfloat16 if bf16 else torch.float32, enabled=bf16,
+                          cache_enabled=False)  # fmt: skip
 
 
 def _sync(device: str) -> None:
@@ -175,7 +179,7 @@ def measure_adversarial_iteration(
     trainer = L.Trainer(
         accelerator="gpu" if device.startswith("cuda") else "cpu",
         devices=1,
-        precision="bf16-mixed" if precision == "bf16" else "32-true",
+        precision="bf16-mixed" if precision.startswith("bf16") else "32-true",
         max_epochs=1,
         logger=False,
         enable_checkpointing=False,
@@ -203,13 +207,14 @@ def _child(name: str, size: str, device: str, precision: str, flush: bool, queue
         disable_native_kernels()
         queue.put({"flops": MEASUREMENTS[name](size, device, precision, count=True)})
         return
-    if name == "gemm":  # the peak this row's MFU is measured against
-        queue.put({"flops_per_second": gemm_flops_per_second(device, precision)})
+    if name == "gemm":  # the peak this row's MFU is measured against (emulated bf16 products run in float32)
+        queue.put({"flops_per_second": gemm_flops_per_second(device, precision.replace("bf16-emulated", "fp32"))})
         return
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    seconds = MEASUREMENTS[name](size, device, precision)
+    with EmulatedBF16Products() if precision == "bf16-emulated" else contextlib.nullcontext():
+        seconds = MEASUREMENTS[name](size, device, precision)
     if device.startswith("cuda"):
         peak_mb = torch.cuda.max_memory_allocated() / 2**20
     else:
@@ -268,7 +273,12 @@ def benchmark_models(sizes, devices, precisions, flops, flush: bool = True) -> l
         for precision in precisions:
             slow = slow_bf16_warning("bf16-mixed" if precision == "bf16" else "32-true", device == "cpu")
             if slow:  # ~20x slower than fp32: an hour of measuring for rows nobody should train with
-                print(f"  {device} {precision}: skipped. {slow}", file=sys.stderr)
+                print(f"  {device} {precision}: skipped (--precision bf16-emulated measures what textgan-train "
+                      f"runs here). {slow}", file=sys.stderr)  # fmt: skip
+                continue
+            if precision == "bf16-emulated" and device != "cpu":
+                print(f"  {device} {precision}: skipped (emulation is for CPUs without bf16 kernels)",
+                      file=sys.stderr)  # fmt: skip
                 continue
             peak = run_isolated("gemm", "", device, precision, flush)["flops_per_second"]
             print(f"  {device} {precision} GEMM peak: {peak / 1e9:.1f} GFLOP/s", file=sys.stderr)
@@ -307,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--section", nargs="+", default=list(SECTIONS), choices=SECTIONS)
     parser.add_argument("--size", nargs="+", default=["oracle", "coco"], choices=sorted(SIZES))
-    parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16", "bf16-emulated"])
     parser.add_argument(
         "--device", nargs="+", type=device_argument, help="cpu, cuda or cuda:N (default: cpu, plus cuda when available)"
     )

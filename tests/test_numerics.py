@@ -31,6 +31,19 @@ def test_bf16_on_a_cpu_without_bf16_kernels_is_named_with_the_option_to_use_inst
     assert slow_bf16_warning("32-true", on_cpu=True, native=False) is None
 
 
+def test_bf16_products_are_emulated_only_on_cpus_without_kernels_unless_forced():
+    from textgan.numerics import bf16_products_mode
+
+    assert bf16_products_mode("auto", "bf16-mixed", on_cpu=True, native=False) == "emulated"
+    assert bf16_products_mode("auto", "bf16-true", on_cpu=True, native=True) == "native"
+    assert bf16_products_mode("native", "bf16-mixed", on_cpu=True, native=False) == "native"
+    assert bf16_products_mode("emulated", "bf16-mixed", on_cpu=True, native=True) == "emulated"
+    assert bf16_products_mode("emulated", "32-true", on_cpu=True, native=False) is None  # no bf16 products
+    assert bf16_products_mode("emulated", "bf16-mixed", on_cpu=False, native=False) is None  # a GPU run
+    with pytest.raises(ValueError, match="bf16_products must be 'auto', 'native' or 'emulated', got 'fast'"):
+        bf16_products_mode("fast", "bf16-mixed", on_cpu=True)
+
+
 def test_the_kernel_query_is_torchs_own():
     from textgan.numerics import cpu_has_bf16_kernels
 

@@ -6,8 +6,9 @@ a (B, T, V) gradient with products of tiny probabilities, and once the generator
 the output projection's backward product over them then runs orders of magnitude slower. Flushing them to
 zero (the FTZ and DAZ modes) changes results only below 1.2e-38 and keeps runs deterministic.
 
-bfloat16 on CPUs: its matrix products are fast only where oneDNN has bf16 kernels (AVX-512, AMX);
-:func:`slow_bf16_warning` is what ``textgan-train`` says when a bf16 precision is asked of a CPU without them.
+bfloat16 on CPUs: its matrix products are fast only where oneDNN has bf16 kernels (AVX-512, AMX). Elsewhere
+``textgan-train`` emulates them (:func:`bf16_products_mode`, :mod:`textgan.bf16_products`), or, where the user
+asked for the native kernels anyway, says what that costs (:func:`slow_bf16_warning`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,24 @@ def cpu_has_bf16_kernels() -> bool:
     return bool(check())
 
 
+def bf16_products_mode(setting: str, precision: str, on_cpu: bool, native: bool | None = None) -> str | None:
+    """How bf16 matrix products run: ``"native"``, ``"emulated"`` (:mod:`textgan.bf16_products`) or ``None``
+    where none run on the CPU (a precision other than bf16, or a GPU).
+
+    ``setting`` is ``textgan-train``'s ``bf16_products``: ``auto`` emulates where the CPU has no bf16 kernels
+    (``native`` defaults to :func:`cpu_has_bf16_kernels`), ``native`` / ``emulated`` force either.
+    """
+    if setting not in ("auto", "native", "emulated"):
+        raise ValueError(f"bf16_products must be 'auto', 'native' or 'emulated', got {setting!r}")
+    if not on_cpu or not str(precision).startswith("bf16"):
+        return None
+    if setting != "auto":
+        return setting
+    if native is None:
+        native = cpu_has_bf16_kernels()
+    return "native" if native else "emulated"
+
+
 def slow_bf16_warning(precision: str, on_cpu: bool, native: bool | None = None) -> str | None:
     """The warning for bfloat16 precision on a CPU without bf16 kernels (``None`` when there is nothing to say).
 
@@ -54,5 +73,6 @@ def slow_bf16_warning(precision: str, on_cpu: bool, native: bool | None = None) 
     return (
         f"trainer.precision={precision} on a CPU without bfloat16 kernels (torch reports {capability}; "
         "oneDNN's bf16 products need AVX-512 or AMX): bfloat16 matrix products run in a reference loop, "
-        "~20x slower than float32 here. Use trainer.precision=32-true on this machine."
+        "~20x slower than float32 here. bf16_products=auto emulates them at float32 speed with bf16's "
+        "numerics (textgan/bf16_products.py); trainer.precision=32-true trains in float32."
     )

@@ -16,6 +16,7 @@ Every run writes into a folder of its own;
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import sys
@@ -30,9 +31,10 @@ from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
+from textgan.bf16_products import EmulatedBF16Products
 from textgan.evaluation.data import check_vocabulary
 from textgan.models.io import build_from_config, load_generator, save_generator, save_generator_build
-from textgan.numerics import flush_denormals, slow_bf16_warning
+from textgan.numerics import bf16_products_mode, flush_denormals, slow_bf16_warning
 from textgan.training.callbacks import AtomicCheckpoint, EvaluationCallback
 from textgan.training.distributed import is_rank_zero
 from textgan.training.interrupt import EXIT_CODE, RunInterrupted, handle_interrupts, stop_requested
@@ -190,13 +192,23 @@ def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir,
     }
 
 
-def _warn_if_slow_precision(cfg: DictConfig) -> None:
-    """Say so when a bf16 precision would run on a CPU whose torch has no bf16 kernels (~20x slower)."""
+def _bf16_products(cfg: DictConfig) -> contextlib.AbstractContextManager:
+    """Where training runs bf16 products on a CPU: the emulation to train under (``bf16_products``, see
+    ``textgan/bf16_products.py``), or a warning when native products would run ~20x slower than float32."""
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
     on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
-    warning = slow_bf16_warning(str(cfg.trainer.get("precision", "32-true")), on_cpu)
+    precision = str(cfg.trainer.get("precision", "32-true"))
+    mode = bf16_products_mode(str(cfg.get("bf16_products", "auto")), precision, on_cpu)
+    if mode == "emulated":
+        if is_rank_zero():
+            log.info("trainer.precision=%s: bf16 matrix products computed in float32 and rounded to bf16 "
+                     "(bf16_products=emulated%s)", precision,
+                     "" if cfg.get("bf16_products", "auto") != "auto" else ": this CPU has no bf16 kernels")
+        return EmulatedBF16Products()
+    warning = slow_bf16_warning(precision, on_cpu) if mode == "native" else None
     if warning and is_rank_zero():
         log.warning("%s", warning)
+    return contextlib.nullcontext()
 
 
 def _batches_per_epoch(cfg: DictConfig, sentences: int) -> int:
@@ -291,7 +303,8 @@ def _train(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     loggers: list = []
     failed = True
     try:
-        summary = _train_stages(cfg, output_dir, loggers)
+        with _bf16_products(cfg):
+            summary = _train_stages(cfg, output_dir, loggers)
         failed = False
         return summary
     finally:
@@ -302,7 +315,6 @@ def _train_stages(cfg: DictConfig, output_dir: Path, loggers: list) -> dict[str,
     """The stages of ``_train``; ``loggers`` is filled here, so that the caller can close them."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     torch.set_float32_matmul_precision(cfg.get("matmul_precision", "highest"))
-    _warn_if_slow_precision(cfg)
 
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()

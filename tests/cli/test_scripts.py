@@ -82,4 +82,30 @@ def test_benchmark_skips_cpu_bf16_rows_without_bf16_kernels_and_says_why(monkeyp
     monkeypatch.setattr(benchmark, "slow_bf16_warning", lambda precision, on_cpu: "no bf16 kernels here")
     assert benchmark.benchmark_models(["oracle"], ["cpu"], ["bf16"], flops={}) == []
     assert measured == []  # nothing was timed
-    assert "cpu bf16: skipped. no bf16 kernels here" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cpu bf16: skipped (--precision bf16-emulated measures what textgan-train runs here)" in err
+    assert "no bf16 kernels here" in err
+
+
+def test_benchmark_times_emulated_bf16_under_the_emulation_against_the_float32_gemm_peak(monkeypatch):
+    import benchmark
+
+    seen = []
+
+    def measurement(size, device, precision):
+        seen.append((precision, isinstance(benchmark.torch.utils._python_dispatch._get_current_dispatch_mode(),
+                                           benchmark.EmulatedBF16Products)))  # fmt: skip
+        return 1.0
+
+    monkeypatch.setitem(benchmark.MEASUREMENTS, "mle_step_s", measurement)
+    monkeypatch.setattr(benchmark, "gemm_flops_per_second", lambda device, precision: seen.append(precision) or 1e9)
+
+    class Queue(list):
+        put = list.append
+
+    for precision in ("bf16-emulated", "fp32"):
+        queue = Queue()
+        benchmark._child("gemm", "oracle", "cpu", precision, True, queue)
+        benchmark._child("mle_step_s", "oracle", "cpu", precision, True, queue)
+        assert queue[0] == {"flops_per_second": 1e9} and queue[1]["seconds"] == 1.0
+    assert seen == ["fp32", ("bf16-emulated", True), "fp32", ("fp32", False)]

@@ -147,6 +147,7 @@ BAD = [
     (("diagnostics.every=-1",), "diagnostics.every", "-1", "an integer >= 0"),
     (("seed=-3",), "seed", "-3", "an integer in [0, 4294967295]"),
     (("matmul_precision=fast",), "matmul_precision", "'fast'", "'highest', 'high', 'medium'"),
+    (("bf16_products=fast",), "bf16_products", "'fast'", "'auto', 'native', 'emulated'"),
     (("optimized_metric=nll_oracle",), "optimized_metric", "'nll_oracle'", "starting with adversarial/eval/"),
     (("threads=0",), "threads", "0", "'auto' or an integer >= 1"),
     (("on_nonfinite=halt",), "on_nonfinite", "'halt'", "'stop', 'skip'"),

@@ -71,6 +71,7 @@ class RunSettings:
     seed: int
     resume: str | None
     matmul_precision: str
+    bf16_products: str
     flush_denormal: bool
     on_nonfinite: str
     threads: int | str
