@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import torch
 
+#: ``textgan-train``'s ``bf16_products`` choices (see :func:`bf16_products_mode`).
+BF16_PRODUCTS_SETTINGS = ("auto", "native", "emulated")
+
 
 def flush_denormals(enabled: bool = True) -> bool:
     """Treat subnormal floats as zero on CPU, in this thread and in threads it creates from now on.
@@ -46,7 +49,7 @@ def bf16_products_mode(setting: str, precision: str, on_cpu: bool, native: bool 
     ``setting`` is ``textgan-train``'s ``bf16_products``: ``auto`` emulates where the CPU has no bf16 kernels
     (``native`` defaults to :func:`cpu_has_bf16_kernels`), ``native`` / ``emulated`` force either.
     """
-    if setting not in ("auto", "native", "emulated"):
+    if setting not in BF16_PRODUCTS_SETTINGS:
         raise ValueError(f"bf16_products must be 'auto', 'native' or 'emulated', got {setting!r}")
     if not on_cpu or not str(precision).startswith("bf16"):
         return None

@@ -198,12 +198,13 @@ def _bf16_products(cfg: DictConfig) -> contextlib.AbstractContextManager:
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
     on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
     precision = str(cfg.trainer.get("precision", "32-true"))
-    mode = bf16_products_mode(str(cfg.get("bf16_products", "auto")), precision, on_cpu)
+    setting = str(cfg.get("bf16_products", "auto"))
+    mode = bf16_products_mode(setting, precision, on_cpu)
     if mode == "emulated":
         if is_rank_zero():
+            reason = ": this CPU has no bf16 kernels" if setting == "auto" else ""
             log.info("trainer.precision=%s: bf16 matrix products computed in float32 and rounded to bf16 "
-                     "(bf16_products=emulated%s)", precision,
-                     "" if cfg.get("bf16_products", "auto") != "auto" else ": this CPU has no bf16 kernels")
+                     "(bf16_products=emulated%s)", precision, reason)
         return EmulatedBF16Products()
     warning = slow_bf16_warning(precision, on_cpu) if mode == "native" else None
     if warning and is_rank_zero():

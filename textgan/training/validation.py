@@ -44,6 +44,7 @@ from textgan.estimators.rewards import REWARD_TRANSFORMS
 from textgan.estimators.schedules import ADAPTS
 from textgan.losses.gan import GANLoss
 from textgan.models.generator import Generator
+from textgan.numerics import BF16_PRODUCTS_SETTINGS
 from textgan.training.nonfinite import MODES as NONFINITE_MODES
 from textgan.training.objective import STAGES as OBJECTIVE_STAGES
 from textgan.training.settings import HYDRA_KEYS, OBJECT_SECTIONS, SECTIONS, TRAINER_TARGET, RunSettings
@@ -166,7 +167,7 @@ RANGES: tuple[tuple[str, Rule], ...] = (
     ("experiment_name", Rule(lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string")),
     ("seed", integer(0, 2**32 - 1)),  # lightning.seed_everything's range
     ("matmul_precision", one_of("highest", "high", "medium")),  # torch.set_float32_matmul_precision
-    ("bf16_products", one_of("auto", "native", "emulated")),  # textgan/bf16_products.py
+    ("bf16_products", one_of(*BF16_PRODUCTS_SETTINGS)),  # textgan/bf16_products.py
     ("on_nonfinite", one_of(*NONFINITE_MODES)),
     ("optimized_metric", optional(Rule(lambda v: isinstance(v, str) and v.startswith(OBJECTIVE_PREFIXES),
                                        f"a metric name starting with {' or '.join(OBJECTIVE_PREFIXES)}"))),
