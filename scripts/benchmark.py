@@ -42,6 +42,7 @@ from bench_flops import count_flops, disable_native_kernels, gemm_flops_per_seco
 
 from textgan.bf16_products import EmulatedBF16Products  # noqa: E402
 from textgan.numerics import flush_denormals, slow_bf16_warning  # noqa: E402
+from textgan.training.host_memory import CPU_HEAP_SETTINGS, configure_cpu_heap  # noqa: E402
 
 # The paper's settings: RelGAN oracle (length 20, vocabulary 5,000) and COCO (vocabulary 4,683, length 37).
 SIZES = {
@@ -77,6 +78,9 @@ def device_argument(text: str) -> str:
         found = f"{torch.cuda.device_count()} CUDA device(s)" if torch.cuda.is_available() else "no CUDA"
         raise argparse.ArgumentTypeError(f"{text!r}: expected cpu or cuda[:N] (this machine has {found})")
     return text
+
+
+RELEASE_MEMORY = True  # whether adversarial phases trim the heap; each measuring process sets it (_child)
 
 
 def _models(size: str, device: str):
@@ -153,7 +157,9 @@ def measure_adversarial_iteration(
 
     generator, discriminator, facts = _models(size, device)
     estimator = GumbelSoftmaxEstimator(InverseTemperatureSchedule(100, "exp", 5000))
-    module = AdversarialModule(generator, discriminator, estimator, RSGANLoss(), num_iterations=iterations + 1)
+    module = AdversarialModule(
+        generator, discriminator, estimator, RSGANLoss(), num_iterations=iterations + 1, release_memory=RELEASE_MEMORY
+    )
     data = torch.randint(0, facts["vocab_size"], ((iterations + 2) * 6 * BATCH, facts["max_length"]))
     loader = torch.utils.data.DataLoader(data, batch_size=6 * BATCH)
     times: list[float] = []
@@ -200,8 +206,12 @@ MEASUREMENTS = {
 }
 
 
-def _child(name: str, size: str, device: str, precision: str, flush: bool, queue, count: bool = False) -> None:
+def _child(
+    name: str, size: str, device: str, precision: str, flush: bool, queue, count: bool = False, heap: str = "reuse"
+) -> None:
+    global RELEASE_MEMORY
     flush_denormals(flush)  # first, so that the thread pool inherits it (as textgan-train does)
+    RELEASE_MEMORY = configure_cpu_heap(heap)  # as textgan-train's cpu_heap does
     torch.manual_seed(0)
     if count:  # FLOPs of one step (bench_flops.py: the torch formulation of every product, so all are counted)
         disable_native_kernels()
@@ -223,7 +233,7 @@ def _child(name: str, size: str, device: str, precision: str, flush: bool, queue
 
 
 def run_isolated(
-    name: str, size: str, device: str, precision: str, flush: bool = True, count: bool = False
+    name: str, size: str, device: str, precision: str, flush: bool = True, count: bool = False, heap: str = "reuse"
 ) -> dict:
     """One measurement in a fresh process: its time and its own peak memory (``count``: its FLOPs instead;
     ``name="gemm"``: the machine's GEMM FLOP/s at ``precision``).
@@ -233,7 +243,7 @@ def run_isolated(
     """
     context = mp.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_child, args=(name, size, device, precision, flush, queue, count))
+    process = context.Process(target=_child, args=(name, size, device, precision, flush, queue, count, heap))
     process.start()
     while True:
         try:
@@ -264,7 +274,7 @@ def count_model_flops(sizes, device: str = "cpu") -> dict[str, dict[str, int]]:
     return counts
 
 
-def benchmark_models(sizes, devices, precisions, flops, flush: bool = True) -> list[dict]:
+def benchmark_models(sizes, devices, precisions, flops, flush: bool = True, heap: str = "reuse") -> list[dict]:
     """One row per device x size x precision: seconds and MFU of each measurement, the GEMM peak, peak memory.
 
     ``flops``: :func:`count_model_flops` of the same sizes."""
@@ -280,13 +290,13 @@ def benchmark_models(sizes, devices, precisions, flops, flush: bool = True) -> l
                 print(f"  {device} {precision}: skipped (emulation is for CPUs without bf16 kernels)",
                       file=sys.stderr)  # fmt: skip
                 continue
-            peak = run_isolated("gemm", "", device, precision, flush)["flops_per_second"]
+            peak = run_isolated("gemm", "", device, precision, flush, heap=heap)["flops_per_second"]
             print(f"  {device} {precision} GEMM peak: {peak / 1e9:.1f} GFLOP/s", file=sys.stderr)
             for size in sizes:
                 row = {"device": device, "size": size, "precision": precision}
                 peaks = []
                 for name in MEASUREMENTS:
-                    result = run_isolated(name, size, device, precision, flush)
+                    result = run_isolated(name, size, device, precision, flush, heap=heap)
                     mfu = utilisation(flops[size][name], result["seconds"], peak)
                     row[name], row[name.removesuffix("_s") + "_mfu"] = result["seconds"], mfu
                     peaks.append(result["peak_mb"])
@@ -329,6 +339,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep-denormals", action="store_true", help="keep subnormal floats (as textgan-train flush_denormal=false)"
     )
+    parser.add_argument(
+        "--cpu-heap", choices=CPU_HEAP_SETTINGS, default="reuse",
+        help="what the C heap does with freed memory (as textgan-train cpu_heap=; textgan/training/host_memory.py)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if {"bleu", "processes"} & set(args.section) and not Path(args.shared_data).is_dir():
         parser.error(f"--shared-data {args.shared_data}: no such folder (the bleu and processes sections read it)")
@@ -342,7 +356,9 @@ def main(argv: list[str] | None = None) -> int:
             {"size": size, **{name.removesuffix("_s") + "_gflop": count / 1e9 for name, count in counts.items()}}
             for size, counts in flops.items()
         ]
-        results["models"] = benchmark_models(args.size, devices, args.precision, flops, not args.keep_denormals)
+        results["models"] = benchmark_models(
+            args.size, devices, args.precision, flops, not args.keep_denormals, args.cpu_heap
+        )
         precisions = [p for p in args.precision if any(row["precision"] == p for row in results["models"])]
         if args.compare_with and precisions:  # the reference measures what this run measured (no skipped rows)
             from bench_compare import reference_models, with_reference

@@ -35,6 +35,7 @@ from textgan.bf16_products import EmulatedBF16Products
 from textgan.evaluation.data import check_vocabulary
 from textgan.models.io import build_from_config, load_generator, save_generator, save_generator_build
 from textgan.numerics import bf16_products_mode, flush_denormals, slow_bf16_warning
+from textgan.training.host_memory import configure_cpu_heap
 from textgan.training.callbacks import AtomicCheckpoint, EvaluationCallback
 from textgan.training.distributed import is_rank_zero
 from textgan.training.interrupt import EXIT_CODE, RunInterrupted, handle_interrupts, stop_requested
@@ -165,6 +166,7 @@ def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir,
         log_step_offset=log_step_offset,
         diagnostics_every=settings(DiagnosticsSettings, cfg.diagnostics, "diagnostics").every,
         on_nonfinite=cfg.on_nonfinite,
+        release_memory=cfg.get("cpu_heap", "reuse") == "release",  # trim the heap after each phase
     )
     checkpoint = AtomicCheckpoint(output_dir / "checkpoints" / "adversarial", every=schedule.checkpoint_every)
     evaluation = _evaluation(cfg, datamodule, "adversarial/eval", schedule.eval_every, output_dir)
@@ -416,6 +418,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
         if not cfg.get("resume"):
             _remove_unused_hydra_folder(Path(hydra_cfg.runtime.output_dir))
         _exit_with(error, 2)
+    configure_cpu_heap(str(cfg.get("cpu_heap", "reuse")))  # validated by prepare_run; before the first tensors
     if finished is not None:
         return optimized_value(finished, cfg.optimized_metric) if cfg.get("optimized_metric") else None
     try:

@@ -151,9 +151,10 @@ BAD = [
     (("optimized_metric=nll_oracle",), "optimized_metric", "'nll_oracle'", "starting with adversarial/eval/"),
     (("threads=0",), "threads", "0", "'auto' or an integer >= 1"),
     (("on_nonfinite=halt",), "on_nonfinite", "'halt'", "'stop', 'skip'"),
+    (("cpu_heap=keep",), "cpu_heap", "'keep'", "'reuse', 'release'"),
     (("flush_denormal=maybe",), "flush_denormal", "'maybe'", "true or false"),  # RunSettings' annotation
     (("estimator.straight_through=yes",), "estimator.straight_through", "'yes'", "true or false"),  # constructor's
-    (("adversarial.module.release_memory=1",), "adversarial.module.release_memory", "1", "true or false"),
+    (("+adversarial.module.release_memory=1",), "adversarial.module.release_memory", "1", "true or false"),
     (("adversarial.module.generator_steps=0",), "adversarial.module.generator_steps", "0", "an integer >= 1"),
     (("adversarial.module.discriminator_steps=-1",), "adversarial.module.discriminator_steps", "-1",
      "an integer >= 0"),  # fmt: skip

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from textgan.models.known_output_linear import known_output_linear
+from textgan.models.token_log_probs import token_log_probs
 from textgan.models.weight_casts import weights_cast_once
 from textgan.sampling import categorical_sample, gumbel_noise, straight_through
 
@@ -120,8 +121,7 @@ class Generator(nn.Module):
 
     def log_prob(self, tokens: torch.Tensor) -> torch.Tensor:
         """Per-token log-likelihood ``log p(y_t | y_<t)`` under teacher forcing: (B, T) -> (B, T) float32."""
-        log_probs = torch.log_softmax(self(tokens).float(), dim=-1)
-        return log_probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+        return token_log_probs(self(tokens), tokens)  # log_softmax in float32, gathered (one native pass on CPU)
 
     def nll(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Mean per-token negative log-likelihood in nats (scalar), over the tokens where ``mask`` is true."""

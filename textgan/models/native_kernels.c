@@ -1,5 +1,7 @@
-/* Native CPU kernels of textgan's CNN discriminators, loaded with ctypes by native_kernels.py (which holds
-   the Python signatures of the functions below). Plain C11 with GCC/Clang vector extensions, no torch headers. */
+/* Native CPU kernels of textgan's CNN discriminators and of the generators' token log-likelihood, loaded with
+   ctypes by native_kernels.py (which holds the Python signatures of the functions below). Plain C11 with
+   GCC/Clang vector extensions, no torch headers. */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include <float.h>
@@ -186,3 +188,57 @@ void highway_backward_##SUFFIX(const AT* restrict a, const float* restrict x, co
 }
 HIGHWAY_KERNELS(f32, float)
 HIGHWAY_KERNELS(bf16, uint16_t)
+
+/* ------------------------------------------------------------------ token log-likelihood */
+/* log p(target) = (x[target] - m) - log(sum_v exp(x[v] - m)) with m = max_v x[v], per row of V logits (the
+   log-softmax and gather of torch, in float32 whatever the logits' type), and the row's log-sum-exp
+   lse = m + log(sum) for the backward pass: d/dx[v] = g * ([v == target] - exp(x[v] - lse)). exp of arguments
+   below -87 is 0 here (Cephes' range; with flushed subnormals torch's is 0 there too). Reductions run in
+   16-lane vector accumulators over chunks, so a row's sums have one fixed order whatever the threads. */
+#define CHUNK 256
+static inline float exp_or_zero(float x) { const float e = exp_f32(x); return x < -87.0f ? 0.0f : e; }
+static inline vf vmax(vf a, vf b) { const vi m = a > b; return (vf)(((vi)a & m) | ((vi)b & ~m)); }
+static inline float hmax(vf v) { float m = v[0]; for (int i = 1; i < LANES; ++i) m = v[i] > m ? v[i] : m; return m; }
+static inline float hsum(vf v) { float s = 0.0f; for (int i = 0; i < LANES; ++i) s += v[i]; return s; }
+
+#define TOKEN_LOGP_KERNELS(SUFFIX, AT) \
+void token_logp_forward_##SUFFIX(const AT* restrict logits, const int64_t* restrict targets, int64_t n0, \
+                                 int64_t n1, int64_t V, float* restrict logp, float* restrict lse) { \
+    float buf[CHUNK] __attribute__((aligned(64))); \
+    for (int64_t n = n0; n < n1; ++n) { \
+        const AT* row = logits + n * V; \
+        vf vm = {0}; \
+        for (int i = 0; i < LANES; ++i) vm[i] = -INFINITY; \
+        for (int64_t c = 0; c < V; c += CHUNK) { \
+            const int64_t len = V - c < CHUNK ? V - c : CHUNK; \
+            for (int64_t i = 0; i < len; ++i) buf[i] = from_##SUFFIX(row, c + i); \
+            for (int64_t i = len; i < CHUNK; ++i) buf[i] = -INFINITY; \
+            for (int64_t i = 0; i < CHUNK; i += LANES) vm = vmax(vm, load_vf(buf + i)); \
+        } \
+        const float m = hmax(vm); \
+        vf vs = {0}; \
+        for (int64_t c = 0; c < V; c += CHUNK) { \
+            const int64_t len = V - c < CHUNK ? V - c : CHUNK; \
+            for (int64_t i = 0; i < len; ++i) buf[i] = exp_or_zero(from_##SUFFIX(row, c + i) - m); \
+            for (int64_t i = len; i < CHUNK; ++i) buf[i] = 0.0f; \
+            for (int64_t i = 0; i < CHUNK; i += LANES) vs += load_vf(buf + i); \
+        } \
+        const float log_sum = logf(hsum(vs)); \
+        logp[n] = (from_##SUFFIX(row, targets[n]) - m) - log_sum; \
+        lse[n] = m + log_sum; \
+    } \
+} \
+void token_logp_backward_##SUFFIX(const AT* restrict logits, const int64_t* restrict targets, \
+                                  const float* restrict lse, const float* restrict grad, int64_t n0, int64_t n1, \
+                                  int64_t V, AT* restrict grad_logits) { \
+    for (int64_t n = n0; n < n1; ++n) { \
+        const AT* row = logits + n * V; \
+        AT* out = grad_logits + n * V; \
+        const float g = grad[n], l = lse[n]; \
+        for (int64_t v = 0; v < V; ++v) to_##SUFFIX(out, v, -(exp_or_zero(from_##SUFFIX(row, v) - l) * g)); \
+        const int64_t t = targets[n]; \
+        to_##SUFFIX(out, t, g - exp_or_zero(from_##SUFFIX(row, t) - l) * g); \
+    } \
+}
+TOKEN_LOGP_KERNELS(f32, float)
+TOKEN_LOGP_KERNELS(bf16, uint16_t)

@@ -1,4 +1,5 @@
-"""Small native CPU kernels for the CNN discriminators, compiled on first use and loaded with ``ctypes``.
+"""Small native CPU kernels for the CNN discriminators and the token log-likelihood, compiled on first use and
+loaded with ``ctypes``.
 
 Why: at COCO size RelGAN's discriminator handles (128 sentences x 64 representations) = 8192 rows of 1200
 features. Two kinds of work there run far below the machine's speed in torch on a CPU:
@@ -8,7 +9,10 @@ features. Two kinds of work there run far below the machine's speed in torch on 
   terms run far below BLAS peak. ``conv_max_forward`` keeps the running maximum and its argmax in registers;
   ``conv_max_backward`` scatters through the argmax (exactly autograd's gradient of ``max``);
 * the highway gate + dropout (:mod:`textgan.models.highway`): a dozen elementwise passes over (8192, 2400)
-  tensors in torch, one pass each way here.
+  tensors in torch, one pass each way here;
+* the teacher-forced token log-likelihood (:mod:`textgan.models.token_log_probs`): the cast of the (B, T, V)
+  logits to float32, their log-softmax and gather, and the backward pass through all three, about a dozen
+  passes over (B, T, V) tensors in torch (a sixth of a bf16 MLE step at oracle size), two each way here.
 
 How: the C source, ``native_kernels.c`` beside this module (installed as package data), is plain C11 with
 GCC/Clang vector extensions and no torch headers. It is compiled with ``$CC`` (default ``cc``) into
@@ -53,6 +57,10 @@ _SIGNATURES = {
     "highway_forward_bf16": [_PTR, _PTR, _PTR, _I32, _F32, _F32, _I64, _I64, _I64, _PTR],
     "highway_backward_f32": [_PTR, _PTR, _PTR, _I32, _F32, _F32, _I64, _I64, _I64, _PTR, _PTR, _PTR],
     "highway_backward_bf16": [_PTR, _PTR, _PTR, _I32, _F32, _F32, _I64, _I64, _I64, _PTR, _PTR, _PTR],
+    "token_logp_forward_f32": [_PTR, _PTR, _I64, _I64, _I64, _PTR, _PTR],
+    "token_logp_forward_bf16": [_PTR, _PTR, _I64, _I64, _I64, _PTR, _PTR],
+    "token_logp_backward_f32": [_PTR, _PTR, _PTR, _PTR, _I64, _I64, _I64, _PTR],
+    "token_logp_backward_bf16": [_PTR, _PTR, _PTR, _PTR, _I64, _I64, _I64, _PTR],
 }
 
 
@@ -77,7 +85,7 @@ def _build(compiler: str, flags: list[str], cache: Path) -> ctypes.CDLL:
         with tempfile.TemporaryDirectory(dir=cache) as build:
             source, built = Path(build) / "kernels.c", Path(build) / "kernels.so"
             source.write_text(source_text)  # the very text the key was computed from
-            command = [compiler, *flags, "-std=gnu11", "-shared", "-fPIC", str(source), "-o", str(built)]
+            command = [compiler, *flags, "-std=gnu11", "-shared", "-fPIC", str(source), "-o", str(built), "-lm"]
             subprocess.run(command, check=True, capture_output=True, timeout=120)
             os.replace(built, target)  # atomic: a concurrent process never loads a half-written file
     library = ctypes.CDLL(str(target))

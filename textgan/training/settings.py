@@ -73,6 +73,7 @@ class RunSettings:
     matmul_precision: str
     bf16_products: str
     flush_denormal: bool
+    cpu_heap: str
     on_nonfinite: str
     threads: int | str
     optimized_metric: str | None

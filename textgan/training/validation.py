@@ -45,6 +45,7 @@ from textgan.estimators.schedules import ADAPTS
 from textgan.losses.gan import GANLoss
 from textgan.models.generator import Generator
 from textgan.numerics import BF16_PRODUCTS_SETTINGS
+from textgan.training.host_memory import CPU_HEAP_SETTINGS
 from textgan.training.nonfinite import MODES as NONFINITE_MODES
 from textgan.training.objective import STAGES as OBJECTIVE_STAGES
 from textgan.training.settings import HYDRA_KEYS, OBJECT_SECTIONS, SECTIONS, TRAINER_TARGET, RunSettings
@@ -168,6 +169,7 @@ RANGES: tuple[tuple[str, Rule], ...] = (
     ("seed", integer(0, 2**32 - 1)),  # lightning.seed_everything's range
     ("matmul_precision", one_of("highest", "high", "medium")),  # torch.set_float32_matmul_precision
     ("bf16_products", one_of(*BF16_PRODUCTS_SETTINGS)),  # textgan/bf16_products.py
+    ("cpu_heap", one_of(*CPU_HEAP_SETTINGS)),  # textgan/training/host_memory.py
     ("on_nonfinite", one_of(*NONFINITE_MODES)),
     ("optimized_metric", optional(Rule(lambda v: isinstance(v, str) and v.startswith(OBJECTIVE_PREFIXES),
                                        f"a metric name starting with {' or '.join(OBJECTIVE_PREFIXES)}"))),
