@@ -8,6 +8,8 @@ one-hot.
 * ``gumbel_noise(shape)`` is the noise ``g`` of the Gumbel-Max trick: ``argmax(logits + g)`` is an exact
   categorical sample and ``softmax(beta * (logits + g))`` its relaxation (RelGAN's Gumbel-Softmax,
   ``Generator.rsample``);
+* ``native_gumbel_max(logits, seed, ...)`` is one step of RelGAN's sampler on a CPU in one native pass: the
+  noise, the Gumbel-Max token and the relaxed row ``softmax(beta * (logits + g))`` (or the noise itself);
 * ``straight_through(soft, hard_index)`` keeps the hard one-hot in the forward pass and the soft gradient in the
   backward pass.
 
@@ -89,6 +91,54 @@ def gumbel_noise(
     uniform = torch.rand(shape, device=device, dtype=dtype, generator=generator)
     # in place, one buffer: u -> Exp(1) = -log u (strictly positive after clamping) -> -log Exp(1)
     return uniform.clamp_min_(_TINY).log_().neg_().clamp_min_(_TINY).log_().neg_()
+
+
+def native_gumbel_max_available(logits: torch.Tensor) -> bool:
+    """Whether :func:`native_gumbel_max` can run for these logits (CPU, float32 or bfloat16, kernels built)."""
+    from textgan.models import native_kernels
+
+    return (
+        logits.device.type == "cpu"
+        and logits.dtype in (torch.float32, torch.bfloat16)
+        and native_kernels.available()
+    )
+
+
+def native_gumbel_max(
+    logits: torch.Tensor, seed: int, out: torch.Tensor, inverse_temperature: float = 1.0, write_noise: bool = False
+) -> torch.Tensor:
+    """One Gumbel-Max step over rows of ``logits`` (N, V) in one native pass: the tokens (N,) long.
+
+    The noise ``g`` of row ``n``, entry ``v`` is a counter-based draw for ``(seed, n V + v)`` (SplitMix64, 23
+    random bits per uniform, ``g = -log(-log u)``), so the result does not depend on how rows are split over
+    threads. The token is the first argmax of ``logits + g`` (an exact categorical sample, as with
+    :func:`gumbel_noise`); ``out`` (N, V) float32 with unit stride along V receives ``g`` (``write_noise``) or
+    the relaxed row ``softmax(inverse_temperature * (logits + g))``. On a CPU this replaces torch's serial
+    random-number generator, two logarithm passes, the softmax and the argmax (half the time of RelGAN's
+    sampling without a graph); other devices use :func:`gumbel_noise`.
+    """
+    from textgan.models import native_kernels
+
+    rows, vocab = logits.shape
+    if out.shape != logits.shape or out.dtype != torch.float32 or out.stride(-1) != 1:
+        raise ValueError(f"out must be float32 {tuple(logits.shape)} with unit stride along V, got {out.dtype} "
+                         f"{tuple(out.shape)} strides {out.stride()}")  # fmt: skip
+    logits = logits.contiguous()
+    tokens = torch.empty(rows, dtype=torch.int64)
+    library = native_kernels.library()
+    kernel = library.gumbel_max_bf16 if logits.dtype == torch.bfloat16 else library.gumbel_max_f32
+    beta, ld = float(inverse_temperature), out.stride(0)
+
+    def work(part: int, n0: int, n1: int) -> None:
+        kernel(logits.data_ptr(), n0, n1, vocab, seed, beta, int(write_noise), out.data_ptr(), ld, tokens.data_ptr())
+
+    native_kernels.parallel_rows(rows, work)
+    return tokens
+
+
+def draw_seeds(count: int, generator: torch.Generator | None = None) -> list[int]:
+    """``count`` seeds for :func:`native_gumbel_max` from torch's random stream (reproducible, resumable)."""
+    return torch.randint(0, 2**62, (count,), generator=generator).tolist()
 
 
 def straight_through(soft: torch.Tensor, hard_index: torch.Tensor) -> torch.Tensor:

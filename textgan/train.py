@@ -35,9 +35,9 @@ from textgan.bf16_products import EmulatedBF16Products
 from textgan.evaluation.data import check_vocabulary
 from textgan.models.io import build_from_config, load_generator, save_generator, save_generator_build
 from textgan.numerics import bf16_products_mode, flush_denormals, slow_bf16_warning
-from textgan.training.host_memory import configure_cpu_heap
 from textgan.training.callbacks import AtomicCheckpoint, EvaluationCallback
 from textgan.training.distributed import is_rank_zero
+from textgan.training.host_memory import configure_cpu_heap
 from textgan.training.interrupt import EXIT_CODE, RunInterrupted, handle_interrupts, stop_requested
 from textgan.training.nonfinite import NonFiniteError
 from textgan.training.objective import optimized_value

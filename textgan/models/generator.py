@@ -30,7 +30,14 @@ from torch import nn
 from textgan.models.known_output_linear import known_output_linear
 from textgan.models.token_log_probs import token_log_probs
 from textgan.models.weight_casts import weights_cast_once
-from textgan.sampling import categorical_sample, gumbel_noise, straight_through
+from textgan.sampling import (
+    categorical_sample,
+    draw_seeds,
+    gumbel_noise,
+    native_gumbel_max,
+    native_gumbel_max_available,
+    straight_through,
+)
 
 State = tuple[torch.Tensor, ...]
 
@@ -248,9 +255,13 @@ class Generator(nn.Module):
         # with a graph: the noise of every step; without: the relaxed rows themselves
         buffer = torch.empty(num_samples, length, self.vocab_size, device=self.device)
         step = itertools.count()
+        probe = torch.empty(0, device=self.device)
+        seeds = draw_seeds(length, generator) if native_gumbel_max_available(probe) else None
 
         def choose(logits: torch.Tensor) -> torch.Tensor:
             t = next(step)
+            if seeds is not None and native_gumbel_max_available(logits):  # CPU: one native pass
+                return native_gumbel_max(logits, seeds[t], buffer[:, t], inverse_temperature, write_noise=record)
             noise = gumbel_noise(logits.shape, device=logits.device, generator=generator)
             perturbed = logits.float() + noise
             if record:

@@ -242,3 +242,96 @@ void token_logp_backward_##SUFFIX(const AT* restrict logits, const int64_t* rest
 }
 TOKEN_LOGP_KERNELS(f32, float)
 TOKEN_LOGP_KERNELS(bf16, uint16_t)
+
+/* ------------------------------------------------------------------ Gumbel-Max step */
+/* Counter-based noise: the 64-bit SplitMix64 output for counter seed + index (Steele et al., 2014), whose top
+   23 bits k give u = (k + 1/2) / 2^23, exactly representable and strictly inside (0, 1) (with 24 bits the
+   largest would round to 1), and the standard Gumbel g = -log(-log u). Any row range of any
+   thread draws the same numbers for the same (seed, index). */
+static inline uint64_t splitmix64(uint64_t z) {
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+/* Cephes' logf (about 1 ulp) for positive normal x, branch-free so that loops over it vectorise. */
+static inline float log_f32(float x) {
+    int32_t i;
+    memcpy(&i, &x, sizeof i);
+    int32_t e = ((i >> 23) & 0xff) - 126;
+    i = (i & 0x807fffff) | 0x3f000000;  /* x = m 2^e, m in [0.5, 1) */
+    float m;
+    memcpy(&m, &i, sizeof m);
+    const int32_t small = m < 0.707106781186547524f;
+    e -= small;
+    m = small ? m + m - 1.0f : m - 1.0f;
+    const float z = m * m;
+    float y = 7.0376836292e-2f;
+    y = y * m - 1.1514610310e-1f;
+    y = y * m + 1.1676998740e-1f;
+    y = y * m - 1.2420140846e-1f;
+    y = y * m + 1.4249322787e-1f;
+    y = y * m - 1.6668057665e-1f;
+    y = y * m + 2.0000714765e-1f;
+    y = y * m - 2.4999993993e-1f;
+    y = y * m + 3.3333331174e-1f;
+    y = y * m * z;
+    const float fe = (float)e;
+    y += -2.12194440e-4f * fe;
+    y += -0.5f * z;
+    return (m + y) + 0.693359375f * fe;
+}
+static inline float gumbel_f32(uint64_t seed, uint64_t index) {
+    const float u = ((float)(splitmix64(seed + index) >> 41) + 0.5f) * 1.1920928955078125e-7f;  /* 2^-23 */
+    return -log_f32(-log_f32(u));
+}
+
+/* Per row n of V logits x: g = Gumbel noise for (seed, n V + v), token[n] = the first argmax of x + g, and
+   out (row n at out + n * ld) = g (write_noise) or softmax(beta (x + g)) in float32. */
+#define GUMBEL_MAX_KERNELS(SUFFIX, AT) \
+void gumbel_max_##SUFFIX(const AT* restrict logits, int64_t n0, int64_t n1, int64_t V, uint64_t seed, float beta, \
+                         int32_t write_noise, float* restrict out, int64_t ld, int64_t* restrict tokens) { \
+    float buf[CHUNK] __attribute__((aligned(64))); \
+    for (int64_t n = n0; n < n1; ++n) { \
+        const AT* row = logits + n * V; \
+        float* o = out + n * ld; \
+        const uint64_t base = seed + (uint64_t)n * (uint64_t)V; \
+        vf vm; \
+        for (int i = 0; i < LANES; ++i) vm[i] = -INFINITY; \
+        for (int64_t c = 0; c < V; c += CHUNK) { \
+            const int64_t len = V - c < CHUNK ? V - c : CHUNK; \
+            for (int64_t i = 0; i < len; ++i) { \
+                const float g = gumbel_f32(base, (uint64_t)(c + i)); \
+                const float p = from_##SUFFIX(row, c + i) + g; \
+                buf[i] = p; \
+                o[c + i] = write_noise ? g : p; \
+            } \
+            for (int64_t i = len; i < CHUNK; ++i) buf[i] = -INFINITY; \
+            for (int64_t i = 0; i < CHUNK; i += LANES) vm = vmax(vm, load_vf(buf + i)); \
+        } \
+        const float m = hmax(vm); \
+        int64_t arg = 0; \
+        for (int64_t v = 0; v < V; ++v) { \
+            const float p = write_noise ? from_##SUFFIX(row, v) + o[v] : o[v]; \
+            if (p == m) { arg = v; break; } \
+        } \
+        tokens[n] = arg; \
+        if (write_noise) continue; \
+        const float top = m * beta; \
+        vf vs = {0}; \
+        for (int64_t c = 0; c < V; c += CHUNK) { \
+            const int64_t len = V - c < CHUNK ? V - c : CHUNK; \
+            for (int64_t i = 0; i < len; ++i) { \
+                const float e = exp_or_zero(o[c + i] * beta - top); \
+                o[c + i] = e; \
+                buf[i] = e; \
+            } \
+            for (int64_t i = len; i < CHUNK; ++i) buf[i] = 0.0f; \
+            for (int64_t i = 0; i < CHUNK; i += LANES) vs += load_vf(buf + i); \
+        } \
+        const float inverse = 1.0f / hsum(vs); \
+        for (int64_t v = 0; v < V; ++v) o[v] *= inverse; \
+    } \
+}
+GUMBEL_MAX_KERNELS(f32, float)
+GUMBEL_MAX_KERNELS(bf16, uint16_t)

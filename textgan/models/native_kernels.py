@@ -48,7 +48,7 @@ _tried = False
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 
-_I64, _I32, _F32, _PTR = ctypes.c_int64, ctypes.c_int32, ctypes.c_float, ctypes.c_void_p
+_I64, _I32, _F32, _PTR, _U64 = ctypes.c_int64, ctypes.c_int32, ctypes.c_float, ctypes.c_void_p, ctypes.c_uint64
 _SIGNATURES = {
     "conv_max_forward": [_PTR, _I64, _I64, _I64, _I64, _I64, _PTR, _I64, _I64, _I64, _PTR, _PTR, _PTR, _I64],
     "conv_max_backward": [_PTR, _I64, _I64, _I64, _I64, _PTR, _I64, _I64, _I64, _PTR, _PTR, _PTR, _I64]
@@ -61,6 +61,8 @@ _SIGNATURES = {
     "token_logp_forward_bf16": [_PTR, _PTR, _I64, _I64, _I64, _PTR, _PTR],
     "token_logp_backward_f32": [_PTR, _PTR, _PTR, _PTR, _I64, _I64, _I64, _PTR],
     "token_logp_backward_bf16": [_PTR, _PTR, _PTR, _PTR, _I64, _I64, _I64, _PTR],
+    "gumbel_max_f32": [_PTR, _I64, _I64, _I64, _U64, _F32, _I32, _PTR, _I64, _PTR],
+    "gumbel_max_bf16": [_PTR, _I64, _I64, _I64, _U64, _F32, _I32, _PTR, _I64, _PTR],
 }
 
 

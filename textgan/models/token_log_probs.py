@@ -85,7 +85,8 @@ def token_log_probs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """``log_softmax(logits, -1)`` at ``tokens``: logits (..., V), tokens (...) long -> (...) float32 (float64
     for float64 logits), differentiable in the logits."""
     if tokens.shape != logits.shape[:-1]:
-        raise ValueError(f"tokens {tuple(tokens.shape)} do not match logits {tuple(logits.shape)} without the last axis")
+        shapes = f"tokens {tuple(tokens.shape)} do not match logits {tuple(logits.shape)}"
+        raise ValueError(f"{shapes} without the last axis")
     if not uses_native(logits):
         return _torch_token_log_probs(logits, tokens)
     vocab = logits.shape[-1]
