@@ -88,6 +88,7 @@ void conv_max_backward(const float* restrict x, int64_t n0, int64_t n1, int64_t 
                        float* restrict gx, float* restrict gw, float* restrict gb) {
     float gv[C];
     int32_t start[C];
+    float part[4 * row];
     for (int64_t n = n0; n < n1; ++n) {
         const float* xr = x + n * row;
         float* gxr = gx + n * row;
@@ -100,8 +101,20 @@ void conv_max_backward(const float* restrict x, int64_t n0, int64_t n1, int64_t 
             float* gwl = gw + l * Cp;
             for (int64_t c = 0; c < C; ++c) gwl[c] += gv[c] * xr[start[c] + l];
         }
-        for (int64_t c = 0; c < C; ++c)
-            for (int64_t l = 0; l < L; ++l) gxr[start[c] + l] += gv[c] * w[l * Cp + c];
+        /* gx: every channel adds into the same few positions, so one running sum per position would be a
+           chain of dependent additions; four partial rows (by channel mod 4) keep four chains in flight */
+        for (int64_t i = 0; i < 4 * row; ++i) part[i] = 0.0f;
+        int64_t c = 0;
+        for (; c + 4 <= C; c += 4)
+            for (int64_t l = 0; l < L; ++l) {
+                part[start[c] + l] += gv[c] * w[l * Cp + c];
+                part[row + start[c + 1] + l] += gv[c + 1] * w[l * Cp + c + 1];
+                part[2 * row + start[c + 2] + l] += gv[c + 2] * w[l * Cp + c + 2];
+                part[3 * row + start[c + 3] + l] += gv[c + 3] * w[l * Cp + c + 3];
+            }
+        for (; c < C; ++c)
+            for (int64_t l = 0; l < L; ++l) part[start[c] + l] += gv[c] * w[l * Cp + c];
+        for (int64_t i = 0; i < row; ++i) gxr[i] += (part[i] + part[row + i]) + (part[2 * row + i] + part[3 * row + i]);
     }
 }
 
