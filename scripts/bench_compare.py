@@ -10,6 +10,7 @@ reference's seconds and the ratio new / old (below 1: faster now).
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 KEYS = ("device", "size", "precision")
 
 
-def reference_models(ref: str, sizes, precisions, devices) -> list[dict]:
-    """The model rows of ``REF``'s own benchmark, run in a temporary worktree of this repository."""
+def reference_models(ref: str, sizes, precisions, devices, runs: int = 1) -> list[dict]:
+    """The model rows of ``REF``'s own benchmark, run in a temporary worktree of this repository (``runs``
+    times, each measurement's median seconds and largest peak memory kept, as this run's ``--runs`` does)."""
     with tempfile.TemporaryDirectory(prefix="textgan-bench-") as folder:
         worktree, out = Path(folder) / "reference", Path(folder) / "reference.json"
         added = subprocess.run(
@@ -30,14 +32,31 @@ def reference_models(ref: str, sizes, precisions, devices) -> list[dict]:
             raise SystemExit(f"--compare-with {ref}: cannot check it out here: {added.stderr.strip()}")
         try:
             print(f"  reference {ref}: benchmarking its code in {worktree}", file=sys.stderr)
-            subprocess.run(
-                [sys.executable, str(worktree / "scripts" / "benchmark.py"), "--section", "models",
-                 "--size", *sizes, "--precision", *precisions, "--device", *devices, "--json", str(out)],
-                check=True,
-            )  # fmt: skip
-            return json.loads(out.read_text())["models"]
+            tables = []
+            for _ in range(runs):
+                subprocess.run(
+                    [sys.executable, str(worktree / "scripts" / "benchmark.py"), "--section", "models",
+                     "--size", *sizes, "--precision", *precisions, "--device", *devices, "--json", str(out)],
+                    check=True,
+                )  # fmt: skip
+                tables.append(json.loads(out.read_text())["models"])
+            return median_rows(tables)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], check=False)
+
+
+def median_rows(tables: list[list[dict]]) -> list[dict]:
+    """Rows of several runs of the same benchmark merged: the median of each timing, the largest peak memory."""
+    merged = []
+    for rows in zip(*tables, strict=True):
+        row = dict(rows[0])
+        for key, value in rows[0].items():
+            if key in KEYS or not isinstance(value, (int, float)):
+                continue
+            values = [r[key] for r in rows]
+            row[key] = max(values) if key.startswith("peak") else statistics.median(values)
+        merged.append(row)
+    return merged
 
 
 def with_reference(rows: list[dict], reference: list[dict], measurements) -> list[dict]:

@@ -28,6 +28,7 @@ import json
 import multiprocessing as mp
 import queue as queue_module
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -118,7 +119,7 @@ def _time(fn, device: str, repeats: int, warmup: int = 1) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def measure_mle_step(size: str, device: str, precision: str, repeats: int = 5, count: bool = False) -> float:
+def measure_mle_step(size: str, device: str, precision: str, repeats: int = 20, count: bool = False) -> float:
     generator, _, facts = _models(size, device)
     optimizer = torch.optim.Adam(generator.parameters(), lr=1e-2)
     tokens = torch.randint(0, facts["vocab_size"], (BATCH, facts["max_length"]), device=device)
@@ -131,7 +132,7 @@ def measure_mle_step(size: str, device: str, precision: str, repeats: int = 5, c
         torch.nn.utils.clip_grad_norm_(generator.parameters(), 5.0)
         optimizer.step()
 
-    return count_flops(step) if count else _time(step, device, repeats)
+    return count_flops(step) if count else _time(step, device, repeats, warmup=3)  # steps vary by ~10 %
 
 
 def measure_sampling(size: str, device: str, precision: str, num: int = 10_000, count: bool = False) -> float:
@@ -274,10 +275,14 @@ def count_model_flops(sizes, device: str = "cpu") -> dict[str, dict[str, int]]:
     return counts
 
 
-def benchmark_models(sizes, devices, precisions, flops, flush: bool = True, heap: str = "reuse") -> list[dict]:
+def benchmark_models(
+    sizes, devices, precisions, flops, flush: bool = True, heap: str = "reuse", runs: int = 1
+) -> list[dict]:
     """One row per device x size x precision: seconds and MFU of each measurement, the GEMM peak, peak memory.
 
-    ``flops``: :func:`count_model_flops` of the same sizes."""
+    ``flops``: :func:`count_model_flops` of the same sizes. ``runs``: each measurement in that many fresh
+    processes, the median seconds (and GEMM rate) and the largest peak reported: one process's timing can sit
+    10-40 % off another's on a shared 2-core host."""
     rows = []
     for device in devices:
         for precision in precisions:
@@ -290,13 +295,17 @@ def benchmark_models(sizes, devices, precisions, flops, flush: bool = True, heap
                 print(f"  {device} {precision}: skipped (emulation is for CPUs without bf16 kernels)",
                       file=sys.stderr)  # fmt: skip
                 continue
-            peak = run_isolated("gemm", "", device, precision, flush, heap=heap)["flops_per_second"]
+            peak = statistics.median(
+                run_isolated("gemm", "", device, precision, flush, heap=heap)["flops_per_second"] for _ in range(runs)
+            )
             print(f"  {device} {precision} GEMM peak: {peak / 1e9:.1f} GFLOP/s", file=sys.stderr)
             for size in sizes:
                 row = {"device": device, "size": size, "precision": precision}
                 peaks = []
                 for name in MEASUREMENTS:
-                    result = run_isolated(name, size, device, precision, flush, heap=heap)
+                    results = [run_isolated(name, size, device, precision, flush, heap=heap) for _ in range(runs)]
+                    result = {"seconds": statistics.median(r["seconds"] for r in results),
+                              "peak_mb": max(r["peak_mb"] for r in results)}  # fmt: skip
                     mfu = utilisation(flops[size][name], result["seconds"], peak)
                     row[name], row[name.removesuffix("_s") + "_mfu"] = result["seconds"], mfu
                     peaks.append(result["peak_mb"])
@@ -340,6 +349,10 @@ def main(argv: list[str] | None = None) -> int:
         "--keep-denormals", action="store_true", help="keep subnormal floats (as textgan-train flush_denormal=false)"
     )
     parser.add_argument(
+        "--runs", type=positive_int, default=1,
+        help="measure each model row in this many fresh processes and report the median (also for --compare-with)",
+    )  # fmt: skip
+    parser.add_argument(
         "--cpu-heap", choices=CPU_HEAP_SETTINGS, default="reuse",
         help="what the C heap does with freed memory (as textgan-train cpu_heap=; textgan/training/host_memory.py)",
     )  # fmt: skip
@@ -357,13 +370,13 @@ def main(argv: list[str] | None = None) -> int:
             for size, counts in flops.items()
         ]
         results["models"] = benchmark_models(
-            args.size, devices, args.precision, flops, not args.keep_denormals, args.cpu_heap
+            args.size, devices, args.precision, flops, not args.keep_denormals, args.cpu_heap, args.runs
         )
         precisions = [p for p in args.precision if any(row["precision"] == p for row in results["models"])]
         if args.compare_with and precisions:  # the reference measures what this run measured (no skipped rows)
             from bench_compare import reference_models, with_reference
 
-            reference = reference_models(args.compare_with, args.size, precisions, devices)
+            reference = reference_models(args.compare_with, args.size, precisions, devices, args.runs)
             results["models"] = with_reference(results["models"], reference, MEASUREMENTS)
     if "bleu" in args.section:
         from bench_metrics import benchmark_bleu

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from bench_compare import reference_models, with_reference  # noqa: E402
+from bench_compare import median_rows, reference_models, with_reference  # noqa: E402
 
 
 def test_rows_gain_the_reference_seconds_and_the_ratio():
@@ -33,3 +33,11 @@ def test_a_row_without_a_reference_row_is_kept_without_ratios():
 def test_an_unknown_reference_is_refused_by_name():
     with pytest.raises(SystemExit, match="--compare-with no-such-commit-xyz: cannot check it out"):
         reference_models("no-such-commit-xyz", ["oracle"], ["fp32"], ["cpu"])
+
+
+def test_repeated_runs_merge_into_median_seconds_and_the_largest_peak():
+    def table(mle: float, peak: float) -> list[dict]:
+        return [{"device": "cpu", "size": "oracle", "precision": "bf16", "mle_step_s": mle, "peak_mb": peak}]
+
+    (row,) = median_rows([table(0.20, 900.0), table(0.14, 950.0), table(0.15, 920.0)])
+    assert row == {"device": "cpu", "size": "oracle", "precision": "bf16", "mle_step_s": 0.15, "peak_mb": 950.0}
