@@ -10,7 +10,7 @@ oracle size. Two policies, the top-level ``cpu_heap`` setting of ``textgan-train
 * ``reuse`` (default, :func:`reuse_freed_memory`): raise glibc's mmap and trim thresholds so that freed
   blocks stay in the heap and are reused: no page faults after the first steps. Measured at oracle size in
   bf16 on a 2-core AVX-512 EPYC (2 threads): MLE step 0.207 -> 0.174 s, RelGAN iteration 2.8 -> 2.6 s, for a
-  resident peak ~80 MB (~6 %) higher.
+  resident peak 80-120 MB (6-14 %) higher.
 * ``release``: glibc's defaults, and :func:`release_free_memory` (``malloc_trim``) after the generator and the
   discriminator phase of each adversarial iteration, which returns the free pages, holes included: the
   resident peak stays close to the live tensors, at the cost of those page faults.
