@@ -1,5 +1,5 @@
-/* Native CPU kernels of textgan's CNN discriminators and of the generators' token log-likelihood, loaded with
-   ctypes by native_kernels.py (which holds the Python signatures of the functions below). Plain C11 with
+/* Native CPU kernels of textgan's CNN discriminators, the generators' token log-likelihood and RelGAN's
+   sampling step, loaded with ctypes by native_kernels.py (which holds the Python signatures of the functions below). Plain C11 with
    GCC/Clang vector extensions, no torch headers. */
 #include <math.h>
 #include <stdint.h>

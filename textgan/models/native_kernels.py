@@ -1,5 +1,5 @@
-"""Small native CPU kernels for the CNN discriminators and the token log-likelihood, compiled on first use and
-loaded with ``ctypes``.
+"""Small native CPU kernels for the CNN discriminators, the token log-likelihood and RelGAN's sampling step,
+compiled on first use and loaded with ``ctypes``.
 
 Why: at COCO size RelGAN's discriminator handles (128 sentences x 64 representations) = 8192 rows of 1200
 features. Two kinds of work there run far below the machine's speed in torch on a CPU:
@@ -12,7 +12,9 @@ features. Two kinds of work there run far below the machine's speed in torch on 
   tensors in torch, one pass each way here;
 * the teacher-forced token log-likelihood (:mod:`textgan.models.token_log_probs`): the cast of the (B, T, V)
   logits to float32, their log-softmax and gather, and the backward pass through all three, about a dozen
-  passes over (B, T, V) tensors in torch (a sixth of a bf16 MLE step at oracle size), two each way here.
+  passes over (B, T, V) tensors in torch (a sixth of a bf16 MLE step at oracle size), two each way here;
+* one step of RelGAN's sampler (:func:`textgan.sampling.native_gumbel_max`): counter-based Gumbel noise, the
+  Gumbel-Max token and the relaxed row, where torch draws serially and makes five passes over (N, V).
 
 How: the C source, ``native_kernels.c`` beside this module (installed as package data), is plain C11 with
 GCC/Clang vector extensions and no torch headers. It is compiled with ``$CC`` (default ``cc``) into
