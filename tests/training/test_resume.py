@@ -9,6 +9,7 @@ optimiser states, sample files, every logged metric row and the summary's evalua
 from __future__ import annotations
 
 import errno
+import re
 import sys
 from pathlib import Path
 
@@ -177,7 +178,8 @@ def test_a_resumed_run_continues_its_wandb_run(tmp_path, monkeypatch):
     resume(run_dir, "adversarial.steps=3")
     assert yaml_value(run_dir / "config.yaml", "id") == run_id
     runs = sorted(p.name for p in (run_dir / "wandb").glob("offline-run-*"))
-    assert runs and all(name.endswith(f"-{run_id}") for name in runs)  # one wandb run id: `wandb sync` joins them
+    # one wandb run id: `wandb sync` joins them (wandb suffixes "-1" when both runs start in the same second)
+    assert runs and all(re.fullmatch(rf"offline-run-\d{{8}}_\d{{6}}-{run_id}(-\d+)?", name) for name in runs), runs
 
 
 def yaml_value(path: Path, key: str) -> str | None:
