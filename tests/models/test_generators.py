@@ -179,6 +179,31 @@ def test_rmc_memory_starts_as_identity_and_layer_norm_is_joint_over_rows():
     assert torch.allclose(norm.bias.grad, torch.full((5,), 4.0 * 3))
 
 
+def test_rmc_folded_input_projection_is_the_same_affine_map_with_the_same_gradients():
+    """Teacher forcing multiplies the input-side weights out first (32-wide products instead of M-wide)."""
+    generator = make("rmc")
+    core = generator.core
+    x = torch.randn(7, 3, 8, requires_grad=True)
+    weights = torch.randn(core.mem_size + core.qkv_width + 2 * core.mem_size)
+    results = []
+    for folded in (False, True):
+        generator.zero_grad()
+        x.grad = None
+        projected = core.project_inputs(x, folded=folded)
+        (projected * weights).sum().backward()
+        grads = {name: p.grad.clone() for name, p in generator.named_parameters() if p.grad is not None}
+        results.append((projected.detach(), x.grad.clone(), grads))
+    (plain, plain_dx, plain_grads), (folded, folded_dx, folded_grads) = results
+    assert torch.allclose(folded, plain, atol=1e-6)
+    assert torch.allclose(folded_dx, plain_dx, atol=1e-5)
+    assert set(folded_grads) == set(plain_grads) == {
+        "core.input_projection.weight", "core.input_projection.bias", "core.blocks.0.qkv.weight",
+        "core.gate_input.weight",
+    }
+    for name, grad in plain_grads.items():
+        assert torch.allclose(folded_grads[name], grad, atol=1e-5, rtol=1e-5), name
+
+
 def test_start_token_outside_the_vocabulary_is_refused():
     with pytest.raises(ValueError, match="start_token"):
         LSTMGenerator(vocab_size=5, max_length=3, start_token=5)

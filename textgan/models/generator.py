@@ -98,6 +98,11 @@ class Generator(nn.Module):
         """State-independent work on embedded inputs: (..., E) -> (..., P)."""
         raise NotImplementedError
 
+    def project_many_inputs(self, embedded: torch.Tensor) -> torch.Tensor:
+        """``project_inputs`` of many inputs at once (teacher forcing): the same function, which a subclass may
+        compute in another order that is cheaper for many rows (equal within rounding)."""
+        return self.project_inputs(embedded)
+
     def cell(self, projected: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One recurrent step: projected input (B, P) and state -> output (B, H) and next state."""
         raise NotImplementedError
@@ -113,7 +118,7 @@ class Generator(nn.Module):
 
     def hidden_states(self, tokens: torch.Tensor) -> torch.Tensor:
         """Teacher-forced cell outputs for predicting each token of ``tokens`` (B, T): (B, T, H)."""
-        projected = self.project_inputs(self.embedding(self._shifted_inputs(tokens)))  # (B, T, P)
+        projected = self.project_many_inputs(self.embedding(self._shifted_inputs(tokens)))  # (B, T, P)
         state = self.initial_state(tokens.shape[0], tokens.device)
         outputs = []
         with weights_cast_once(tokens.device):

@@ -32,7 +32,9 @@ class MLEPretrainModule(L.LightningModule):
     ) -> None:
         super().__init__()
         self.generator = generator
-        self.optimizer_factory = optimizer or (lambda params: torch.optim.Adam(params, lr=1e-2, betas=(0.9, 0.999)))
+        self.optimizer_factory = optimizer or (
+            lambda params: torch.optim.Adam(params, lr=1e-2, betas=(0.9, 0.999), fused=True)
+        )
         self.nonfinite = NonFiniteGuard("pretrain", on_nonfinite)
         self._loss: torch.Tensor | None = None
         self._epoch_sum = torch.zeros(())
