@@ -120,8 +120,10 @@ def _time(fn, device: str, repeats: int, warmup: int = 1) -> float:
 
 
 def measure_mle_step(size: str, device: str, precision: str, repeats: int = 20, count: bool = False) -> float:
+    from textgan.training.optimizers import FusedAdam
+
     generator, _, facts = _models(size, device)
-    optimizer = torch.optim.Adam(generator.parameters(), lr=1e-2, fused=True)  # as conf/pretrain/mle.yaml
+    optimizer = FusedAdam(generator.parameters(), lr=1e-2)  # as conf/pretrain/mle.yaml
     tokens = torch.randint(0, facts["vocab_size"], (BATCH, facts["max_length"]), device=device)
 
     def step():

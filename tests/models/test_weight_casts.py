@@ -54,7 +54,7 @@ def test_forward_values_are_unchanged_and_no_cast_outlives_the_loop():
         cached = model.hidden_states(tokens)
     with lightning_autocast():
         with torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False):
-            projected = model.project_many_inputs(model.embedding(model._shifted_inputs(tokens)))
+            projected = model.input_projector()(model.embedding(model._shifted_inputs(tokens)))
             state, outputs = model.initial_state(3, tokens.device), []
             for step_input in projected.unbind(1):
                 hidden, state = model.core.cell(step_input, state)

@@ -37,6 +37,16 @@ def test_tiny_pretrain_and_adversarial_run_writes_its_metrics(tmp_path):
     assert saved["seconds_per_iteration"] == pytest.approx((training - evaluating) / 4)
 
 
+def test_a_bf16_mixed_run_clips_its_gradients_in_both_stages(tmp_path):
+    """Lightning's AMP plugin clips the fused Adam's gradients (it refuses torch's fused optimisers)."""
+    summary = run(compose_config(tmp_path, "trainer.precision=bf16-mixed", "bf16_products=emulated"))
+    pretrained, _ = load_generator(tmp_path / "run" / "pretrained_generator.pt")
+    trained, _ = load_generator(tmp_path / "run" / "generator.pt")
+    assert summary["after_adversarial"]["step"] == 4
+    assert torch.isfinite(torch.tensor(summary["after_adversarial"]["nll_oracle"]))
+    assert not torch.equal(pretrained.output.weight, trained.output.weight)
+
+
 def test_same_seed_same_result(tmp_path):
     straight = tmp_path / "straight"
     run(compose_config(straight, "adversarial.steps=4"))

@@ -167,7 +167,12 @@ def complete_prefixes(
     start = torch.full((batch, 1), policy.start_token, dtype=tokens.dtype, device=device)
     previous = torch.cat([start, tokens], dim=1)  # (B, T + 1): column t is the input after t tokens
     steps = sum(length - t for t in lengths) * num_rollouts * batch
-    table = policy.input_table() if steps > 4 * policy.vocab_size else None
+    if steps > 4 * policy.vocab_size:  # each step's input work becomes a row lookup
+        table = policy.input_table()
+        step_inputs = table.__getitem__
+    else:
+        project = policy.input_projector()
+        step_inputs = lambda ids: project(policy.embedding(ids))  # noqa: E731
     choose = greedy_choice if greedy else inverse_cdf_sample
 
     completions = torch.empty(num_rows, length, dtype=tokens.dtype, device=device)  # (N, T)
@@ -188,7 +193,7 @@ def complete_prefixes(
             )
         completions[rows] = _complete_block(
             policy, tokens, flat_states, previous, row_length[rows], row_sentence[rows], active,
-            block_uniforms, choose, table,
+            block_uniforms, choose, step_inputs,
         )  # fmt: skip
     rewards, calls = score_rows(completions, score, max_batch, deduplicate, sentences=row_sentence)
     shape = (len(lengths), num_rollouts, batch)
@@ -209,7 +214,7 @@ def _complete_block(
     active: list[int],
     uniforms: torch.Tensor | None,
     choose: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
-    table: torch.Tensor | None,
+    step_inputs: Callable[[torch.Tensor], torch.Tensor],
 ) -> torch.Tensor:
     """Complete one block of rows; ``active[i]`` rows generate position ``T - len(active) + i``: (rows, T)."""
     batch, length = tokens.shape
@@ -218,10 +223,7 @@ def _complete_block(
     inputs = previous[row_sentence, row_length]  # (rows,) the last prefix token (or the start token)
     completed = tokens[row_sentence]  # (rows, T): the prefix is kept, the rest is overwritten
     for position, count in zip(range(length - len(active), length), active, strict=True):
-        step_inputs = inputs[:count]
-        projected = (
-            table[step_inputs] if table is not None else policy.project_inputs(policy.embedding(step_inputs))
-        )
+        projected = step_inputs(inputs[:count])  # the projected inputs (count, P)
         hidden, new_state = policy.cell(projected, tuple(component[:count] for component in state))
         token = choose(policy.output(hidden), uniforms[:count, position] if uniforms is not None else None)
         completed[:count, position] = token

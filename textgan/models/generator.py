@@ -98,10 +98,10 @@ class Generator(nn.Module):
         """State-independent work on embedded inputs: (..., E) -> (..., P)."""
         raise NotImplementedError
 
-    def project_many_inputs(self, embedded: torch.Tensor) -> torch.Tensor:
-        """``project_inputs`` of many inputs at once (teacher forcing): the same function, which a subclass may
-        compute in another order that is cheaper for many rows (equal within rounding)."""
-        return self.project_inputs(embedded)
+    def input_projector(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``project_inputs`` for one loop, during which the weights do not change: a subclass may prepare work
+        for all its steps once (the RMC multiplies its input-side matrices out)."""
+        return self.project_inputs
 
     def cell(self, projected: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One recurrent step: projected input (B, P) and state -> output (B, H) and next state."""
@@ -118,7 +118,7 @@ class Generator(nn.Module):
 
     def hidden_states(self, tokens: torch.Tensor) -> torch.Tensor:
         """Teacher-forced cell outputs for predicting each token of ``tokens`` (B, T): (B, T, H)."""
-        projected = self.project_many_inputs(self.embedding(self._shifted_inputs(tokens)))  # (B, T, P)
+        projected = self.input_projector()(self.embedding(self._shifted_inputs(tokens)))  # (B, T, P)
         state = self.initial_state(tokens.shape[0], tokens.device)
         outputs = []
         with weights_cast_once(tokens.device):
@@ -177,12 +177,11 @@ class Generator(nn.Module):
             first_input = torch.full((batch_size,), self.start_token, dtype=torch.long, device=device)
         record = torch.is_grad_enabled()
         token, tokens, hiddens, states = first_input, [], [], []
+        project = self.input_projector() if input_table is None else None
         logits_buffer: torch.Tensor | None = None  # (B, T, V), filled step by step without a graph
         with weights_cast_once(device):
             for step in range(length):
-                projected = (
-                    input_table[token] if input_table is not None else self.project_inputs(self.embedding(token))
-                )
+                projected = input_table[token] if project is None else project(self.embedding(token))
                 hidden, state = self.cell(projected, state)
                 with torch.no_grad():  # the graph of the projection is rebuilt for all steps at once below
                     logits = self.output(hidden)  # (B, V)
@@ -208,7 +207,7 @@ class Generator(nn.Module):
         Worth building when many more than ``V`` tokens will be generated without a graph: each step's
         state-independent input work then becomes a lookup (about a fifth of the RMC's work per token).
         """
-        return self.project_inputs(self.embedding.weight)
+        return self.input_projector()(self.embedding.weight)
 
     @torch.no_grad()
     def sample(
@@ -300,7 +299,8 @@ class Generator(nn.Module):
         device = noise.device
         state = self.initial_state(rows_count, device)
         start = torch.full((rows_count,), self.start_token, dtype=torch.long, device=device)
-        projected = self.project_inputs(self.embedding(start))
+        project = self.input_projector()
+        projected = project(self.embedding(start))
         rows = []
         with weights_cast_once(device):
             for step in range(length):
@@ -310,7 +310,7 @@ class Generator(nn.Module):
                 rows.append(row)
                 if step + 1 < length:
                     embedding = self.embedding.weight
-                    projected = self.project_inputs(row.to(embedding.dtype) @ embedding)  # (N, E) -> (N, P)
+                    projected = project(row.to(embedding.dtype) @ embedding)  # (N, E) -> (N, P)
         return torch.stack(rows, dim=1)
 
 def one_hot(tokens: torch.Tensor, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -14,10 +14,12 @@ features. Two kinds of work there run far below the machine's speed in torch on 
   logits to float32, their log-softmax and gather, and the backward pass through all three, about a dozen
   passes over (B, T, V) tensors in torch (a sixth of a bf16 MLE step at oracle size), two each way here;
 * one step of RelGAN's sampler (:func:`textgan.sampling.native_gumbel_max`): counter-based Gumbel noise, the
-  Gumbel-Max token and the relaxed row, where torch draws serially and makes five passes over (N, V).
+  Gumbel-Max token and the relaxed row, where torch draws serially and makes five passes over (N, V);
+* the elementwise work of one RMC cell step (:mod:`textgan.models.rmc_cell`, source ``rmc_cell.c``): three joint
+  layer norms, attention over the memory and input rows, the gates, two passes each way instead of ~20 ops.
 
-How: the C source, ``native_kernels.c`` beside this module (installed as package data), is plain C11 with
-GCC/Clang vector extensions and no torch headers. It is compiled with ``$CC`` (default ``cc``) into
+How: the C sources, ``native_kernels.c`` and ``rmc_cell.c`` beside this module (package data), are plain C11
+with GCC/Clang vector extensions and no torch headers. They are compiled as one unit with ``$CC`` (default ``cc``) into
 ``$TEXTGAN_CACHE`` (default ``~/.cache/textgan``) under a name keyed by the source text, the flags and the CPU,
 so an edited source or another machine never loads a stale build. Rows are split over Python threads
 (``ctypes`` releases the GIL), one per torch intra-op thread. Without a compiler, or with ``TEXTGAN_NATIVE=0``,
@@ -42,7 +44,8 @@ import torch
 
 BLOCK = 64  # filter columns one conv_max iteration keeps in registers (LANES * NVEC in native_kernels.c)
 
-SOURCE = Path(__file__).with_name("native_kernels.c")  # package data, read when the library is built
+# package data, read when the library is built and compiled as one unit (rmc_cell.c uses this file's helpers)
+SOURCES = (Path(__file__).with_name("native_kernels.c"), Path(__file__).with_name("rmc_cell.c"))
 
 _lock = threading.Lock()
 _library: ctypes.CDLL | None = None
@@ -66,6 +69,16 @@ _SIGNATURES = {
     "gumbel_max_f32": [_PTR, _I64, _I64, _I64, _U64, _F32, _I32, _PTR, _I64, _PTR],
     "gumbel_max_bf16": [_PTR, _I64, _I64, _I64, _U64, _F32, _I32, _PTR, _I64, _PTR],
 }
+_RMC_SIGNATURES = {
+    "rmc_attend_forward": [_PTR, _I64, _PTR, _I64, _PTR, _PTR, _I64, *[_PTR] * 4, *[_I64] * 6, _F32, _F32]
+    + [_PTR] * 6,
+    "rmc_attend_backward": [*[_PTR] * 8, *[_I64] * 6, _F32, *[_PTR] * 7],
+    "rmc_update_forward": [*[_PTR] * 6, _I64, _PTR, _F32, _F32, *[_I64] * 4, _F32, *[_PTR] * 3],
+    "rmc_update_backward": [*[_PTR] * 7, _I64, _PTR, _F32, _F32, *[_I64] * 4, *[_PTR] * 6],
+}
+_SIGNATURES.update(
+    {f"{name}_{kind}": argtypes for name, argtypes in _RMC_SIGNATURES.items() for kind in ("f32", "bf16")}
+)
 
 
 def _cpu_signature() -> str:
@@ -78,8 +91,8 @@ def _cpu_signature() -> str:
 
 
 def _build(compiler: str, flags: list[str], cache: Path) -> ctypes.CDLL:
-    """Compile ``SOURCE`` into ``cache`` (unless a build of the same text, flags and CPU is there) and load it."""
-    source_text = SOURCE.read_text()
+    """Compile ``SOURCES`` into ``cache`` (unless a build of the same text, flags and CPU is there) and load it."""
+    source_text = "\n".join(source.read_text() for source in SOURCES)
     key = hashlib.sha256(
         "\0".join([source_text, compiler, *flags, platform.machine(), _cpu_signature()]).encode()
     )
@@ -128,13 +141,14 @@ def available() -> bool:
     return library() is not None
 
 
-def parallel_rows(rows: int, work: Callable[[int, int, int], None]) -> int:
-    """Run ``work(part, n0, n1)`` on one contiguous row range per torch intra-op thread, in parallel.
+def parallel_rows(rows: int, work: Callable[[int, int, int], None], min_rows: int = 1) -> int:
+    """Run ``work(part, n0, n1)`` on one contiguous row range per torch intra-op thread, in parallel, with at
+    least ``min_rows`` rows per range (handing work to the pool costs ~0.1 ms: small calls run in this thread).
 
     Returns the number of parts (for per-thread partial sums).
     """
     global _pool, _pool_size
-    workers = max(1, min(torch.get_num_threads(), rows))
+    workers = num_parts(rows, min_rows)
     ranges = [(rows * i // workers, rows * (i + 1) // workers) for i in range(workers)]
     if workers == 1:
         work(0, *ranges[0])
@@ -148,6 +162,6 @@ def parallel_rows(rows: int, work: Callable[[int, int, int], None]) -> int:
     return workers
 
 
-def num_parts(rows: int) -> int:
+def num_parts(rows: int, min_rows: int = 1) -> int:
     """How many row ranges :func:`parallel_rows` will use for ``rows`` rows."""
-    return max(1, min(torch.get_num_threads(), rows))
+    return max(1, min(torch.get_num_threads(), rows // max(1, min_rows)))

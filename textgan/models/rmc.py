@@ -13,6 +13,9 @@ Faithful to the RelGAN reference implementation (``utils/models/relational_memor
   0 and 1: ``memory' = sigmoid(i) * tanh(attended) + sigmoid(f + 1) * memory``;
 * the initial memory is the identity matrix padded with zeros; the output is the flattened memory.
 
+On a CPU the elementwise work of a step (everything between the matrix products) runs in two native passes
+each way (:mod:`textgan.models.rmc_cell`; ``native_cell = False`` keeps the torch ops below).
+
 The layer norms use TensorFlow's epsilon, 1e-12 (``layer_norm_eps``; generators saved before the option existed
 were built with 1e-5 and load with it). The paper's setting: 1 slot x 2 heads x 256 (M = 512), embedding 32.
 """
@@ -25,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from textgan.models import rmc_cell
 from textgan.models.generator import Generator, State, trunc_normal_linear_
 from textgan.models.step_products import StepProducts
 
@@ -109,6 +113,7 @@ class RelationalMemory(nn.Module):
     """
 
     step_products: StepProducts | None = None
+    native_cell: bool = True  # False: the torch ops below even where rmc_cell's native step could run
 
     def __init__(
         self,
@@ -152,8 +157,8 @@ class RelationalMemory(nn.Module):
         """(..., input_size) -> (..., P): the input row, its ``qkv`` product and its gate contribution.
 
         ``folded``: compute the same affine map as one product with the three layers' matrices multiplied
-        out first (:meth:`folded_input_projection`), cheaper for many rows (teacher forcing); the values
-        differ from the layer-by-layer order in rounding only.
+        out first (:meth:`folded_input_projection`), as :class:`RMCGenerator` always does (once per loop);
+        the values differ from the layer-by-layer order in rounding only.
         """
         if folded:
             return F.linear(inputs, *self.folded_input_projection())
@@ -171,8 +176,8 @@ class RelationalMemory(nn.Module):
         low-precision product casts it.
         """
         weight, bias = self.input_projection.weight, self.input_projection.bias
+        sides = (self.blocks[0].qkv.weight, self.gate_input.weight)
         with torch.autocast(weight.device.type, enabled=False):
-            sides = (self.blocks[0].qkv.weight, self.gate_input.weight)
             folded_weight = torch.cat([weight, *(side @ weight for side in sides)])
             return folded_weight, torch.cat([bias, *(side @ bias for side in sides)])
 
@@ -180,9 +185,13 @@ class RelationalMemory(nn.Module):
         (memory,) = state  # (B, S, M)
         linear = self.step_products.linear if self.step_products is not None else apply_layer
         row, input_qkv, input_gates = projected.split([self.mem_size, self.qkv_width, 2 * self.mem_size], -1)
-        rows = torch.cat([memory, row.unsqueeze(1)], dim=1)  # (B, S + 1, M)
         first = self.blocks[0]
-        qkv = torch.cat([linear(first.qkv, memory), input_qkv.unsqueeze(1)], dim=1)  # (B, S + 1, F)
+        qkv_memory = linear(first.qkv, memory)  # (B, S, F)
+        if rmc_cell.usable(self, memory, qkv_memory, projected):  # the same step, elementwise work native
+            memory = rmc_cell.native_step(self, first, qkv_memory, row, input_qkv, input_gates, memory, linear)
+            return memory.flatten(1), (memory,)
+        rows = torch.cat([memory, row.unsqueeze(1)], dim=1)  # (B, S + 1, M)
+        qkv = torch.cat([qkv_memory, input_qkv.unsqueeze(1)], dim=1)  # (B, S + 1, F)
         rows = first(rows, qkv, linear)
         for block in self.blocks[1:]:
             rows = block(rows, linear=linear)
@@ -237,10 +246,11 @@ class RMCGenerator(Generator):
         return self.core.initial_state(batch_size, device)
 
     def project_inputs(self, embedded: torch.Tensor) -> torch.Tensor:
-        return self.core.project_inputs(embedded)
-
-    def project_many_inputs(self, embedded: torch.Tensor) -> torch.Tensor:
         return self.core.project_inputs(embedded, folded=True)
+
+    def input_projector(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        weight, bias = self.core.folded_input_projection()  # once per loop, with its graph when there is one
+        return lambda embedded: F.linear(embedded, weight, bias)
 
     def cell(self, projected: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         return self.core.cell(projected, state)

@@ -33,11 +33,12 @@ from textgan.losses.gan import GANLoss
 from textgan.models.generator import Generator
 from textgan.training.host_memory import release_free_memory
 from textgan.training.nonfinite import NonFiniteGuard, gradient_norm
+from textgan.training.optimizers import FusedAdam
 
 
 def default_optimizer(lr: float) -> OptimizerFactory:
     """Adam with ``lr`` and betas (0.9, 0.999), RelGAN's optimiser (torch's fused implementation)."""
-    return lambda parameters: torch.optim.Adam(parameters, lr=lr, betas=(0.9, 0.999), fused=True)
+    return lambda parameters: FusedAdam(parameters, lr=lr, betas=(0.9, 0.999))
 
 
 class AdversarialModule(L.LightningModule):

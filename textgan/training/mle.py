@@ -10,6 +10,7 @@ import torch
 from textgan.estimators.base import OptimizerFactory
 from textgan.models.generator import Generator
 from textgan.training.nonfinite import NonFiniteGuard, gradient_norm
+from textgan.training.optimizers import FusedAdam
 
 
 class MLEPretrainModule(L.LightningModule):
@@ -32,9 +33,7 @@ class MLEPretrainModule(L.LightningModule):
     ) -> None:
         super().__init__()
         self.generator = generator
-        self.optimizer_factory = optimizer or (
-            lambda params: torch.optim.Adam(params, lr=1e-2, betas=(0.9, 0.999), fused=True)
-        )
+        self.optimizer_factory = optimizer or (lambda params: FusedAdam(params, lr=1e-2, betas=(0.9, 0.999)))
         self.nonfinite = NonFiniteGuard("pretrain", on_nonfinite)
         self._loss: torch.Tensor | None = None
         self._epoch_sum = torch.zeros(())
