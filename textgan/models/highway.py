@@ -60,15 +60,24 @@ def _highway_torch(a: torch.Tensor, x: torch.Tensor, gate_bias: float) -> torch.
     return torch.lerp(x.to(dtype), torch.relu(transform), gate)  # x + t * (g - x)
 
 
+def _kernel(direction: str, a: torch.Tensor):
+    """float32 a: float32 output; bfloat16 a (autocast): the output, and its gradient, in bfloat16 (``bf16o``)."""
+    return getattr(native_kernels.library(), f"highway_{direction}_{'bf16o' if a.dtype == torch.bfloat16 else 'f32'}")
+
+
 class _NativeHighway(torch.autograd.Function):
-    """Fused gate + dropout: a (N, 2F) float32 / bfloat16, x (N, F) float32 -> (N, F) float32."""
+    """Fused gate + dropout: a (N, 2F) float32 / bfloat16, x (N, F) float32 -> (N, F) in a's type.
+
+    Under autocast (bfloat16 ``a``) the output is rounded to bfloat16 in the kernel, the cast the next product
+    would make, and the gradient arriving from that product's backward (bfloat16) is read as it is: the same
+    values as a float32 output cast by autocast, two (N, F) passes fewer.
+    """
 
     @staticmethod
     def forward(ctx, a, x, bits, threshold: int, scale: float, gate_bias: float) -> torch.Tensor:
-        lib = native_kernels.library()
-        kernel = lib.highway_forward_bf16 if a.dtype == torch.bfloat16 else lib.highway_forward_f32
+        kernel = _kernel("forward", a)
         rows, features = x.shape
-        out = torch.empty_like(x)
+        out = torch.empty_like(x, dtype=a.dtype)
         bits_ptr = None if bits is None else bits.data_ptr()
 
         def work(part: int, n0: int, n1: int) -> None:
@@ -94,10 +103,9 @@ class _NativeHighway(torch.autograd.Function):
                 [grad * t * (transform > 0), grad * (torch.relu(transform) - x) * t * (1 - t)], -1
             )
             return grad_a.to(a.dtype), grad * (1 - t), None, None, None, None
-        lib = native_kernels.library()
-        kernel = lib.highway_backward_bf16 if a.dtype == torch.bfloat16 else lib.highway_backward_f32
+        kernel = _kernel("backward", a)
         rows, features = x.shape
-        grad = grad.float().contiguous()
+        grad = grad.to(a.dtype).contiguous()
         grad_a, grad_x = torch.empty_like(a), torch.empty_like(x)
         bits_ptr = None if bits is None else bits.data_ptr()
 

@@ -157,50 +157,48 @@ static inline void to_bf16(uint16_t* p, int64_t i, float v) {  /* round to neare
 /* a = [x W_g + b_g | x W_t + b_t] (N, 2F), x (N, F): out = drop(x + t (g - x)) with g = relu(a_g),
    t = sigmoid(a_t + gate_bias), drop(h) = keep ? h * scale : 0, keep = bits < threshold (all kept when
    bits is NULL). The backward pass writes da (N, 2F, a's type) and dx (N, F). Branch-free loops vectorise. */
-#define HIGHWAY_KERNELS(SUFFIX, AT) \
+#define HIGHWAY_KERNELS(SUFFIX, AT, OSUFFIX, OT) \
 void highway_forward_##SUFFIX(const AT* restrict a, const float* restrict x, const int16_t* restrict bits, \
                               int32_t threshold, float scale, float gate_bias, int64_t n0, int64_t n1, \
-                              int64_t F, float* restrict out) { \
+                              int64_t F, OT* restrict out) { \
     for (int64_t n = n0; n < n1; ++n) { \
         const AT* ar = a + n * 2 * F; \
         const float* xr = x + n * F; \
-        float* o = out + n * F; \
+        const int16_t* br = bits ? bits + n * F : NULL; \
         for (int64_t f = 0; f < F; ++f) { \
             const float t = sigmoid_f32(from_##SUFFIX(ar, F + f) + gate_bias); \
-            o[f] = xr[f] + t * (relu_f32(from_##SUFFIX(ar, f)) - xr[f]); \
-        } \
-        if (bits) { \
-            const int16_t* br = bits + n * F; \
-            for (int64_t f = 0; f < F; ++f) o[f] = br[f] < threshold ? o[f] * scale : 0.0f; \
+            const float h = xr[f] + t * (relu_f32(from_##SUFFIX(ar, f)) - xr[f]); \
+            to_##OSUFFIX(out, n * F + f, br ? (br[f] < threshold ? h * scale : 0.0f) : h); \
         } \
     } \
 } \
 void highway_backward_##SUFFIX(const AT* restrict a, const float* restrict x, const int16_t* restrict bits, \
                                int32_t threshold, float scale, float gate_bias, int64_t n0, int64_t n1, \
-                               int64_t F, const float* restrict gout, AT* restrict da, float* restrict dx) { \
+                               int64_t F, const OT* restrict gout, AT* restrict da, float* restrict dx) { \
     for (int64_t n = n0; n < n1; ++n) { \
         const AT* ar = a + n * 2 * F; \
         AT* dr = da + n * 2 * F; \
         const float* xr = x + n * F; \
         float* dxr = dx + n * F; \
-        const float* gh = gout + n * F; \
-        if (bits) {  /* dx holds the gradient of the highway output until it is overwritten below */ \
-            const int16_t* br = bits + n * F; \
-            for (int64_t f = 0; f < F; ++f) dxr[f] = br[f] < threshold ? gh[f] * scale : 0.0f; \
-            gh = dxr; \
-        } \
+        const int16_t* br = bits ? bits + n * F : NULL; \
         for (int64_t f = 0; f < F; ++f) { \
+            const float go = from_##OSUFFIX(gout, n * F + f); \
             const float ag = from_##SUFFIX(ar, f); \
             const float t = sigmoid_f32(from_##SUFFIX(ar, F + f) + gate_bias); \
-            const float g = gh[f]; \
+            const float g = br ? (br[f] < threshold ? go * scale : 0.0f) : go; \
             to_##SUFFIX(dr, f, ag > 0.0f ? g * t : 0.0f); \
             to_##SUFFIX(dr, F + f, g * (relu_f32(ag) - xr[f]) * t * (1.0f - t)); \
             dxr[f] = g * (1.0f - t); \
         } \
     } \
 }
-HIGHWAY_KERNELS(f32, float)
-HIGHWAY_KERNELS(bf16, uint16_t)
+HIGHWAY_KERNELS(f32, float, f32, float)
+HIGHWAY_KERNELS(bf16, uint16_t, f32, float)
+/* under autocast: the output in bfloat16 (what the next product casts it to anyway) and its gradient read as
+   bfloat16 (what that product's backward returns), saving two casts of (N, F) per call */
+#define from_bf16o from_bf16
+#define to_bf16o to_bf16
+HIGHWAY_KERNELS(bf16o, uint16_t, bf16, uint16_t)
 
 /* ------------------------------------------------------------------ token log-likelihood */
 /* log p(target) = (x[target] - m) - log(sum_v exp(x[v] - m)) with m = max_v x[v], per row of V logits (the
