@@ -161,15 +161,21 @@ static inline void to_bf16(uint16_t* p, int64_t i, float v) {  /* round to neare
 void highway_forward_##SUFFIX(const AT* restrict a, const float* restrict x, const int16_t* restrict bits, \
                               int32_t threshold, float scale, float gate_bias, int64_t n0, int64_t n1, \
                               int64_t F, OT* restrict out) { \
+    float row[sizeof(OT) == sizeof(float) ? 1 : F]; /* a bfloat16 output is rounded from this row */ \
     for (int64_t n = n0; n < n1; ++n) { \
         const AT* ar = a + n * 2 * F; \
         const float* xr = x + n * F; \
-        const int16_t* br = bits ? bits + n * F : NULL; \
+        float* o = sizeof(OT) == sizeof(float) ? (float*)(void*)(out + n * F) : row; \
         for (int64_t f = 0; f < F; ++f) { \
             const float t = sigmoid_f32(from_##SUFFIX(ar, F + f) + gate_bias); \
-            const float h = xr[f] + t * (relu_f32(from_##SUFFIX(ar, f)) - xr[f]); \
-            to_##OSUFFIX(out, n * F + f, br ? (br[f] < threshold ? h * scale : 0.0f) : h); \
+            o[f] = xr[f] + t * (relu_f32(from_##SUFFIX(ar, f)) - xr[f]); \
         } \
+        if (bits) { \
+            const int16_t* br = bits + n * F; \
+            for (int64_t f = 0; f < F; ++f) o[f] = br[f] < threshold ? o[f] * scale : 0.0f; \
+        } \
+        if (sizeof(OT) != sizeof(float)) \
+            for (int64_t f = 0; f < F; ++f) to_##OSUFFIX(out, n * F + f, o[f]); \
     } \
 } \
 void highway_backward_##SUFFIX(const AT* restrict a, const float* restrict x, const int16_t* restrict bits, \
@@ -180,12 +186,20 @@ void highway_backward_##SUFFIX(const AT* restrict a, const float* restrict x, co
         AT* dr = da + n * 2 * F; \
         const float* xr = x + n * F; \
         float* dxr = dx + n * F; \
-        const int16_t* br = bits ? bits + n * F : NULL; \
+        const float* gh = (const float*)(const void*)(gout + n * F); /* read as is when OT is float */ \
+        if (sizeof(OT) != sizeof(float)) {  /* dx holds the output's gradient until overwritten below */ \
+            for (int64_t f = 0; f < F; ++f) dxr[f] = from_##OSUFFIX(gout, n * F + f); \
+            gh = dxr; \
+        } \
+        if (bits) { \
+            const int16_t* br = bits + n * F; \
+            for (int64_t f = 0; f < F; ++f) dxr[f] = br[f] < threshold ? gh[f] * scale : 0.0f; \
+            gh = dxr; \
+        } \
         for (int64_t f = 0; f < F; ++f) { \
-            const float go = from_##OSUFFIX(gout, n * F + f); \
             const float ag = from_##SUFFIX(ar, f); \
             const float t = sigmoid_f32(from_##SUFFIX(ar, F + f) + gate_bias); \
-            const float g = br ? (br[f] < threshold ? go * scale : 0.0f) : go; \
+            const float g = gh[f]; \
             to_##SUFFIX(dr, f, ag > 0.0f ? g * t : 0.0f); \
             to_##SUFFIX(dr, F + f, g * (relu_f32(ag) - xr[f]) * t * (1.0f - t)); \
             dxr[f] = g * (1.0f - t); \
