@@ -61,8 +61,8 @@ def _highway_torch(a: torch.Tensor, x: torch.Tensor, gate_bias: float) -> torch.
 
 
 def _kernel(direction: str, a: torch.Tensor):
-    """float32 a: float32 output; bfloat16 a (autocast): the output, and its gradient, in bfloat16 (``bf16o``)."""
-    return getattr(native_kernels.library(), f"highway_{direction}_{'bf16o' if a.dtype == torch.bfloat16 else 'f32'}")
+    """float32 a: float32 output; bfloat16 a (autocast): the output, and its gradient, in bfloat16."""
+    return getattr(native_kernels.library(), f"highway_{direction}_{'bf16' if a.dtype == torch.bfloat16 else 'f32'}")
 
 
 class _NativeHighway(torch.autograd.Function):

@@ -207,12 +207,9 @@ void highway_backward_##SUFFIX(const AT* restrict a, const float* restrict x, co
     } \
 }
 HIGHWAY_KERNELS(f32, float, f32, float)
-HIGHWAY_KERNELS(bf16, uint16_t, f32, float)
 /* under autocast: the output in bfloat16 (what the next product casts it to anyway) and its gradient read as
    bfloat16 (what that product's backward returns), saving two casts of (N, F) per call */
-#define from_bf16o from_bf16
-#define to_bf16o to_bf16
-HIGHWAY_KERNELS(bf16o, uint16_t, bf16, uint16_t)
+HIGHWAY_KERNELS(bf16, uint16_t, bf16, uint16_t)
 
 /* ------------------------------------------------------------------ token log-likelihood */
 /* log p(target) = (x[target] - m) - log(sum_v exp(x[v] - m)) with m = max_v x[v], per row of V logits (the

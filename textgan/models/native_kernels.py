@@ -62,8 +62,6 @@ _SIGNATURES = {
     "highway_forward_bf16": [_PTR, _PTR, _PTR, _I32, _F32, _F32, _I64, _I64, _I64, _PTR],
     "highway_backward_f32": [_PTR, _PTR, _PTR, _I32, _F32, _F32, _I64, _I64, _I64, _PTR, _PTR, _PTR],
     "highway_backward_bf16": [_PTR, _PTR, _PTR, _I32, _F32, _F32, _I64, _I64, _I64, _PTR, _PTR, _PTR],
-    "highway_forward_bf16o": [_PTR, _PTR, _PTR, _I32, _F32, _F32, _I64, _I64, _I64, _PTR],
-    "highway_backward_bf16o": [_PTR, _PTR, _PTR, _I32, _F32, _F32, _I64, _I64, _I64, _PTR, _PTR, _PTR],
     "token_logp_forward_f32": [_PTR, _PTR, _I64, _I64, _I64, _PTR, _PTR],
     "token_logp_forward_bf16": [_PTR, _PTR, _I64, _I64, _I64, _PTR, _PTR],
     "token_logp_backward_f32": [_PTR, _PTR, _PTR, _PTR, _I64, _I64, _I64, _PTR],

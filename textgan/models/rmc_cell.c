@@ -16,8 +16,8 @@ static inline float tanh_f32(float x) {
     return x < 0.0f ? -t : t;
 }
 
-/* Reductions in LANES-wide vector accumulators (a scalar float sum would run serially: strict FP order). */
-static inline float hsum_vf(vf v) { float s = 0.0f; for (int i = 0; i < LANES; ++i) s += v[i]; return s; }
+/* Reductions in LANES-wide vector accumulators (a scalar float sum would run serially: strict FP order),
+   summed across lanes by native_kernels.c's hsum. */
 
 static inline float dot_f32(const float* a, const float* b, int64_t n) {
     vf acc0 = {0}, acc1 = {0};
@@ -27,7 +27,7 @@ static inline float dot_f32(const float* a, const float* b, int64_t n) {
         acc1 += load_vf(a + i + LANES) * load_vf(b + i + LANES);
     }
     for (; i + LANES <= n; i += LANES) acc0 += load_vf(a + i) * load_vf(b + i);
-    float s = hsum_vf(acc0 + acc1);
+    float s = hsum(acc0 + acc1);
     for (; i < n; ++i) s += a[i] * b[i];
     return s;
 }
@@ -37,12 +37,12 @@ static inline void joint_stats(const float* restrict x, int64_t n, float eps, fl
     vf acc = {0};
     int64_t i = 0;
     for (; i + LANES <= n; i += LANES) acc += load_vf(x + i);
-    float sum = hsum_vf(acc);
+    float sum = hsum(acc);
     for (; i < n; ++i) sum += x[i];
     const float m = sum / (float)n;
     vf sq = {0};
     for (i = 0; i + LANES <= n; i += LANES) { const vf d = load_vf(x + i) - m; sq += d * d; }
-    float squares = hsum_vf(sq);
+    float squares = hsum(sq);
     for (; i < n; ++i) squares += (x[i] - m) * (x[i] - m);
     *mean = m;
     *rstd = 1.0f / sqrtf(squares / (float)n + eps);
@@ -68,7 +68,7 @@ static inline void joint_norm_backward(const float* dy, const float* restrict xh
         for (f = 0; f < width; ++f) { dg[f] += dyr[f] * xr[f]; db[f] += dyr[f]; }
     }
     const float n = (float)(rows * width);
-    const float m1 = (s1 + hsum_vf(a1)) / n, m2 = (s2 + hsum_vf(a2)) / n;
+    const float m1 = (s1 + hsum(a1)) / n, m2 = (s2 + hsum(a2)) / n;
     for (int64_t r = 0; r < rows; ++r)
         for (int64_t f = 0; f < width; ++f) {
             const int64_t i = r * width + f;
