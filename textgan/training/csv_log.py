@@ -17,14 +17,43 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from textgan.atomic_files import atomic_write
 
 
+def _write_rows(path: str, fields: list[str], rows: list[dict]) -> None:
+    """Replace ``path`` by a CSV of ``rows`` under ``fields``, atomically: a process killed while writing
+    leaves the previous file whole (Lightning's writer appends, or rewrites the file in place when a new
+    column appears, and a kill there lost rows that a checkpoint had already counted)."""
+
+    def write(tmp) -> None:
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    atomic_write(path, write)
+
+
+def _read_rows(path: str) -> tuple[list[str], list[dict]]:
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
 class _ContinuingWriter(ExperimentWriter):
-    """Appends to an existing ``metrics.csv`` (keeping its columns) instead of deleting it."""
+    """Continues an existing ``metrics.csv`` (keeping its columns) instead of deleting it; every flush replaces
+    the file atomically."""
 
     def _check_log_dir_exists(self) -> None:
         if self._fs.isfile(self.metrics_file_path):
             with self._fs.open(self.metrics_file_path, "r", newline="") as handle:
                 header = next(csv.reader(handle), [])
             self.metrics_keys = sorted(set(header))
+
+    def save(self) -> None:
+        if not self.metrics:
+            return
+        self._record_new_keys()
+        rows = _read_rows(self.metrics_file_path)[1] if os.path.isfile(self.metrics_file_path) else []
+        _write_rows(self.metrics_file_path, self.metrics_keys, rows + self.metrics)
+        self.metrics = []
 
 
 class RunCSVLogger(CSVLogger):
@@ -45,17 +74,8 @@ class RunCSVLogger(CSVLogger):
         path = os.path.join(self.log_dir, ExperimentWriter.NAME_METRICS_FILE)
         if not os.path.isfile(path):
             return 0
-        with open(path, newline="") as handle:
-            reader = csv.DictReader(handle)
-            fields, rows = reader.fieldnames or [], list(reader)
+        fields, rows = _read_rows(path)
         kept = [row for row in rows if int(float(row["step"])) <= step]
         if len(kept) < len(rows):
-
-            def write(tmp) -> None:
-                with open(tmp, "w", newline="") as handle:
-                    writer = csv.DictWriter(handle, fieldnames=fields)
-                    writer.writeheader()
-                    writer.writerows(kept)
-
-            atomic_write(path, write)
+            _write_rows(path, fields, kept)
         return len(rows) - len(kept)
