@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from textgan.models import native_kernels
-from textgan.models.highway import Highway, _highway_torch
+from textgan.models.highway import Dropout, Highway, _highway_torch, counter_words, dropout_bits_from_seed
 from textgan.models.max_over_time_conv import MaxOverTimeConv
 from textgan.models.relgan_discriminator import RelGANDiscriminator
 from textgan.models.seqgan_discriminator import SeqGANDiscriminator
@@ -120,26 +120,40 @@ def test_native_double_backward_matches_torch():
 
 
 @pytest.mark.skipif(not NATIVE, reason="no C compiler")
-@pytest.mark.parametrize("bias", [False, True])
-def test_fused_highway_equals_torch_with_the_same_dropout_mask(bias):
+@pytest.mark.parametrize("bias, features", [(False, 12), (True, 12), (False, 7)])
+def test_fused_highway_equals_torch_with_the_same_dropout_mask(bias, features):
+    """The kernel computes the counter-based mask words itself (7 features: rows start mid-word)."""
     torch.manual_seed(0)
     native, reference = (
-        Highway(12, bias=bias, dropout=0.25, backend="native"),
-        Highway(12, bias=bias, dropout=0.25),
+        Highway(features, bias=bias, dropout=0.25, backend="native"),
+        Highway(features, bias=bias, dropout=0.25),
     )
     reference.backend = "torch"
     reference.load_state_dict(native.state_dict())
-    x = torch.randn(5, 12, requires_grad=True)
+    x = torch.randn(5, features, requires_grad=True)
     outputs, grads = [], []
     for module in (native, reference):
         torch.manual_seed(3)
         out = module(x)
         outputs.append(out)
-        grads.append(torch.autograd.grad((out * torch.arange(12.0)).sum(), [x, *module.parameters()]))
+        grads.append(torch.autograd.grad((out * torch.arange(float(features))).sum(), [x, *module.parameters()]))
     assert torch.allclose(outputs[0], outputs[1], atol=1e-6)
     assert (outputs[0] == 0).float().mean() > 0.05  # dropout was applied
     for a, b in zip(*grads, strict=True):
         assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_dropout_masks_are_splitmix64_words_read_as_int16_lanes():
+    # splitmix64.c (Vigna), state 1234567: its first output is mix(1234567 + golden gamma) = word 0 here
+    assert int(counter_words(1234567, 1)) % 2**64 == 6457827717110365317
+    words = counter_words(99, 3)
+    bits = dropout_bits_from_seed(99, (2, 5))  # element e is 16-bit lane e % 4 of word e // 4, little-endian
+    for e in range(10):
+        lane = (int(words[e // 4]) % 2**64 >> (16 * (e % 4))) & 0xFFFF
+        assert int(bits.flatten()[e]) % 2**16 == lane
+    torch.manual_seed(0)
+    out = Dropout(0.25).train()(torch.ones(400, 100))
+    assert set(out.unique().tolist()) == {0.0, torch.tensor(4 / 3).item()} and abs((out == 0).float().mean() - 0.25) < 0.01
 
 
 @pytest.mark.skipif(not NATIVE, reason="no C compiler")

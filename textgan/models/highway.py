@@ -19,34 +19,63 @@ from torch import nn
 
 from textgan.models import native_kernels
 
+_GOLDEN, _MIX1, _MIX2 = (c - 2**64 for c in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB))
 
-def dropout_bits(shape: torch.Size | tuple[int, ...], p: float) -> tuple[torch.Tensor, int, float] | None:
-    """16 random bits per element for dropout with drop probability ``p``: (bits int16, threshold, scale).
 
-    An element is kept iff ``bits < threshold``, with probability ``q = round((1 - p) * 2**16) / 2**16``
-    (exact for p = 0.25), and then scaled by ``scale = 1 / q``. Four elements per 64-bit draw make the mask
-    about 10x cheaper than ``bernoulli_`` on a CPU. None when ``q`` rounds to 0 or 1 (use ``nn.Dropout``).
+def _shift_right(z: torch.Tensor, bits: int) -> torch.Tensor:
+    """Logical right shift of int64 words (torch's ``>>`` is arithmetic)."""
+    return (z >> bits) & ((1 << (64 - bits)) - 1)
+
+
+def counter_words(seed: int, count: int) -> torch.Tensor:
+    """Words ``0 .. count - 1`` of SplitMix64's stream ``seed``: ``splitmix64(seed + i)`` as int64 (wrapping).
+
+    The same function as ``splitmix64`` in ``native_kernels.c``, which computes the dropout words of a row
+    where it needs them, so the torch path reproduces the kernel's masks exactly.
+    """
+    z = torch.arange(count, dtype=torch.int64).add_(seed + _GOLDEN)
+    z = (z ^ _shift_right(z, 30)) * _MIX1
+    z = (z ^ _shift_right(z, 27)) * _MIX2
+    return z ^ _shift_right(z, 31)
+
+
+def dropout_levels(p: float) -> tuple[int, float] | None:
+    """(threshold, scale) of 16-bit dropout masks for drop probability ``p``; None when 16 bits cannot express it.
+
+    An element is kept iff its 16 random bits (as int16) are ``< threshold``, with probability
+    ``q = round((1 - p) * 2**16) / 2**16`` (exact for p = 0.25), and then scaled by ``scale = 1 / q``.
+    None when ``q`` rounds to 0 or 1 (use ``nn.Dropout``).
     """
     keep_levels = round((1.0 - p) * 65536)
     if not 0 < keep_levels < 65536:
         return None
+    return keep_levels - 32768, 65536 / keep_levels
+
+
+def dropout_seed() -> int:
+    """One draw from torch's random stream (so runs stay reproducible and resumable) naming a mask's words."""
+    return int(torch.randint(0, 2**62, (1,)))
+
+
+def dropout_bits_from_seed(seed: int, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
+    """The int16 bits of a mask of ``shape``: element ``e`` (row-major) is lane ``e % 4`` of word ``e // 4``."""
     count = int(torch.Size(shape).numel())
-    words = torch.randint(-(2**63), 2**63 - 1, ((count + 3) // 4,), dtype=torch.int64)
-    bits = words.view(torch.int16)[:count].view(shape)
-    return bits, keep_levels - 32768, 65536 / keep_levels
+    return counter_words(seed, (count + 3) // 4).view(torch.int16)[:count].view(shape)
 
 
 class Dropout(nn.Dropout):
-    """``nn.Dropout`` drawing its CPU masks with :func:`dropout_bits`; CUDA and in-place use go to torch's."""
+    """``nn.Dropout`` whose CPU masks are counter-based (:func:`dropout_bits_from_seed`, one draw of torch's
+    stream per call): the masks the native highway kernel computes in place; CUDA and in-place use go to torch's.
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        mask = None if x.device.type != "cpu" or self.inplace else dropout_bits(x.shape, self.p)
-        if mask is None:
+        levels = None if x.device.type != "cpu" or self.inplace else dropout_levels(self.p)
+        if levels is None:
             return super().forward(x)
-        bits, threshold, scale = mask
-        return torch.where(bits < threshold, x, 0.0) * scale
+        threshold, scale = levels
+        return torch.where(dropout_bits_from_seed(dropout_seed(), x.shape) < threshold, x, 0.0) * scale
 
 
 def _highway_torch(a: torch.Tensor, x: torch.Tensor, gate_bias: float) -> torch.Tensor:
@@ -68,55 +97,57 @@ def _kernel(direction: str, a: torch.Tensor):
 class _NativeHighway(torch.autograd.Function):
     """Fused gate + dropout: a (N, 2F) float32 / bfloat16, x (N, F) float32 -> (N, F) in a's type.
 
+    Dropout (``dropping``) keeps an element iff its bits of :func:`dropout_bits_from_seed` ``(seed)`` are below
+    ``threshold``: the kernel computes them where it needs them, each way, so no mask is drawn or stored.
     Under autocast (bfloat16 ``a``) the output is rounded to bfloat16 in the kernel, the cast the next product
     would make, and the gradient arriving from that product's backward (bfloat16) is read as it is: the same
     values as a float32 output cast by autocast, two (N, F) passes fewer.
     """
 
     @staticmethod
-    def forward(ctx, a, x, bits, threshold: int, scale: float, gate_bias: float) -> torch.Tensor:
+    def forward(ctx, a, x, dropping: bool, seed: int, threshold: int, scale: float, gate_bias: float):
         kernel = _kernel("forward", a)
         rows, features = x.shape
         out = torch.empty_like(x, dtype=a.dtype)
-        bits_ptr = None if bits is None else bits.data_ptr()
 
         def work(part: int, n0: int, n1: int) -> None:
             kernel(
-                a.data_ptr(), x.data_ptr(), bits_ptr, threshold, scale, gate_bias, n0, n1, features,
+                a.data_ptr(), x.data_ptr(), int(dropping), seed, threshold, scale, gate_bias, n0, n1, features,
                 out.data_ptr(),
             )  # fmt: skip
 
         native_kernels.parallel_rows(rows, work)
-        ctx.save_for_backward(a, x, bits)
-        ctx.threshold, ctx.scale, ctx.gate_bias = threshold, scale, gate_bias
+        ctx.save_for_backward(a, x)
+        ctx.dropping, ctx.seed, ctx.threshold, ctx.scale, ctx.gate_bias = dropping, seed, threshold, scale, gate_bias
         return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        a, x, bits = ctx.saved_tensors
+        a, x = ctx.saved_tensors
+        nothing = (None,) * 5
         if torch.is_grad_enabled():  # create_graph=True (WGAN-GP): differentiable torch maths
             transform, gate = a.float().chunk(2, dim=-1)
             t = torch.sigmoid(gate + ctx.gate_bias)
-            if bits is not None:
+            if ctx.dropping:
+                bits = dropout_bits_from_seed(ctx.seed, x.shape)
                 grad = torch.where(bits < ctx.threshold, grad, 0.0) * ctx.scale
             grad_a = torch.cat(
                 [grad * t * (transform > 0), grad * (torch.relu(transform) - x) * t * (1 - t)], -1
             )
-            return grad_a.to(a.dtype), grad * (1 - t), None, None, None, None
+            return grad_a.to(a.dtype), grad * (1 - t), *nothing
         kernel = _kernel("backward", a)
         rows, features = x.shape
         grad = grad.to(a.dtype).contiguous()
         grad_a, grad_x = torch.empty_like(a), torch.empty_like(x)
-        bits_ptr = None if bits is None else bits.data_ptr()
 
         def work(part: int, n0: int, n1: int) -> None:
             kernel(
-                a.data_ptr(), x.data_ptr(), bits_ptr, ctx.threshold, ctx.scale, ctx.gate_bias, n0, n1,
-                features, grad.data_ptr(), grad_a.data_ptr(), grad_x.data_ptr(),
+                a.data_ptr(), x.data_ptr(), int(ctx.dropping), ctx.seed, ctx.threshold, ctx.scale, ctx.gate_bias,
+                n0, n1, features, grad.data_ptr(), grad_a.data_ptr(), grad_x.data_ptr(),
             )  # fmt: skip
 
         native_kernels.parallel_rows(rows, work)
-        return grad_a, grad_x, None, None, None, None
+        return grad_a, grad_x, *nothing
 
 
 class Highway(nn.Module):
@@ -162,8 +193,8 @@ class Highway(nn.Module):
         a = a.reshape(-1, 2 * self.features)
         a = (a if a.dtype == torch.bfloat16 else a.float()).contiguous()  # (N, 2F)
         dropping = self.dropout.training and self.dropout.p > 0
-        mask = dropout_bits(x.shape, self.dropout.p) if dropping else None
-        if dropping and mask is None:  # p too close to 0 or 1 for 16-bit masks: torch's own dropout
+        levels = dropout_levels(self.dropout.p) if dropping else (0, 1.0)
+        if levels is None:  # p too close to 0 or 1 for 16-bit masks: torch's own dropout
             return self.dropout(_highway_torch(a, x, self.gate_bias)).view(shape)
-        bits, threshold, scale = mask or (None, 0, 1.0)
-        return _NativeHighway.apply(a, x, bits, threshold, scale, float(self.gate_bias)).view(shape)
+        seed = dropout_seed() if dropping else 0  # the draw the torch path's Dropout makes
+        return _NativeHighway.apply(a, x, dropping, seed, *levels, float(self.gate_bias)).view(shape)

@@ -154,14 +154,34 @@ static inline void to_bf16(uint16_t* p, int64_t i, float v) {  /* round to neare
     p[i] = (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
 }
 
+/* SplitMix64 (Steele, Lea and Flood, 2014): a counter-based generator, word i of stream `seed` is
+   splitmix64(seed + i); textgan.models.highway.counter_words is the same function in torch. */
+static inline uint64_t splitmix64(uint64_t z) {
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* The dropout bits of row n of an (N, F) tensor: element e = n F + f takes 16-bit lane e mod 4 of word e / 4
+   (torch's int16 view of the little-endian words), written to words[] (at least F / 4 + 2 entries); returns
+   the row's first element. */
+static inline const int16_t* dropout_row_bits(uint64_t seed, int64_t n, int64_t F, uint64_t* restrict words) {
+    const int64_t first = n * F, w0 = first >> 2, w1 = (first + F + 3) >> 2;
+    for (int64_t j = w0; j < w1; ++j) words[j - w0] = splitmix64(seed + (uint64_t)j);
+    return (const int16_t*)(const void*)words + (first & 3);
+}
+
 /* a = [x W_g + b_g | x W_t + b_t] (N, 2F), x (N, F): out = drop(x + t (g - x)) with g = relu(a_g),
-   t = sigmoid(a_t + gate_bias), drop(h) = keep ? h * scale : 0, keep = bits < threshold (all kept when
-   bits is NULL). The backward pass writes da (N, 2F, a's type) and dx (N, F). Branch-free loops vectorise. */
+   t = sigmoid(a_t + gate_bias), drop(h) = keep ? h * scale : 0, keep = bits < threshold with the bits of
+   dropout_row_bits(seed) (all kept when dropping is 0). The backward pass writes da (N, 2F, a's type) and
+   dx (N, F). Branch-free loops vectorise. */
 #define HIGHWAY_KERNELS(SUFFIX, AT, OSUFFIX, OT) \
-void highway_forward_##SUFFIX(const AT* restrict a, const float* restrict x, const int16_t* restrict bits, \
-                              int32_t threshold, float scale, float gate_bias, int64_t n0, int64_t n1, \
+void highway_forward_##SUFFIX(const AT* restrict a, const float* restrict x, int32_t dropping, \
+                              uint64_t seed, int32_t threshold, float scale, float gate_bias, int64_t n0, int64_t n1, \
                               int64_t F, OT* restrict out) { \
     float row[sizeof(OT) == sizeof(float) ? 1 : F]; /* a bfloat16 output is rounded from this row */ \
+    uint64_t words[F / 4 + 2]; \
     for (int64_t n = n0; n < n1; ++n) { \
         const AT* ar = a + n * 2 * F; \
         const float* xr = x + n * F; \
@@ -170,17 +190,18 @@ void highway_forward_##SUFFIX(const AT* restrict a, const float* restrict x, con
             const float t = sigmoid_f32(from_##SUFFIX(ar, F + f) + gate_bias); \
             o[f] = xr[f] + t * (relu_f32(from_##SUFFIX(ar, f)) - xr[f]); \
         } \
-        if (bits) { \
-            const int16_t* br = bits + n * F; \
+        if (dropping) { \
+            const int16_t* br = dropout_row_bits(seed, n, F, words); \
             for (int64_t f = 0; f < F; ++f) o[f] = br[f] < threshold ? o[f] * scale : 0.0f; \
         } \
         if (sizeof(OT) != sizeof(float)) \
             for (int64_t f = 0; f < F; ++f) to_##OSUFFIX(out, n * F + f, o[f]); \
     } \
 } \
-void highway_backward_##SUFFIX(const AT* restrict a, const float* restrict x, const int16_t* restrict bits, \
-                               int32_t threshold, float scale, float gate_bias, int64_t n0, int64_t n1, \
+void highway_backward_##SUFFIX(const AT* restrict a, const float* restrict x, int32_t dropping, \
+                               uint64_t seed, int32_t threshold, float scale, float gate_bias, int64_t n0, int64_t n1, \
                                int64_t F, const OT* restrict gout, AT* restrict da, float* restrict dx) { \
+    uint64_t words[F / 4 + 2]; \
     for (int64_t n = n0; n < n1; ++n) { \
         const AT* ar = a + n * 2 * F; \
         AT* dr = da + n * 2 * F; \
@@ -191,8 +212,8 @@ void highway_backward_##SUFFIX(const AT* restrict a, const float* restrict x, co
             for (int64_t f = 0; f < F; ++f) dxr[f] = from_##OSUFFIX(gout, n * F + f); \
             gh = dxr; \
         } \
-        if (bits) { \
-            const int16_t* br = bits + n * F; \
+        if (dropping) { \
+            const int16_t* br = dropout_row_bits(seed, n, F, words); \
             for (int64_t f = 0; f < F; ++f) dxr[f] = br[f] < threshold ? gh[f] * scale : 0.0f; \
             gh = dxr; \
         } \
@@ -270,12 +291,6 @@ TOKEN_LOGP_KERNELS(bf16, uint16_t)
    23 bits k give u = (k + 1/2) / 2^23, exactly representable and strictly inside (0, 1) (with 24 bits the
    largest would round to 1), and the standard Gumbel g = -log(-log u). Any row range of any
    thread draws the same numbers for the same (seed, index). */
-static inline uint64_t splitmix64(uint64_t z) {
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 /* Cephes' logf (about 1 ulp) for positive normal x, branch-free so that loops over it vectorise. */
 static inline float log_f32(float x) {
     int32_t i;
