@@ -5,6 +5,12 @@
 #include <stdint.h>
 #include <string.h>
 #include <float.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 typedef float vf __attribute__((vector_size(64)));
 typedef int32_t vi __attribute__((vector_size(64)));
@@ -78,6 +84,59 @@ void conv_max_forward(const float* x, int64_t n0, int64_t n1, int64_t row, int64
     }
 }
 
+#if defined(__AVX512F__)
+/* conv_max_backward for narrow rows (row <= 32 floats, RelGAN's T = 20 of width 1): the row lives in two
+   registers, so the gw gathers are permutes, and gv / start / gb are computed 16 channels at a time; gx is
+   summed as in the generic loop below (the same order, the same values). */
+static void conv_max_backward_narrow(const float* restrict x, int64_t n0, int64_t n1, int64_t row, int64_t step,
+                                     const float* restrict w, int64_t L, int64_t C, int64_t Cp,
+                                     const int32_t* restrict idx, const float* restrict out,
+                                     const float* restrict g, int64_t ld,
+                                     float* restrict gx, float* restrict gw, float* restrict gb) {
+    float gv[Cp];
+    int32_t start[Cp];
+    float part[4 * row];
+    const __m512i stepv = _mm512_set1_epi32((int32_t)step);
+    const __mmask16 lo_mask = row >= 16 ? 0xFFFF : (__mmask16)((1u << row) - 1);
+    const __mmask16 hi_mask = row <= 16 ? 0 : (__mmask16)((1u << (row - 16)) - 1);
+    for (int64_t n = n0; n < n1; ++n) {
+        const float* xr = x + n * row;
+        float* gxr = gx + n * row;
+        const __m512 xlo = _mm512_maskz_loadu_ps(lo_mask, xr);
+        const __m512 xhi = _mm512_maskz_loadu_ps(hi_mask, xr + 16);
+        for (int64_t cb = 0; cb < C; cb += 16) {
+            const __mmask16 m = C - cb >= 16 ? 0xFFFF : (__mmask16)((1u << (C - cb)) - 1);
+            const __m512 o = _mm512_maskz_loadu_ps(m, out + n * ld + cb);
+            const __m512 gg = _mm512_maskz_loadu_ps(m, g + n * ld + cb);
+            const __m512 gvv = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(o, _mm512_setzero_ps(), _CMP_GT_OQ), gg);
+            /* lanes past C: gv 0 and start 0 (gx adds nothing there), no gb / gw store */
+            const __m512i st = _mm512_mullo_epi32(_mm512_maskz_loadu_epi32(m, idx + n * ld + cb), stepv);
+            _mm512_storeu_ps(gv + cb, gvv);
+            _mm512_storeu_si512(start + cb, st);
+            _mm512_mask_storeu_ps(gb + cb, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, gb + cb), gvv));
+            for (int64_t l = 0; l < L; ++l) {
+                const __m512i at = _mm512_add_epi32(st, _mm512_set1_epi32((int32_t)l));
+                const __m512 xs = _mm512_permutex2var_ps(xlo, at, xhi);  /* x[start + l] */
+                float* gwl = gw + l * Cp + cb;
+                _mm512_mask_storeu_ps(gwl, m, _mm512_fmadd_ps(gvv, xs, _mm512_loadu_ps(gwl)));
+            }
+        }
+        for (int64_t i = 0; i < 4 * row; ++i) part[i] = 0.0f;
+        int64_t c = 0;
+        for (; c + 4 <= C; c += 4)
+            for (int64_t l = 0; l < L; ++l) {
+                part[start[c] + l] += gv[c] * w[l * Cp + c];
+                part[row + start[c + 1] + l] += gv[c + 1] * w[l * Cp + c + 1];
+                part[2 * row + start[c + 2] + l] += gv[c + 2] * w[l * Cp + c + 2];
+                part[3 * row + start[c + 3] + l] += gv[c + 3] * w[l * Cp + c + 3];
+            }
+        for (; c < C; ++c)
+            for (int64_t l = 0; l < L; ++l) part[start[c] + l] += gv[c] * w[l * Cp + c];
+        for (int64_t i = 0; i < row; ++i) gxr[i] += (part[i] + part[row + i]) + (part[2 * row + i] + part[3 * row + i]);
+    }
+}
+#endif
+
 /* Gradients through the ReLU and the argmax (gv = g where out > 0, else 0):
    gb[c] += gv[n, c]; gx[n, idx*step + l] += gv[n, c] w[l, c]; gw[l, c] += gv[n, c] x[n, idx*step + l].
    Branch-free (the ReLU pattern is unpredictable); the gw loop vectorises with gathers. */
@@ -86,6 +145,12 @@ void conv_max_backward(const float* restrict x, int64_t n0, int64_t n1, int64_t 
                        const int32_t* restrict idx, const float* restrict out, const float* restrict g,
                        int64_t ld,
                        float* restrict gx, float* restrict gw, float* restrict gb) {
+#if defined(__AVX512F__)
+    if (row <= 32) {
+        conv_max_backward_narrow(x, n0, n1, row, step, w, L, C, Cp, idx, out, g, ld, gx, gw, gb);
+        return;
+    }
+#endif
     float gv[C];
     int32_t start[C];
     float part[4 * row];
@@ -372,3 +437,30 @@ void gumbel_max_##SUFFIX(const AT* restrict logits, int64_t n0, int64_t n1, int6
 }
 GUMBEL_MAX_KERNELS(f32, float)
 GUMBEL_MAX_KERNELS(bf16, uint16_t)
+
+/* ------------------------------------------------------------------ row ranges on torch's OpenMP threads */
+/* Built with -fopenmp, this library resolves libgomp.so.1 to the copy torch has already loaded, so
+   run_parts(parts, work) calls work(0 .. parts - 1) on the threads torch's own operators use (already awake)
+   instead of a second pool competing with them for the cores. work is a ctypes callback: it takes the GIL only
+   to call a kernel, which releases it again. */
+typedef void (*part_callback)(int64_t part);
+int32_t openmp_build(void) {
+#if defined(_OPENMP)
+    return 1;
+#else
+    return 0;
+#endif
+}
+int32_t openmp_max_threads(void) {  /* torch.set_num_threads sets this too when the runtime is shared */
+#if defined(_OPENMP)
+    return (int32_t)omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+void run_parts(int64_t parts, part_callback work) {
+#if defined(_OPENMP)
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+#endif
+    for (int64_t p = 0; p < parts; ++p) work(p);
+}

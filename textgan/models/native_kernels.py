@@ -54,6 +54,7 @@ _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 
 _I64, _I32, _F32, _PTR, _U64 = ctypes.c_int64, ctypes.c_int32, ctypes.c_float, ctypes.c_void_p, ctypes.c_uint64
+_PART = ctypes.CFUNCTYPE(None, ctypes.c_int64)  # run_parts' callback: work on part p
 _SIGNATURES = {
     "conv_max_forward": [_PTR, _I64, _I64, _I64, _I64, _I64, _PTR, _I64, _I64, _I64, _PTR, _PTR, _PTR, _I64],
     "conv_max_backward": [_PTR, _I64, _I64, _I64, _I64, _PTR, _I64, _I64, _I64, _PTR, _PTR, _PTR, _I64]
@@ -109,7 +110,20 @@ def _build(compiler: str, flags: list[str], cache: Path) -> ctypes.CDLL:
     for name, argtypes in _SIGNATURES.items():
         function = getattr(library, name)
         function.argtypes, function.restype = argtypes, None
+    for name in ("openmp_build", "openmp_max_threads"):
+        getattr(library, name).argtypes, getattr(library, name).restype = [], ctypes.c_int32
+    library.run_parts.argtypes, library.run_parts.restype = [_I64, _PART], None
     return library
+
+
+def _torch_loaded_libgomp() -> bool:
+    """Whether ``libgomp.so.1`` is already loaded (torch's OpenMP runtime on Linux wheels): a ``-fopenmp`` build
+    then binds to that very copy (the dynamic linker resolves a loaded soname), sharing torch's threads."""
+    try:
+        ctypes.CDLL("libgomp.so.1", mode=getattr(os, "RTLD_NOLOAD", 4) | ctypes.RTLD_LOCAL)
+        return True
+    except OSError:
+        return False
 
 
 def library() -> ctypes.CDLL | None:
@@ -123,9 +137,12 @@ def library() -> ctypes.CDLL | None:
             return None
         compiler = os.environ.get("CC", "cc")
         cache = Path(os.environ.get("TEXTGAN_CACHE", Path.home() / ".cache" / "textgan")) / "native"
-        for flags in (["-O3", "-march=native"], ["-O3"]):
+        torch_openmp = _torch_loaded_libgomp()  # else a -fopenmp build would bring a second runtime: no OpenMP
+        candidates = [["-O3", "-march=native"], ["-O3"]]
+        for flags in [[*candidates[0], "-fopenmp"]] * torch_openmp + candidates:
             try:
                 _library = _build(compiler, flags, cache)
+                _library.shares_torch_threads = bool(_library.openmp_build())
                 return _library
             except (OSError, subprocess.SubprocessError):
                 continue
@@ -143,9 +160,10 @@ def available() -> bool:
 
 def parallel_rows(rows: int, work: Callable[[int, int, int], None], min_rows: int = 1) -> int:
     """Run ``work(part, n0, n1)`` on one contiguous row range per torch intra-op thread, in parallel, with at
-    least ``min_rows`` rows per range (handing work to the pool costs ~0.1 ms: small calls run in this thread).
+    least ``min_rows`` rows per range (handing work over costs time: small calls run in this thread).
 
-    Returns the number of parts (for per-thread partial sums).
+    The ranges run on torch's own OpenMP threads when the library shares torch's runtime (``run_parts``), else
+    on a thread pool of this module. Returns the number of parts (for per-thread partial sums).
     """
     global _pool, _pool_size
     workers = num_parts(rows, min_rows)
@@ -153,6 +171,20 @@ def parallel_rows(rows: int, work: Callable[[int, int, int], None], min_rows: in
     if workers == 1:
         work(0, *ranges[0])
         return 1
+    lib = library()
+    if lib is not None and lib.shares_torch_threads:
+        errors: list[BaseException] = []
+
+        def part(index: int) -> None:
+            try:
+                work(index, *ranges[index])
+            except BaseException as error:  # a ctypes callback cannot raise: carried out and raised below
+                errors.append(error)
+
+        lib.run_parts(workers, _PART(part))
+        if errors:
+            raise errors[0]
+        return workers
     with _lock:
         if _pool is None or _pool_size < workers:
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="textgan-native")
