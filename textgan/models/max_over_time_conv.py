@@ -29,6 +29,7 @@ from torch import nn
 from textgan.models import native_kernels
 
 NATIVE_MAX_TAPS = 16  # "auto" uses the native kernel up to this window size f * d
+NATIVE_MAX_LENGTH = 2**15 - 1  # and for sequences up to this length
 
 
 def conv_max_torch(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -40,11 +41,13 @@ def conv_max_torch(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 
 def _gather_backward(
-    x: torch.Tensor, step: int, weights: list[torch.Tensor], idx: torch.Tensor, out: torch.Tensor,
-    grad: torch.Tensor,
-) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:  # fmt: skip
-    """Differentiable gradients through the ReLU and the argmax (for double backward), the native maths."""
-    grad = grad * (out > 0)  # (N, C_total)
+    x: torch.Tensor, step: int, weights: list[torch.Tensor], idx: torch.Tensor, grad: torch.Tensor
+) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
+    """Differentiable gradients through the ReLU and the argmax (for double backward), the native maths.
+
+    ``idx`` is the kernel's: the argmax position where the ReLU is on, -1 where it is off."""
+    grad = grad * (idx >= 0)  # (N, C_total)
+    idx = idx.clamp_min(0)
     grad_x = torch.zeros_like(x)  # (N, row)
     grad_weights, sizes = [], [weight.shape[0] for weight in weights]
     for weight, index, g in zip(weights, idx.split(sizes, 1), grad.split(sizes, 1), strict=True):
@@ -65,7 +68,10 @@ def _pad_filter(weight: torch.Tensor) -> torch.Tensor:
 
 
 class _NativeConvMax(torch.autograd.Function):
-    """x (N, row) float32, bias (C_total,), filters (C_i, L_i) -> relu(max_t conv + bias) (N, C_total)."""
+    """x (N, row) float32, bias (C_total,), filters (C_i, L_i) -> relu(max_t conv + bias) (N, C_total).
+
+    The kernel keeps, per feature, the argmax position as int16, -1 where the ReLU is off: all the backward
+    pass reads besides the gradient (a quarter of the bytes of an int32 position and the output)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, step: int, bias: torch.Tensor, *weights: torch.Tensor) -> torch.Tensor:
@@ -77,7 +83,7 @@ class _NativeConvMax(torch.autograd.Function):
         padded = [_pad_filter(weight) for weight in weights]
         bias_values = bias.detach().float().contiguous()
         out = torch.empty(rows, total)
-        idx = torch.empty(rows, total, dtype=torch.int32)
+        idx = torch.empty(rows, total, dtype=torch.int16)
 
         def work(part: int, n0: int, n1: int) -> None:
             for weight, count, offset in zip(padded, channels, offsets, strict=True):
@@ -86,19 +92,19 @@ class _NativeConvMax(torch.autograd.Function):
                 lib.conv_max_forward(
                     x.data_ptr(), n0, n1, row, step, steps, weight.data_ptr(), taps, count, width,
                     bias_values.data_ptr() + 4 * offset, out.data_ptr() + 4 * offset,
-                    idx.data_ptr() + 4 * offset, total,
+                    idx.data_ptr() + 2 * offset, total,
                 )  # fmt: skip
 
         native_kernels.parallel_rows(rows, work)
-        ctx.save_for_backward(x, idx, out, *weights)
+        ctx.save_for_backward(x, idx, *weights)
         ctx.step, ctx.padded, ctx.channels, ctx.offsets = step, padded, channels, offsets
         return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        x, idx, out, *weights = ctx.saved_tensors
+        x, idx, *weights = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: build a graph of the gradients themselves
-            grad_x, grad_weights, grad_bias = _gather_backward(x, ctx.step, weights, idx, out, grad)
+            grad_x, grad_weights, grad_bias = _gather_backward(x, ctx.step, weights, idx, grad)
             return grad_x, None, grad_bias, *grad_weights
         lib = native_kernels.library()
         rows, row = x.shape
@@ -116,8 +122,7 @@ class _NativeConvMax(torch.autograd.Function):
             ):
                 lib.conv_max_backward(
                     x.data_ptr(), n0, n1, row, ctx.step, weight.data_ptr(), weight.shape[0], count,
-                    weight.shape[1], idx.data_ptr() + 4 * offset, out.data_ptr() + 4 * offset,
-                    grad.data_ptr() + 4 * offset, total, grad_x.data_ptr(), grad_w[part].data_ptr(),
+                    weight.shape[1], idx.data_ptr() + 2 * offset, grad.data_ptr() + 4 * offset, total, grad_x.data_ptr(), grad_w[part].data_ptr(),
                     grad_bias[part].data_ptr() + 4 * offset,
                 )  # fmt: skip
 
@@ -162,6 +167,8 @@ class MaxOverTimeConv(nn.Module):
         if self.backend == "torch" or x.device.type != "cpu" or x.dtype == torch.float64:
             return False
         if self.backend == "auto" and max(self.filter_sizes) * self.width > NATIVE_MAX_TAPS:
+            return False
+        if x.shape[-2] > NATIVE_MAX_LENGTH:  # the kernel keeps positions as int16
             return False
         if self.backend == "native" and not native_kernels.available():
             raise RuntimeError("backend='native' requested but the native CPU kernels could not be built")

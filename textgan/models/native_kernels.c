@@ -22,12 +22,14 @@ static inline vf load_vf(const float* p) { vf v; memcpy(&v, p, sizeof v); return
 
 /* ------------------------------------------------------------------ convolution + max over time */
 /* out[n, c] = relu(b[c] + max_t sum_{l < L} w[l, c] x[n, t * step + l]) over t < steps,
-   idx[n, c] = the first argmax t. x rows are `row` floats apart; w is (L, Cp) with Cp a multiple of BLOCK;
-   out and idx rows are `ld` apart. */
+   idx[n, c] = the first argmax t where out[n, c] > 0, -1 where the ReLU is off (the backward pass then reads
+   16 bits per feature, not the output as well). x rows are `row` floats apart; w is (L, Cp) with Cp a multiple
+   of BLOCK; out and idx rows are `ld` apart. steps <= 32767. */
+typedef int16_t vs __attribute__((vector_size(LANES * 2)));
 static inline __attribute__((always_inline)) void conv_max_rows(
     const float* restrict x, int64_t n0, int64_t n1, int64_t row, int64_t step, int64_t steps,
     const float* restrict w, const int64_t L, int64_t C, int64_t Cp, const float* restrict bias,
-    float* restrict out, int32_t* restrict idx, int64_t ld) {
+    float* restrict out, int16_t* restrict idx, int64_t ld) {
     for (int64_t n = n0; n < n1; ++n) {
         const float* xr = x + n * row;
         for (int64_t cb = 0; cb < Cp; cb += BLOCK) {
@@ -54,9 +56,11 @@ static inline __attribute__((always_inline)) void conv_max_rows(
             if (cb + BLOCK <= C) {
                 for (int j = 0; j < NVEC; ++j) {
                     const vf value = best[j] + load_vf(bias + cb + j * LANES);
-                    const vf positive = (vf)((vi)value & (value > 0.0f));
+                    const vi on = value > 0.0f;
+                    const vf positive = (vf)((vi)value & on);
+                    const vs at = __builtin_convertvector((arg[j] & on) | ~on, vs);  /* -1 where off */
                     memcpy(out + n * ld + cb + j * LANES, &positive, sizeof positive);
-                    memcpy(idx + n * ld + cb + j * LANES, &arg[j], sizeof arg[j]);
+                    memcpy(idx + n * ld + cb + j * LANES, &at, sizeof at);
                 }
             } else {
                 const float* scores = (const float*)best;
@@ -64,7 +68,7 @@ static inline __attribute__((always_inline)) void conv_max_rows(
                 for (int64_t c = cb; c < C; ++c) {
                     const float value = scores[c - cb] + bias[c];
                     out[n * ld + c] = value > 0.0f ? value : 0.0f;
-                    idx[n * ld + c] = args[c - cb];
+                    idx[n * ld + c] = value > 0.0f ? (int16_t)args[c - cb] : -1;
                 }
             }
         }
@@ -73,7 +77,7 @@ static inline __attribute__((always_inline)) void conv_max_rows(
 
 void conv_max_forward(const float* x, int64_t n0, int64_t n1, int64_t row, int64_t step, int64_t steps,
                       const float* w, int64_t L, int64_t C, int64_t Cp, const float* b,
-                      float* out, int32_t* idx, int64_t ld) {
+                      float* out, int16_t* idx, int64_t ld) {
     switch (L) {  /* constant tap counts let the compiler unroll the inner loop */
         case 1: conv_max_rows(x, n0, n1, row, step, steps, w, 1, C, Cp, b, out, idx, ld); break;
         case 2: conv_max_rows(x, n0, n1, row, step, steps, w, 2, C, Cp, b, out, idx, ld); break;
@@ -90,8 +94,7 @@ void conv_max_forward(const float* x, int64_t n0, int64_t n1, int64_t row, int64
    summed as in the generic loop below (the same order, the same values). */
 static void conv_max_backward_narrow(const float* restrict x, int64_t n0, int64_t n1, int64_t row, int64_t step,
                                      const float* restrict w, int64_t L, int64_t C, int64_t Cp,
-                                     const int32_t* restrict idx, const float* restrict out,
-                                     const float* restrict g, int64_t ld,
+                                     const int16_t* restrict idx, const float* restrict g, int64_t ld,
                                      float* restrict gx, float* restrict gw, float* restrict gb) {
     float gv[Cp];
     int32_t start[Cp];
@@ -106,17 +109,17 @@ static void conv_max_backward_narrow(const float* restrict x, int64_t n0, int64_
         const __m512 xhi = _mm512_maskz_loadu_ps(hi_mask, xr + 16);
         for (int64_t cb = 0; cb < C; cb += 16) {
             const __mmask16 m = C - cb >= 16 ? 0xFFFF : (__mmask16)((1u << (C - cb)) - 1);
-            const __m512 o = _mm512_maskz_loadu_ps(m, out + n * ld + cb);
-            const __m512 gg = _mm512_maskz_loadu_ps(m, g + n * ld + cb);
-            const __m512 gvv = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(o, _mm512_setzero_ps(), _CMP_GT_OQ), gg);
+            const __m512i at = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m, idx + n * ld + cb));
+            const __mmask16 on = _mm512_cmpge_epi32_mask(at, _mm512_setzero_si512()) & m;  /* ReLU on, c < C */
+            const __m512 gvv = _mm512_maskz_loadu_ps(on, g + n * ld + cb);
             /* lanes past C: gv 0 and start 0 (gx adds nothing there), no gb / gw store */
-            const __m512i st = _mm512_mullo_epi32(_mm512_maskz_loadu_epi32(m, idx + n * ld + cb), stepv);
+            const __m512i st = _mm512_maskz_mullo_epi32(on, at, stepv);
             _mm512_storeu_ps(gv + cb, gvv);
             _mm512_storeu_si512(start + cb, st);
             _mm512_mask_storeu_ps(gb + cb, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, gb + cb), gvv));
             for (int64_t l = 0; l < L; ++l) {
-                const __m512i at = _mm512_add_epi32(st, _mm512_set1_epi32((int32_t)l));
-                const __m512 xs = _mm512_permutex2var_ps(xlo, at, xhi);  /* x[start + l] */
+                const __m512i tap = _mm512_add_epi32(st, _mm512_set1_epi32((int32_t)l));
+                const __m512 xs = _mm512_permutex2var_ps(xlo, tap, xhi);  /* x[start + l] */
                 float* gwl = gw + l * Cp + cb;
                 _mm512_mask_storeu_ps(gwl, m, _mm512_fmadd_ps(gvv, xs, _mm512_loadu_ps(gwl)));
             }
@@ -137,17 +140,17 @@ static void conv_max_backward_narrow(const float* restrict x, int64_t n0, int64_
 }
 #endif
 
-/* Gradients through the ReLU and the argmax (gv = g where out > 0, else 0):
+/* Gradients through the ReLU and the argmax (gv = g where idx >= 0, i.e. out > 0, else 0):
    gb[c] += gv[n, c]; gx[n, idx*step + l] += gv[n, c] w[l, c]; gw[l, c] += gv[n, c] x[n, idx*step + l].
    Branch-free (the ReLU pattern is unpredictable); the gw loop vectorises with gathers. */
 void conv_max_backward(const float* restrict x, int64_t n0, int64_t n1, int64_t row, int64_t step,
                        const float* restrict w, int64_t L, int64_t C, int64_t Cp,
-                       const int32_t* restrict idx, const float* restrict out, const float* restrict g,
+                       const int16_t* restrict idx, const float* restrict g,
                        int64_t ld,
                        float* restrict gx, float* restrict gw, float* restrict gb) {
 #if defined(__AVX512F__)
     if (row <= 32) {
-        conv_max_backward_narrow(x, n0, n1, row, step, w, L, C, Cp, idx, out, g, ld, gx, gw, gb);
+        conv_max_backward_narrow(x, n0, n1, row, step, w, L, C, Cp, idx, g, ld, gx, gw, gb);
         return;
     }
 #endif
@@ -158,8 +161,9 @@ void conv_max_backward(const float* restrict x, int64_t n0, int64_t n1, int64_t 
         const float* xr = x + n * row;
         float* gxr = gx + n * row;
         for (int64_t c = 0; c < C; ++c) {
-            gv[c] = out[n * ld + c] > 0.0f ? g[n * ld + c] : 0.0f;
-            start[c] = idx[n * ld + c] * (int32_t)step;
+            const int32_t at = idx[n * ld + c];
+            gv[c] = at >= 0 ? g[n * ld + c] : 0.0f;
+            start[c] = at >= 0 ? at * (int32_t)step : 0;
             gb[c] += gv[c];
         }
         for (int64_t l = 0; l < L; ++l) {

@@ -57,8 +57,7 @@ _I64, _I32, _F32, _PTR, _U64 = ctypes.c_int64, ctypes.c_int32, ctypes.c_float, c
 _PART = ctypes.CFUNCTYPE(None, ctypes.c_int64)  # run_parts' callback: work on part p
 _SIGNATURES = {
     "conv_max_forward": [_PTR, _I64, _I64, _I64, _I64, _I64, _PTR, _I64, _I64, _I64, _PTR, _PTR, _PTR, _I64],
-    "conv_max_backward": [_PTR, _I64, _I64, _I64, _I64, _PTR, _I64, _I64, _I64, _PTR, _PTR, _PTR, _I64]
-    + [_PTR, _PTR, _PTR],
+    "conv_max_backward": [_PTR, _I64, _I64, _I64, _I64, _PTR, _I64, _I64, _I64, _PTR, _PTR, _I64, _PTR, _PTR, _PTR],
     "highway_forward_f32": [_PTR, _PTR, _I32, _U64, _I32, _F32, _F32, _I64, _I64, _I64, _PTR],
     "highway_forward_bf16": [_PTR, _PTR, _I32, _U64, _I32, _F32, _F32, _I64, _I64, _I64, _PTR],
     "highway_backward_f32": [_PTR, _PTR, _I32, _U64, _I32, _F32, _F32, _I64, _I64, _I64, _PTR, _PTR, _PTR],
