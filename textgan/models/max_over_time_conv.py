@@ -30,6 +30,7 @@ from textgan.models import native_kernels
 
 NATIVE_MAX_TAPS = 16  # "auto" uses the native kernel up to this window size f * d
 NATIVE_MAX_LENGTH = 2**15 - 1  # and for sequences up to this length
+BACKWARD_CHUNK = 256  # rows the backward kernel takes per call: a chunk's rows stay in cache across window sizes
 
 
 def conv_max_torch(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -117,14 +118,16 @@ class _NativeConvMax(torch.autograd.Function):
         grad_bias = torch.zeros(parts, total)
 
         def work(part: int, n0: int, n1: int) -> None:
-            for weight, count, offset, grad_w in zip(
-                ctx.padded, ctx.channels, ctx.offsets, grad_filters, strict=True
-            ):
-                lib.conv_max_backward(
-                    x.data_ptr(), n0, n1, row, ctx.step, weight.data_ptr(), weight.shape[0], count,
-                    weight.shape[1], idx.data_ptr() + 2 * offset, grad.data_ptr() + 4 * offset, total, grad_x.data_ptr(), grad_w[part].data_ptr(),
-                    grad_bias[part].data_ptr() + 4 * offset,
-                )  # fmt: skip
+            for c0 in range(n0, n1, BACKWARD_CHUNK):  # every window size over a chunk of rows, then the next
+                c1 = min(c0 + BACKWARD_CHUNK, n1)
+                for weight, count, offset, grad_w in zip(
+                    ctx.padded, ctx.channels, ctx.offsets, grad_filters, strict=True
+                ):
+                    lib.conv_max_backward(
+                        x.data_ptr(), c0, c1, row, ctx.step, weight.data_ptr(), weight.shape[0], count,
+                        weight.shape[1], idx.data_ptr() + 2 * offset, grad.data_ptr() + 4 * offset, total,
+                        grad_x.data_ptr(), grad_w[part].data_ptr(), grad_bias[part].data_ptr() + 4 * offset,
+                    )  # fmt: skip
 
         native_kernels.parallel_rows(rows, work)
         grad_weights = [g.sum(0)[:, :count].t() for g, count in zip(grad_filters, ctx.channels, strict=True)]
