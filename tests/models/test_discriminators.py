@@ -173,6 +173,33 @@ def test_fused_highway_reads_bfloat16_pre_activations():
     assert torch.allclose(x.grad, torch_grad, rtol=0.02, atol=1e-3)  # through the gate and the bf16 product
 
 
+@pytest.mark.skipif(not NATIVE, reason="no C compiler")
+@pytest.mark.parametrize("bias", [False, True])
+def test_fused_highway_product_under_autocast_gives_autocasts_values_and_gradients(bias):
+    """The fused node computes the product as autocast's nn.Linear does, and its gradients as autograd would."""
+    torch.manual_seed(0)
+    native, reference = Highway(24, bias=bias, dropout=0.25, backend="native"), Highway(24, bias=bias, dropout=0.25)
+    reference.backend = "torch"
+    reference.load_state_dict(native.state_dict())
+    x = torch.randn(9, 24).relu().requires_grad_()
+    results = []
+    for module in (native, reference):
+        torch.manual_seed(3)  # the same dropout mask
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = module(x)
+        grads = torch.autograd.grad((out.float() * torch.arange(24.0)).sum(), [x, *module.parameters()])
+        results.append((out, grads))
+    (out, grads), (expected, expected_grads) = results
+    assert out.dtype == torch.bfloat16 and torch.equal(out, expected.to(torch.bfloat16))
+    for grad, want in zip(grads, expected_grads, strict=True):
+        assert grad.dtype == want.dtype == torch.float32 and grad.is_contiguous()
+        assert torch.allclose(grad, want, rtol=0.02, atol=0.02)  # the same bf16 products, summed in other orders
+    with torch.no_grad():  # frozen weights (a generator step): only the input's gradient is computed
+        native.linear.weight.requires_grad_(False)
+    (x_grad,) = torch.autograd.grad(native(x).sum(), [x])
+    assert native.linear.weight.grad is None and torch.isfinite(x_grad).all()
+
+
 def test_autocast_bfloat16_stays_close_to_float32():
     discriminator = relgan().eval()
     tokens = torch.randint(0, V, (B, T))

@@ -94,18 +94,34 @@ def _kernel(direction: str, a: torch.Tensor):
     return getattr(native_kernels.library(), f"highway_{direction}_{'bf16' if a.dtype == torch.bfloat16 else 'f32'}")
 
 
-class _NativeHighway(torch.autograd.Function):
-    """Fused gate + dropout: a (N, 2F) float32 / bfloat16, x (N, F) float32 -> (N, F) in a's type.
+def _product_dtype(x: torch.Tensor, weight: torch.Tensor) -> torch.dtype | None:
+    """The dtype of the highway's product as ``nn.Linear`` would compute it here: bfloat16 under CPU bfloat16
+    autocast, float32 without autocast; None otherwise (the unfused path handles it)."""
+    if torch.is_autocast_enabled("cpu"):
+        return torch.bfloat16 if torch.get_autocast_dtype("cpu") == torch.bfloat16 else None
+    return torch.float32 if x.dtype == weight.dtype == torch.float32 else None
 
-    Dropout (``dropping``) keeps an element iff its bits of :func:`dropout_bits_from_seed` ``(seed)`` are below
-    ``threshold``: the kernel computes them where it needs them, each way, so no mask is drawn or stored.
-    Under autocast (bfloat16 ``a``) the output is rounded to bfloat16 in the kernel, the cast the next product
-    would make, and the gradient arriving from that product's backward (bfloat16) is read as it is: the same
-    values as a float32 output cast by autocast, two (N, F) passes fewer.
+
+class _NativeHighway(torch.autograd.Function):
+    """The highway's product and its fused gate + dropout as one node: x (N, F) float32 -> (N, F).
+
+    Forward: ``a = x W^T + b`` in ``dtype`` (bfloat16 under autocast, as ``nn.Linear`` computes it there), then
+    the kernel. Dropout (``dropping``) keeps an element iff its bits of :func:`dropout_bits_from_seed`
+    ``(seed)`` are below ``threshold``: the kernel computes them where it needs them, each way, so no mask is
+    drawn or stored. In bfloat16 the output is rounded to bfloat16 in the kernel (the cast the next product
+    would make) and the gradient arriving from that product's backward is read as it is.
+
+    Backward: the kernel gives the gradients of ``a`` and of the carry ``(1 - t) x``; the product's input
+    gradient is added into the latter in place (autograd would cast it to float32 and add it as a third
+    tensor), and the weight's gradient is computed as ``(x^T grad_a)^T``, the faster layout of that product
+    on a CPU, cast to float32 in the same pass that transposes it. The values are autocast's.
     """
 
     @staticmethod
-    def forward(ctx, a, x, dropping: bool, seed: int, threshold: int, scale: float, gate_bias: float):
+    def forward(ctx, x, weight, bias, dtype, dropping: bool, seed: int, threshold: int, scale: float, gate_bias):
+        with torch.autocast("cpu", enabled=False):
+            xp, wp = x.to(dtype), weight.to(dtype)
+            a = torch.nn.functional.linear(xp, wp, None if bias is None else bias.to(dtype)).contiguous()
         kernel = _kernel("forward", a)
         rows, features = x.shape
         out = torch.empty_like(x, dtype=a.dtype)
@@ -117,24 +133,17 @@ class _NativeHighway(torch.autograd.Function):
             )  # fmt: skip
 
         native_kernels.parallel_rows(rows, work)
-        ctx.save_for_backward(a, x)
+        ctx.save_for_backward(x, weight, bias, xp, wp, a)
         ctx.dropping, ctx.seed, ctx.threshold, ctx.scale, ctx.gate_bias = dropping, seed, threshold, scale, gate_bias
         return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        a, x = ctx.saved_tensors
-        nothing = (None,) * 5
+        x, weight, bias, xp, wp, a = ctx.saved_tensors
+        need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
+        nothing = (None,) * 6
         if torch.is_grad_enabled():  # create_graph=True (WGAN-GP): differentiable torch maths
-            transform, gate = a.float().chunk(2, dim=-1)
-            t = torch.sigmoid(gate + ctx.gate_bias)
-            if ctx.dropping:
-                bits = dropout_bits_from_seed(ctx.seed, x.shape)
-                grad = torch.where(bits < ctx.threshold, grad, 0.0) * ctx.scale
-            grad_a = torch.cat(
-                [grad * t * (transform > 0), grad * (torch.relu(transform) - x) * t * (1 - t)], -1
-            )
-            return grad_a.to(a.dtype), grad * (1 - t), *nothing
+            return (*_differentiable_backward(ctx, x, weight, bias, a.dtype, grad), *nothing)
         kernel = _kernel("backward", a)
         rows, features = x.shape
         grad = grad.to(a.dtype).contiguous()
@@ -147,7 +156,31 @@ class _NativeHighway(torch.autograd.Function):
             )  # fmt: skip
 
         native_kernels.parallel_rows(rows, work)
-        return grad_a, grad_x, *nothing
+        grad_weight = grad_bias = None
+        with torch.autocast("cpu", enabled=False):
+            if need_x:
+                grad_x.add_(grad_a @ wp)  # the product's input gradient, read in its dtype
+            if need_weight:
+                grad_weight = (xp.t() @ grad_a).t().to(weight.dtype, memory_format=torch.contiguous_format)
+            if need_bias and bias is not None:
+                grad_bias = grad_a.sum(0).to(bias.dtype)
+        return grad_x if need_x else None, grad_weight, grad_bias, *nothing
+
+
+def _differentiable_backward(ctx, x, weight, bias, dtype, grad):
+    """The gradients of x, weight and bias as torch operations on the inputs, so they can be differentiated."""
+    a = torch.nn.functional.linear(x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype))
+    transform, gate = a.float().chunk(2, dim=-1)
+    t = torch.sigmoid(gate + ctx.gate_bias)
+    grad = grad.float()
+    if ctx.dropping:
+        grad = torch.where(dropout_bits_from_seed(ctx.seed, x.shape) < ctx.threshold, grad, 0.0) * ctx.scale
+    grad_a = torch.cat([grad * t * (transform > 0), grad * (torch.relu(transform) - x) * t * (1 - t)], -1)
+    grad_a = grad_a.to(dtype)
+    grad_x = grad * (1 - t) + (grad_a @ weight.to(dtype)).float()
+    grad_weight = (grad_a.t() @ x.to(dtype)).to(weight.dtype)
+    grad_bias = None if bias is None else grad_a.sum(0).to(bias.dtype)
+    return grad_x, grad_weight, grad_bias
 
 
 class Highway(nn.Module):
@@ -185,16 +218,13 @@ class Highway(nn.Module):
         return native_kernels.available()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a = self.linear(x)  # (..., 2F) = [transform | gate] pre-activations
-        if not self.uses_native(x):
-            return self.dropout(_highway_torch(a, x, self.gate_bias))
-        shape = x.shape
-        x = x.float().reshape(-1, self.features).contiguous()  # (N, F)
-        a = a.reshape(-1, 2 * self.features)
-        a = (a if a.dtype == torch.bfloat16 else a.float()).contiguous()  # (N, 2F)
+        dtype = _product_dtype(x, self.linear.weight) if self.uses_native(x) else None
         dropping = self.dropout.training and self.dropout.p > 0
         levels = dropout_levels(self.dropout.p) if dropping else (0, 1.0)
-        if levels is None:  # p too close to 0 or 1 for 16-bit masks: torch's own dropout
-            return self.dropout(_highway_torch(a, x, self.gate_bias)).view(shape)
+        if dtype is None or levels is None:  # torch's maths (p too close to 0 or 1 for 16-bit masks: its dropout)
+            return self.dropout(_highway_torch(self.linear(x), x, self.gate_bias))
+        shape = x.shape
+        x = x.float().reshape(-1, self.features).contiguous()  # (N, F)
         seed = dropout_seed() if dropping else 0  # the draw the torch path's Dropout makes
-        return _NativeHighway.apply(a, x, dropping, seed, *levels, float(self.gate_bias)).view(shape)
+        weight, bias, gate_bias = self.linear.weight, self.linear.bias, float(self.gate_bias)
+        return _NativeHighway.apply(x, weight, bias, dtype, dropping, seed, *levels, gate_bias).view(shape)
