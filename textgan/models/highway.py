@@ -8,8 +8,10 @@ probability 0.75 (Srivastava et al., 2015, as written in their shared ``highway`
 ``W_g`` and ``W_t`` are stored as the two halves of one (2F, F) linear, so one matrix product serves both: on
 RelGAN's (8192, 1200) features it is the discriminator's most expensive layer. On a CPU the dozen elementwise
 passes that follow it in torch are fused into one pass each way by a kernel of
-:mod:`textgan.models.native_kernels` (bf16 pre-activations under autocast included); elsewhere, or without the
-kernels, the same maths runs in torch, with the same dropout masks.
+:mod:`textgan.models.native_kernels` (bf16 pre-activations under autocast included), and the product and the
+kernel form one autograd node (:class:`_NativeHighway`); elsewhere, or without the kernels, the same maths runs
+in torch, with the same dropout masks: counter-based (SplitMix64 words of one seed drawn from torch's stream,
+:func:`dropout_bits_from_seed`), so the kernel computes them where it needs them instead of reading a mask.
 """
 
 from __future__ import annotations
