@@ -115,8 +115,9 @@ class _NativeHighway(torch.autograd.Function):
 
     Backward: the kernel gives the gradients of ``a`` and of the carry ``(1 - t) x``; the product's input
     gradient is added into the latter in place (autograd would cast it to float32 and add it as a third
-    tensor), and the weight's gradient is computed as ``(x^T grad_a)^T``, the faster layout of that product
-    on a CPU, cast to float32 in the same pass that transposes it. The values are autocast's.
+    tensor), and in bfloat16 the weight's gradient is computed as ``(x^T grad_a)^T``, the faster layout of that
+    product on a CPU (~10 % at oracle size), cast to float32 in the same pass that transposes it. The values
+    are autocast's.
     """
 
     @staticmethod
@@ -162,7 +163,9 @@ class _NativeHighway(torch.autograd.Function):
         with torch.autocast("cpu", enabled=False):
             if need_x:
                 grad_x.add_(grad_a @ wp)  # the product's input gradient, read in its dtype
-            if need_weight:
+            if need_weight and a.dtype == weight.dtype:
+                grad_weight = grad_a.t() @ xp
+            elif need_weight:  # bfloat16: this layout runs faster, and the cast to float32 transposes it back
                 grad_weight = (xp.t() @ grad_a).t().to(weight.dtype, memory_format=torch.contiguous_format)
             if need_bias and bias is not None:
                 grad_bias = grad_a.sum(0).to(bias.dtype)
