@@ -66,6 +66,8 @@ def test_the_kernels_share_torchs_openmp_runtime_where_torch_uses_libgomp(two_th
     if not native_kernels._torch_loaded_libgomp():
         assert not library.shares_torch_threads  # no second OpenMP runtime of our own: the thread pool
         pytest.skip("this torch does not use libgomp")
+    if not library.openmp_build():
+        pytest.skip("the C compiler could not build with -fopenmp (the thread pool serves)")
     assert library.shares_torch_threads
     assert library.openmp_max_threads() == 2
     torch.set_num_threads(1)
