@@ -27,13 +27,18 @@ def record_parts(rows: int, min_rows: int = 1):
     return native_kernels.parallel_rows(rows, work, min_rows), seen
 
 
-@needs_native
-@pytest.mark.parametrize("shared", [True, False], ids=["torch's OpenMP threads", "own thread pool"])
-def test_each_part_gets_its_contiguous_row_range(two_threads, monkeypatch, shared):
+@pytest.fixture(params=[True, False], ids=["torch's OpenMP threads", "own thread pool"])
+def shared(request, two_threads, monkeypatch):
+    """Run the parts on torch's OpenMP threads (where this build can) or on the module's thread pool."""
     library = native_kernels.library()
-    if shared and not library.shares_torch_threads:
+    if request.param and not library.shares_torch_threads:
         pytest.skip("this build does not share torch's OpenMP runtime")
-    monkeypatch.setattr(library, "shares_torch_threads", shared)
+    monkeypatch.setattr(library, "shares_torch_threads", request.param)
+    return request.param
+
+
+@needs_native
+def test_each_part_gets_its_contiguous_row_range(shared):
     parts, seen = record_parts(11)
     assert parts == 2 and sorted(seen) == [0, 1]
     assert (seen[0][:2], seen[1][:2]) == ((0, 5), (5, 11))
@@ -44,12 +49,7 @@ def test_each_part_gets_its_contiguous_row_range(two_threads, monkeypatch, share
 
 
 @needs_native
-@pytest.mark.parametrize("shared", [True, False], ids=["torch's OpenMP threads", "own thread pool"])
-def test_an_error_inside_a_part_reaches_the_caller(two_threads, monkeypatch, shared):
-    library = native_kernels.library()
-    if shared and not library.shares_torch_threads:
-        pytest.skip("this build does not share torch's OpenMP runtime")
-    monkeypatch.setattr(library, "shares_torch_threads", shared)
+def test_an_error_inside_a_part_reaches_the_caller(shared):
 
     def work(part: int, n0: int, n1: int) -> None:
         if part == 1:

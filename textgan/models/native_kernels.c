@@ -88,10 +88,30 @@ void conv_max_forward(const float* x, int64_t n0, int64_t n1, int64_t row, int64
     }
 }
 
+/* gx[start[c] + l] += gv[c] w[l, c] over channels c < C and taps l < L, for one row of `row` floats: every
+   channel adds into the same few positions, so one running sum per position would be a chain of dependent
+   additions; four partial rows (by channel mod 4, in part[4 * row]) keep four chains in flight. */
+static inline void conv_max_backward_gx(const float* restrict gv, const int32_t* restrict start,
+                                        const float* restrict w, int64_t L, int64_t C, int64_t Cp, int64_t row,
+                                        float* restrict part, float* restrict gxr) {
+    for (int64_t i = 0; i < 4 * row; ++i) part[i] = 0.0f;
+    int64_t c = 0;
+    for (; c + 4 <= C; c += 4)
+        for (int64_t l = 0; l < L; ++l) {
+            part[start[c] + l] += gv[c] * w[l * Cp + c];
+            part[row + start[c + 1] + l] += gv[c + 1] * w[l * Cp + c + 1];
+            part[2 * row + start[c + 2] + l] += gv[c + 2] * w[l * Cp + c + 2];
+            part[3 * row + start[c + 3] + l] += gv[c + 3] * w[l * Cp + c + 3];
+        }
+    for (; c < C; ++c)
+        for (int64_t l = 0; l < L; ++l) part[start[c] + l] += gv[c] * w[l * Cp + c];
+    for (int64_t i = 0; i < row; ++i) gxr[i] += (part[i] + part[row + i]) + (part[2 * row + i] + part[3 * row + i]);
+}
+
 #if defined(__AVX512F__)
 /* conv_max_backward for narrow rows (row <= 32 floats, RelGAN's T = 20 of width 1): the row lives in two
    registers, so the gw gathers are permutes, and gv / start / gb are computed 16 channels at a time; gx is
-   summed as in the generic loop below (the same order, the same values). */
+   summed by the generic version's conv_max_backward_gx (the same order, the same values). */
 static void conv_max_backward_narrow(const float* restrict x, int64_t n0, int64_t n1, int64_t row, int64_t step,
                                      const float* restrict w, int64_t L, int64_t C, int64_t Cp,
                                      const int16_t* restrict idx, const float* restrict g, int64_t ld,
@@ -124,18 +144,7 @@ static void conv_max_backward_narrow(const float* restrict x, int64_t n0, int64_
                 _mm512_mask_storeu_ps(gwl, m, _mm512_fmadd_ps(gvv, xs, _mm512_loadu_ps(gwl)));
             }
         }
-        for (int64_t i = 0; i < 4 * row; ++i) part[i] = 0.0f;
-        int64_t c = 0;
-        for (; c + 4 <= C; c += 4)
-            for (int64_t l = 0; l < L; ++l) {
-                part[start[c] + l] += gv[c] * w[l * Cp + c];
-                part[row + start[c + 1] + l] += gv[c + 1] * w[l * Cp + c + 1];
-                part[2 * row + start[c + 2] + l] += gv[c + 2] * w[l * Cp + c + 2];
-                part[3 * row + start[c + 3] + l] += gv[c + 3] * w[l * Cp + c + 3];
-            }
-        for (; c < C; ++c)
-            for (int64_t l = 0; l < L; ++l) part[start[c] + l] += gv[c] * w[l * Cp + c];
-        for (int64_t i = 0; i < row; ++i) gxr[i] += (part[i] + part[row + i]) + (part[2 * row + i] + part[3 * row + i]);
+        conv_max_backward_gx(gv, start, w, L, C, Cp, row, part, gxr);
     }
 }
 #endif
@@ -170,20 +179,7 @@ void conv_max_backward(const float* restrict x, int64_t n0, int64_t n1, int64_t 
             float* gwl = gw + l * Cp;
             for (int64_t c = 0; c < C; ++c) gwl[c] += gv[c] * xr[start[c] + l];
         }
-        /* gx: every channel adds into the same few positions, so one running sum per position would be a
-           chain of dependent additions; four partial rows (by channel mod 4) keep four chains in flight */
-        for (int64_t i = 0; i < 4 * row; ++i) part[i] = 0.0f;
-        int64_t c = 0;
-        for (; c + 4 <= C; c += 4)
-            for (int64_t l = 0; l < L; ++l) {
-                part[start[c] + l] += gv[c] * w[l * Cp + c];
-                part[row + start[c + 1] + l] += gv[c + 1] * w[l * Cp + c + 1];
-                part[2 * row + start[c + 2] + l] += gv[c + 2] * w[l * Cp + c + 2];
-                part[3 * row + start[c + 3] + l] += gv[c + 3] * w[l * Cp + c + 3];
-            }
-        for (; c < C; ++c)
-            for (int64_t l = 0; l < L; ++l) part[start[c] + l] += gv[c] * w[l * Cp + c];
-        for (int64_t i = 0; i < row; ++i) gxr[i] += (part[i] + part[row + i]) + (part[2 * row + i] + part[3 * row + i]);
+        conv_max_backward_gx(gv, start, w, L, C, Cp, row, part, gxr);
     }
 }
 
