@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import errno
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -37,3 +40,15 @@ def test_a_failed_first_write_says_nothing_was_written(tmp_path):
 def test_a_complete_write_replaces_the_file(tmp_path):
     path = atomic_torch_save({"x": torch.arange(3)}, tmp_path / "sub" / "file.pt")
     assert torch.equal(torch.load(path)["x"], torch.arange(3))
+
+
+def test_a_writer_killed_mid_write_leaves_nothing_behind_once_the_target_is_written_again(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = tmp_path / f".sample[1].txt.tmp-{dead.pid}"  # brackets: the name is matched literally
+    live = tmp_path / f".sample[1].txt.tmp-{os.getppid()}"  # a writer still running keeps its file
+    other = tmp_path / f".other.txt.tmp-{dead.pid}"  # another target's file waits for that target's write
+    for path in (orphan, live, other):
+        path.write_text("half a file")
+    atomic_write_text(tmp_path / "sample[1].txt", "whole\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name, "sample[1].txt"])

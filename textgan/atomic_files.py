@@ -2,11 +2,13 @@
 
 Every helper writes to a temporary sibling of the target (same folder, so the same file system) and rename it
 into place, so a failed or interrupted write leaves an existing target untouched and a concurrent reader never
-loads a half-written file.
+loads a half-written file. A process killed mid-write leaves its temporary file behind; the next write of the
+same target removes the temporary files of processes no longer alive on this host.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -27,6 +29,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphaned_temporaries(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         write(tmp)
@@ -38,6 +41,34 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def remove_orphaned_temporaries(path: str | Path) -> list[Path]:
+    """Delete ``path``'s temporary siblings left by writers that were killed; returns what was deleted.
+
+    A temporary file is orphaned when the process named in it no longer runs on this host (a resumed run after a
+    kill during a write). Files of live processes, and names that do not parse, are left alone.
+    """
+    path = Path(path)
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.tmp-*"):
+        pid = tmp.name.rpartition("-")[2]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: another user's live process
+        return True
+    return True
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
