@@ -100,6 +100,28 @@ def test_fast_convolution_equals_a_naive_conv2d(backend, num_rep):
 
 
 @pytest.mark.skipif(not NATIVE, reason="no C compiler")
+@pytest.mark.parametrize("length, width", [(20, 1), (32, 1), (16, 2), (40, 1)])
+def test_native_convolution_gradients_equal_torchs_for_every_window_and_row_width(length, width):
+    """Rows of up to 32 floats take the narrow backward (windows of up to 8 taps sum the input's gradient by
+    window start; 9 to 16 taps by channel); 40 floats the generic one. Windows start anywhere in the row."""
+    torch.manual_seed(3)
+    sizes = [1, 2, 5, 8, 9, 16] if length * width >= 32 else [1, 2, 5, 8]
+    modules = {backend: MaxOverTimeConv(width, sizes, [37] * len(sizes), backend) for backend in ("native", "torch")}
+    modules["torch"].load_state_dict(modules["native"].state_dict())
+    x = torch.randn(67, length, width)
+    weight = torch.randn(67, 37 * len(sizes))
+    grads = {}
+    for backend, module in modules.items():
+        inputs = x.clone().requires_grad_()
+        out = module(inputs)
+        grads[backend] = torch.autograd.grad((out * weight).sum(), [inputs, *module.parameters()])
+        grads[backend + " out"] = out
+    assert torch.allclose(grads["native out"], grads["torch out"], atol=1e-5)
+    for native, reference in zip(grads["native"], grads["torch"], strict=True):
+        assert torch.allclose(native, reference, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.skipif(not NATIVE, reason="no C compiler")
 def test_native_double_backward_matches_torch():
     """WGAN-GP differentiates gradients: the native ops switch to differentiable torch maths there."""
     results = []

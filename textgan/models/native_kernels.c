@@ -109,9 +109,56 @@ static inline void conv_max_backward_gx(const float* restrict gv, const int32_t*
 }
 
 #if defined(__AVX512F__)
+/* gx of one narrow row (row <= 32 floats, taps L <= 8) without scattering L scalars per channel: first
+   p[s] = sum of gv[c] wt[c] over the channels whose window starts at s (wt[c] = the filter column w[., c]
+   zero-padded to 8 floats: one 256-bit fused multiply-add per channel, into four tables by channel mod 4 so
+   four chains of dependent additions run at once; 256-bit, because the tables' loads read the stores just made
+   and those forward faster than 512-bit ones), then gx[s + l] += p[s][l] for every start s, each p[s] rotated
+   to offset s and added into the row's two registers under masks. The sums have one fixed order: channel,
+   table, start (thread-count independent). `tables` holds 4 x 32 vectors of 8 floats. */
+#define GX_TAPS 8
+static inline void conv_max_backward_gx_narrow(const float* restrict gv, const int32_t* restrict start,
+                                               const float* restrict wt, int64_t L, int64_t C, int64_t row,
+                                               __m256* restrict tables, __mmask16 lo_mask, __mmask16 hi_mask,
+                                               float* restrict gxr) {
+    const int64_t starts = row - L + 1;
+    __m256* restrict t0 = tables;
+    __m256* restrict t1 = tables + 32;
+    __m256* restrict t2 = tables + 64;
+    __m256* restrict t3 = tables + 96;
+    for (int64_t s = 0; s < starts; ++s) t0[s] = t1[s] = t2[s] = t3[s] = _mm256_setzero_ps();
+#define GX_ADD(T, C) T[start[C]] = _mm256_fmadd_ps(_mm256_set1_ps(gv[C]), _mm256_load_ps(wt + GX_TAPS * (C)), T[start[C]])
+    int64_t c = 0;
+    for (; c + 4 <= C; c += 4) {
+        GX_ADD(t0, c);
+        GX_ADD(t1, c + 1);
+        GX_ADD(t2, c + 2);
+        GX_ADD(t3, c + 3);
+    }
+    for (; c < C; ++c) GX_ADD(t0, c);
+#undef GX_ADD
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i fifteen = _mm512_set1_epi32(15);
+    __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+    for (int64_t s = 0; s < starts; ++s) {
+        const __m256 sum = _mm256_add_ps(_mm256_add_ps(t0[s], t1[s]), _mm256_add_ps(t2[s], t3[s]));
+        /* lane j of the rotated vector holds p[s][(j - s) mod 16] (zero past 8): position j (low register)
+           or 16 + j (high register) */
+        const __m512i from = _mm512_and_si512(_mm512_sub_epi32(lane, _mm512_set1_epi32((int32_t)s)), fifteen);
+        const __m512 v = _mm512_permutexvar_ps(from, _mm512_zextps256_ps512(sum));
+        const uint32_t at = 0xFFFFu << s;  /* positions s .. s + 15 of the row's 32 */
+        lo = _mm512_mask_add_ps(lo, (__mmask16)at, lo, v);
+        hi = _mm512_mask_add_ps(hi, (__mmask16)(at >> 16), hi, v);
+    }
+    _mm512_mask_storeu_ps(gxr, lo_mask, _mm512_add_ps(_mm512_maskz_loadu_ps(lo_mask, gxr), lo));
+    _mm512_mask_storeu_ps(gxr + 16, hi_mask, _mm512_add_ps(_mm512_maskz_loadu_ps(hi_mask, gxr + 16), hi));
+}
+
 /* conv_max_backward for narrow rows (row <= 32 floats, RelGAN's T = 20 of width 1): the row lives in two
    registers, so the gw gathers are permutes, and gv / start / gb are computed 16 channels at a time; gx is
-   summed by the generic version's conv_max_backward_gx (the same order, the same values). */
+   summed by conv_max_backward_gx_narrow when the filter has at most GX_TAPS taps and its column table fits
+   the stack (GX_MAX_CHANNELS), else by the generic version's conv_max_backward_gx. */
+#define GX_MAX_CHANNELS 4096
 static void conv_max_backward_narrow(const float* restrict x, int64_t n0, int64_t n1, int64_t row, int64_t step,
                                      const float* restrict w, int64_t L, int64_t C, int64_t Cp,
                                      const int16_t* restrict idx, const float* restrict g, int64_t ld,
@@ -119,6 +166,12 @@ static void conv_max_backward_narrow(const float* restrict x, int64_t n0, int64_
     float gv[Cp];
     int32_t start[Cp];
     float part[4 * row];
+    const int vector_gx = L <= GX_TAPS && Cp <= GX_MAX_CHANNELS;
+    float wt[vector_gx ? GX_TAPS * Cp : GX_TAPS] __attribute__((aligned(32)));
+    __m256 tables[4 * 32];
+    if (vector_gx)
+        for (int64_t c = 0; c < Cp; ++c)
+            for (int64_t l = 0; l < GX_TAPS; ++l) wt[GX_TAPS * c + l] = l < L ? w[l * Cp + c] : 0.0f;
     const __m512i stepv = _mm512_set1_epi32((int32_t)step);
     const __mmask16 lo_mask = row >= 16 ? 0xFFFF : (__mmask16)((1u << row) - 1);
     const __mmask16 hi_mask = row <= 16 ? 0 : (__mmask16)((1u << (row - 16)) - 1);
@@ -144,7 +197,10 @@ static void conv_max_backward_narrow(const float* restrict x, int64_t n0, int64_
                 _mm512_mask_storeu_ps(gwl, m, _mm512_fmadd_ps(gvv, xs, _mm512_loadu_ps(gwl)));
             }
         }
-        conv_max_backward_gx(gv, start, w, L, C, Cp, row, part, gxr);
+        if (vector_gx)
+            conv_max_backward_gx_narrow(gv, start, wt, L, C, row, tables, lo_mask, hi_mask, gxr);
+        else
+            conv_max_backward_gx(gv, start, w, L, C, Cp, row, part, gxr);
     }
 }
 #endif
