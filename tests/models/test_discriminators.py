@@ -122,6 +122,25 @@ def test_native_convolution_gradients_equal_torchs_for_every_window_and_row_widt
 
 
 @pytest.mark.skipif(not NATIVE, reason="no C compiler")
+def test_native_convolution_under_autocast_returns_its_float32_features_rounded_to_bfloat16():
+    """Autocast's output type for a convolution; the sums stay float32 and the bf16 gradient is read exactly."""
+    conv = MaxOverTimeConv(1, [2, 3, 5], [70, 5, 9], "native")
+    x = torch.randn(13, 20, 1)
+    grad = torch.randn(13, 84).to(torch.bfloat16)
+    results = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        inputs = x.clone().requires_grad_()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+            out = conv(inputs)
+        grads = torch.autograd.grad(out, [inputs, *conv.parameters()], grad.to(out.dtype))
+        results[dtype] = (out, grads)
+    (exact, exact_grads), (low, low_grads) = results[torch.float32], results[torch.bfloat16]
+    assert low.dtype == torch.bfloat16 and torch.equal(low, exact.to(torch.bfloat16))
+    for a, b in zip(low_grads, exact_grads, strict=True):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.skipif(not NATIVE, reason="no C compiler")
 def test_native_double_backward_matches_torch():
     """WGAN-GP differentiates gradients: the native ops switch to differentiable torch maths there."""
     results = []
@@ -197,13 +216,14 @@ def test_fused_highway_reads_bfloat16_pre_activations():
 
 @pytest.mark.skipif(not NATIVE, reason="no C compiler")
 @pytest.mark.parametrize("bias", [False, True])
-def test_fused_highway_product_under_autocast_gives_autocasts_values_and_gradients(bias):
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])  # bf16: the native convolution's features
+def test_fused_highway_product_under_autocast_gives_autocasts_values_and_gradients(bias, dtype):
     """The fused node computes the product as autocast's nn.Linear does, and its gradients as autograd would."""
     torch.manual_seed(0)
     native, reference = Highway(24, bias=bias, dropout=0.25, backend="native"), Highway(24, bias=bias, dropout=0.25)
     reference.backend = "torch"
     reference.load_state_dict(native.state_dict())
-    x = torch.randn(9, 24).relu().requires_grad_()
+    x = torch.randn(9, 24).relu().to(dtype).requires_grad_()
     results = []
     for module in (native, reference):
         torch.manual_seed(3)  # the same dropout mask
@@ -213,12 +233,14 @@ def test_fused_highway_product_under_autocast_gives_autocasts_values_and_gradien
         results.append((out, grads))
     (out, grads), (expected, expected_grads) = results
     assert out.dtype == torch.bfloat16 and torch.equal(out, expected.to(torch.bfloat16))
+    assert grads[0].dtype == expected_grads[0].dtype == dtype
     for grad, want in zip(grads, expected_grads, strict=True):
-        assert grad.dtype == want.dtype == torch.float32 and grad.is_contiguous()
+        assert grad.dtype == want.dtype and grad.is_contiguous()
         assert torch.allclose(grad, want, rtol=0.02, atol=0.02)  # the same bf16 products, summed in other orders
     with torch.no_grad():  # frozen weights (a generator step): only the input's gradient is computed
         native.linear.weight.requires_grad_(False)
-    (x_grad,) = torch.autograd.grad(native(x).sum(), [x])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        (x_grad,) = torch.autograd.grad(native(x).float().sum(), [x])
     assert native.linear.weight.grad is None and torch.isfinite(x_grad).all()
 
 

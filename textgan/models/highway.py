@@ -9,9 +9,11 @@ probability 0.75 (Srivastava et al., 2015, as written in their shared ``highway`
 RelGAN's (8192, 1200) features it is the discriminator's most expensive layer. On a CPU the dozen elementwise
 passes that follow it in torch are fused into one pass each way by a kernel of
 :mod:`textgan.models.native_kernels` (bf16 pre-activations under autocast included), and the product and the
-kernel form one autograd node (:class:`_NativeHighway`); elsewhere, or without the kernels, the same maths runs
-in torch, with the same dropout masks: counter-based (SplitMix64 words of one seed drawn from torch's stream,
-:func:`dropout_bits_from_seed`), so the kernel computes them where it needs them instead of reading a mask.
+kernel form one autograd node (:class:`_NativeHighway`), which takes bf16 features as they come from the
+native convolution under autocast (no cast before the product; their gradient goes back in bf16); elsewhere, or
+without the kernels, the same maths runs in torch, with the same dropout masks: counter-based (SplitMix64 words
+of one seed drawn from torch's stream, :func:`dropout_bits_from_seed`), so the kernel computes them where it
+needs them instead of reading a mask.
 """
 
 from __future__ import annotations
@@ -91,9 +93,11 @@ def _highway_torch(a: torch.Tensor, x: torch.Tensor, gate_bias: float) -> torch.
     return torch.lerp(x.to(dtype), torch.relu(transform), gate)  # x + t * (g - x)
 
 
-def _kernel(direction: str, a: torch.Tensor):
-    """float32 a: float32 output; bfloat16 a (autocast): the output, and its gradient, in bfloat16."""
-    return getattr(native_kernels.library(), f"highway_{direction}_{'bf16' if a.dtype == torch.bfloat16 else 'f32'}")
+def _kernel(direction: str, a: torch.Tensor, x: torch.Tensor):
+    """float32 a: float32 output; bfloat16 a (autocast): the output, and its gradient, in bfloat16, with x (and
+    its gradient) in float32 or (``bf16x``) bfloat16."""
+    kind = "f32" if a.dtype != torch.bfloat16 else "bf16x" if x.dtype == torch.bfloat16 else "bf16"
+    return getattr(native_kernels.library(), f"highway_{direction}_{kind}")
 
 
 def _product_dtype(x: torch.Tensor, weight: torch.Tensor) -> torch.dtype | None:
@@ -105,7 +109,10 @@ def _product_dtype(x: torch.Tensor, weight: torch.Tensor) -> torch.dtype | None:
 
 
 class _NativeHighway(torch.autograd.Function):
-    """The highway's product and its fused gate + dropout as one node: x (N, F) float32 -> (N, F).
+    """The highway's product and its fused gate + dropout as one node: x (N, F) -> (N, F).
+
+    x is float32, or bfloat16 under autocast when it comes so (the native convolution's features there): the
+    product reads it without a cast and its gradient is returned in bfloat16.
 
     Forward: ``a = x W^T + b`` in ``dtype`` (bfloat16 under autocast, as ``nn.Linear`` computes it there), then
     the kernel. Dropout (``dropping``) keeps an element iff its bits of :func:`dropout_bits_from_seed`
@@ -125,7 +132,7 @@ class _NativeHighway(torch.autograd.Function):
         with torch.autocast("cpu", enabled=False):
             xp, wp = x.to(dtype), weight.to(dtype)
             a = torch.nn.functional.linear(xp, wp, None if bias is None else bias.to(dtype)).contiguous()
-        kernel = _kernel("forward", a)
+        kernel = _kernel("forward", a, x)
         rows, features = x.shape
         out = torch.empty_like(x, dtype=a.dtype)
 
@@ -147,7 +154,7 @@ class _NativeHighway(torch.autograd.Function):
         nothing = (None,) * 6
         if torch.is_grad_enabled():  # create_graph=True (WGAN-GP): differentiable torch maths
             return (*_differentiable_backward(ctx, x, weight, bias, a.dtype, grad), *nothing)
-        kernel = _kernel("backward", a)
+        kernel = _kernel("backward", a, x)
         rows, features = x.shape
         grad = grad.to(a.dtype).contiguous()
         grad_a, grad_x = torch.empty_like(a), torch.empty_like(x)
@@ -182,7 +189,7 @@ def _differentiable_backward(ctx, x, weight, bias, dtype, grad):
         grad = torch.where(dropout_bits_from_seed(ctx.seed, x.shape) < ctx.threshold, grad, 0.0) * ctx.scale
     grad_a = torch.cat([grad * t * (transform > 0), grad * (torch.relu(transform) - x) * t * (1 - t)], -1)
     grad_a = grad_a.to(dtype)
-    grad_x = grad * (1 - t) + (grad_a @ weight.to(dtype)).float()
+    grad_x = (grad * (1 - t) + (grad_a @ weight.to(dtype)).float()).to(x.dtype)
     grad_weight = (grad_a.t() @ x.to(dtype)).to(weight.dtype)
     grad_bias = None if bias is None else grad_a.sum(0).to(bias.dtype)
     return grad_x, grad_weight, grad_bias
@@ -229,7 +236,8 @@ class Highway(nn.Module):
         if dtype is None or levels is None:  # torch's maths (p too close to 0 or 1 for 16-bit masks: its dropout)
             return self.dropout(_highway_torch(self.linear(x), x, self.gate_bias))
         shape = x.shape
-        x = x.float().reshape(-1, self.features).contiguous()  # (N, F)
+        x = x.reshape(-1, self.features)  # (N, F): float32, or bfloat16 features under autocast as they come
+        x = (x if dtype == x.dtype == torch.bfloat16 else x.float()).contiguous()
         seed = dropout_seed() if dropping else 0  # the draw the torch path's Dropout makes
         weight, bias, gate_bias = self.linear.weight, self.linear.bias, float(self.gate_bias)
         return _NativeHighway.apply(x, weight, bias, dtype, dropping, seed, *levels, gate_bias).view(shape)

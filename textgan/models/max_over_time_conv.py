@@ -14,7 +14,9 @@ Two exact implementations:
   the argmax (what autograd does for ``max``). Its backward is differentiable again when a double backward is
   requested (WGAN-GP's penalty): it then switches to gather / scatter_add in torch. On tied maxima the first
   position takes the whole gradient (as TensorFlow's max-pool does) where ``amax`` splits it; ties come from
-  repeated tokens, whose windows are equal, so the parameters' gradients agree either way.
+  repeated tokens, whose windows are equal, so the parameters' gradients agree either way. Under bf16
+  autocast it returns its float32 features rounded to bfloat16 (autocast's type for a convolution's output),
+  which the highway's product reads without a cast, and it reads their bfloat16 gradient as it comes.
 
 ``"auto"`` picks ``native`` for CPU tensors with narrow windows (at most ``NATIVE_MAX_TAPS`` = f * d values,
 RelGAN's case) when the kernels could be built, ``torch`` otherwise: for wide windows (SeqGAN's 64 to 1280
@@ -69,30 +71,36 @@ def _pad_filter(weight: torch.Tensor) -> torch.Tensor:
 
 
 class _NativeConvMax(torch.autograd.Function):
-    """x (N, row) float32, bias (C_total,), filters (C_i, L_i) -> relu(max_t conv + bias) (N, C_total).
+    """x (N, row) float32, bias (C_total,), filters (C_i, L_i) -> relu(max_t conv + bias) (N, C_total) in
+    ``dtype``: float32, or bfloat16 (under autocast, the type a convolution returns there), rounded once from the
+    float32 sums; its gradient then arrives, and is read, in bfloat16.
 
     The kernel keeps, per feature, the argmax position as int16, -1 where the ReLU is off: all the backward
     pass reads besides the gradient (a quarter of the bytes of an int32 position and the output)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, step: int, bias: torch.Tensor, *weights: torch.Tensor) -> torch.Tensor:
+    def forward(
+        ctx, x: torch.Tensor, step: int, dtype: torch.dtype, bias: torch.Tensor, *weights: torch.Tensor
+    ) -> torch.Tensor:
         lib = native_kernels.library()
+        kernel = lib.conv_max_forward_bf16 if dtype == torch.bfloat16 else lib.conv_max_forward
         rows, row = x.shape
         channels = [weight.shape[0] for weight in weights]
         offsets = [sum(channels[:i]) for i in range(len(channels))]
         total = sum(channels)
         padded = [_pad_filter(weight) for weight in weights]
         bias_values = bias.detach().float().contiguous()
-        out = torch.empty(rows, total)
+        out = torch.empty(rows, total, dtype=dtype)
+        size = out.element_size()
         idx = torch.empty(rows, total, dtype=torch.int16)
 
         def work(part: int, n0: int, n1: int) -> None:
             for weight, count, offset in zip(padded, channels, offsets, strict=True):
                 taps, width = weight.shape
                 steps = (row - taps) // step + 1
-                lib.conv_max_forward(
+                kernel(
                     x.data_ptr(), n0, n1, row, step, steps, weight.data_ptr(), taps, count, width,
-                    bias_values.data_ptr() + 4 * offset, out.data_ptr() + 4 * offset,
+                    bias_values.data_ptr() + 4 * offset, out.data_ptr() + size * offset,
                     idx.data_ptr() + 2 * offset, total,
                 )  # fmt: skip
 
@@ -105,11 +113,13 @@ class _NativeConvMax(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         x, idx, *weights = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: build a graph of the gradients themselves
-            grad_x, grad_weights, grad_bias = _gather_backward(x, ctx.step, weights, idx, grad)
-            return grad_x, None, grad_bias, *grad_weights
+            grad_x, grad_weights, grad_bias = _gather_backward(x, ctx.step, weights, idx, grad.float())
+            return grad_x, None, None, grad_bias, *grad_weights
         lib = native_kernels.library()
         rows, row = x.shape
-        grad = grad.float().contiguous()
+        grad = (grad if grad.dtype == torch.bfloat16 else grad.float()).contiguous()
+        kernel = lib.conv_max_backward_bf16 if grad.dtype == torch.bfloat16 else lib.conv_max_backward
+        size = grad.element_size()
         total = grad.shape[1]
         parts = native_kernels.num_parts(rows)
         grad_x = torch.zeros_like(x)
@@ -123,15 +133,15 @@ class _NativeConvMax(torch.autograd.Function):
                 for weight, count, offset, grad_w in zip(
                     ctx.padded, ctx.channels, ctx.offsets, grad_filters, strict=True
                 ):
-                    lib.conv_max_backward(
+                    kernel(
                         x.data_ptr(), c0, c1, row, ctx.step, weight.data_ptr(), weight.shape[0], count,
-                        weight.shape[1], idx.data_ptr() + 2 * offset, grad.data_ptr() + 4 * offset, total,
+                        weight.shape[1], idx.data_ptr() + 2 * offset, grad.data_ptr() + size * offset, total,
                         grad_x.data_ptr(), grad_w[part].data_ptr(), grad_bias[part].data_ptr() + 4 * offset,
                     )  # fmt: skip
 
         native_kernels.parallel_rows(rows, work)
         grad_weights = [g.sum(0)[:, :count].t() for g, count in zip(grad_filters, ctx.channels, strict=True)]
-        return grad_x, None, grad_bias.sum(0), *grad_weights
+        return grad_x, None, None, grad_bias.sum(0), *grad_weights
 
 
 class MaxOverTimeConv(nn.Module):
@@ -190,6 +200,8 @@ class MaxOverTimeConv(nn.Module):
         if self.uses_native(x):
             flat = [w.reshape(w.shape[0], -1).float() for w in weights]  # (C, f * d)
             rows = x.float().reshape(num, length * width).contiguous()  # (N, T * d)
-            return _NativeConvMax.apply(rows, width, biases.float(), *flat)  # (N, C_total)
+            bf16 = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+            dtype = torch.bfloat16 if bf16 else torch.float32  # autocast's type for a convolution's output
+            return _NativeConvMax.apply(rows, width, dtype, biases.float(), *flat)  # (N, C_total)
         scores = torch.cat([conv_max_torch(x, w) for w in weights], dim=1)
         return torch.relu(scores + biases)  # (N, C_total)

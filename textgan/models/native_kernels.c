@@ -20,6 +20,27 @@ typedef int32_t vi __attribute__((vector_size(64)));
 
 static inline vf load_vf(const float* p) { vf v; memcpy(&v, p, sizeof v); return v; }
 
+/* bfloat16 values are the upper halves of float32s: read exactly, written rounded to nearest even */
+static inline float from_f32(const float* p, int64_t i) { return p[i]; }
+static inline float from_bf16(const uint16_t* p, int64_t i) {
+    const uint32_t u = (uint32_t)p[i] << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+static inline void to_f32(float* p, int64_t i, float v) { p[i] = v; }
+static inline void to_bf16(uint16_t* p, int64_t i, float v) {  /* round to nearest even */
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    p[i] = (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+typedef uint32_t vu __attribute__((vector_size(64)));
+typedef uint16_t vh __attribute__((vector_size(LANES * 2)));
+static inline vh vf_to_bf16(vf v) {  /* to_bf16 on 16 lanes */
+    const vu u = (vu)v;
+    return __builtin_convertvector((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16, vh);
+}
+
 /* ------------------------------------------------------------------ convolution + max over time */
 /* out[n, c] = relu(b[c] + max_t sum_{l < L} w[l, c] x[n, t * step + l]) over t < steps,
    idx[n, c] = the first argmax t where out[n, c] > 0, -1 where the ReLU is off (the backward pass then reads
@@ -29,7 +50,7 @@ typedef int16_t vs __attribute__((vector_size(LANES * 2)));
 static inline __attribute__((always_inline)) void conv_max_rows(
     const float* restrict x, int64_t n0, int64_t n1, int64_t row, int64_t step, int64_t steps,
     const float* restrict w, const int64_t L, int64_t C, int64_t Cp, const float* restrict bias,
-    float* restrict out, int16_t* restrict idx, int64_t ld) {
+    void* restrict out, const int out_bf16, int16_t* restrict idx, int64_t ld) {
     for (int64_t n = n0; n < n1; ++n) {
         const float* xr = x + n * row;
         for (int64_t cb = 0; cb < Cp; cb += BLOCK) {
@@ -59,7 +80,12 @@ static inline __attribute__((always_inline)) void conv_max_rows(
                     const vi on = value > 0.0f;
                     const vf positive = (vf)((vi)value & on);
                     const vs at = __builtin_convertvector((arg[j] & on) | ~on, vs);  /* -1 where off */
-                    memcpy(out + n * ld + cb + j * LANES, &positive, sizeof positive);
+                    if (out_bf16) {
+                        const vh rounded = vf_to_bf16(positive);
+                        memcpy((uint16_t*)out + n * ld + cb + j * LANES, &rounded, sizeof rounded);
+                    } else {
+                        memcpy((float*)out + n * ld + cb + j * LANES, &positive, sizeof positive);
+                    }
                     memcpy(idx + n * ld + cb + j * LANES, &at, sizeof at);
                 }
             } else {
@@ -67,7 +93,10 @@ static inline __attribute__((always_inline)) void conv_max_rows(
                 const int32_t* args = (const int32_t*)arg;
                 for (int64_t c = cb; c < C; ++c) {
                     const float value = scores[c - cb] + bias[c];
-                    out[n * ld + c] = value > 0.0f ? value : 0.0f;
+                    if (out_bf16)
+                        to_bf16((uint16_t*)out, n * ld + c, value > 0.0f ? value : 0.0f);
+                    else
+                        ((float*)out)[n * ld + c] = value > 0.0f ? value : 0.0f;
                     idx[n * ld + c] = value > 0.0f ? (int16_t)args[c - cb] : -1;
                 }
             }
@@ -75,17 +104,28 @@ static inline __attribute__((always_inline)) void conv_max_rows(
     }
 }
 
+static inline __attribute__((always_inline)) void conv_max_forward_any(
+    const float* x, int64_t n0, int64_t n1, int64_t row, int64_t step, int64_t steps, const float* w, int64_t L,
+    int64_t C, int64_t Cp, const float* b, void* out, const int out_bf16, int16_t* idx, int64_t ld) {
+    switch (L) {  /* constant tap counts let the compiler unroll the inner loop */
+        case 1: conv_max_rows(x, n0, n1, row, step, steps, w, 1, C, Cp, b, out, out_bf16, idx, ld); break;
+        case 2: conv_max_rows(x, n0, n1, row, step, steps, w, 2, C, Cp, b, out, out_bf16, idx, ld); break;
+        case 3: conv_max_rows(x, n0, n1, row, step, steps, w, 3, C, Cp, b, out, out_bf16, idx, ld); break;
+        case 4: conv_max_rows(x, n0, n1, row, step, steps, w, 4, C, Cp, b, out, out_bf16, idx, ld); break;
+        case 5: conv_max_rows(x, n0, n1, row, step, steps, w, 5, C, Cp, b, out, out_bf16, idx, ld); break;
+        default: conv_max_rows(x, n0, n1, row, step, steps, w, L, C, Cp, b, out, out_bf16, idx, ld);
+    }
+}
 void conv_max_forward(const float* x, int64_t n0, int64_t n1, int64_t row, int64_t step, int64_t steps,
                       const float* w, int64_t L, int64_t C, int64_t Cp, const float* b,
                       float* out, int16_t* idx, int64_t ld) {
-    switch (L) {  /* constant tap counts let the compiler unroll the inner loop */
-        case 1: conv_max_rows(x, n0, n1, row, step, steps, w, 1, C, Cp, b, out, idx, ld); break;
-        case 2: conv_max_rows(x, n0, n1, row, step, steps, w, 2, C, Cp, b, out, idx, ld); break;
-        case 3: conv_max_rows(x, n0, n1, row, step, steps, w, 3, C, Cp, b, out, idx, ld); break;
-        case 4: conv_max_rows(x, n0, n1, row, step, steps, w, 4, C, Cp, b, out, idx, ld); break;
-        case 5: conv_max_rows(x, n0, n1, row, step, steps, w, 5, C, Cp, b, out, idx, ld); break;
-        default: conv_max_rows(x, n0, n1, row, step, steps, w, L, C, Cp, b, out, idx, ld);
-    }
+    conv_max_forward_any(x, n0, n1, row, step, steps, w, L, C, Cp, b, out, 0, idx, ld);
+}
+/* the same features rounded to bfloat16 (under autocast, the type a convolution returns there) */
+void conv_max_forward_bf16(const float* x, int64_t n0, int64_t n1, int64_t row, int64_t step, int64_t steps,
+                           const float* w, int64_t L, int64_t C, int64_t Cp, const float* b,
+                           uint16_t* out, int16_t* idx, int64_t ld) {
+    conv_max_forward_any(x, n0, n1, row, step, steps, w, L, C, Cp, b, out, 1, idx, ld);
 }
 
 /* gx[start[c] + l] += gv[c] w[l, c] over channels c < C and taps l < L, for one row of `row` floats: every
@@ -159,10 +199,10 @@ static inline void conv_max_backward_gx_narrow(const float* restrict gv, const i
    summed by conv_max_backward_gx_narrow when the filter has at most GX_TAPS taps and its column table fits
    the stack (GX_MAX_CHANNELS), else by the generic version's conv_max_backward_gx. */
 #define GX_MAX_CHANNELS 4096
-static void conv_max_backward_narrow(const float* restrict x, int64_t n0, int64_t n1, int64_t row, int64_t step,
-                                     const float* restrict w, int64_t L, int64_t C, int64_t Cp,
-                                     const int16_t* restrict idx, const float* restrict g, int64_t ld,
-                                     float* restrict gx, float* restrict gw, float* restrict gb) {
+static inline __attribute__((always_inline)) void conv_max_backward_narrow(
+    const float* restrict x, int64_t n0, int64_t n1, int64_t row, int64_t step, const float* restrict w, int64_t L,
+    int64_t C, int64_t Cp, const int16_t* restrict idx, const void* restrict g, const int g_bf16, int64_t ld,
+    float* restrict gx, float* restrict gw, float* restrict gb) {
     float gv[Cp];
     int32_t start[Cp];
     float part[4 * row];
@@ -184,7 +224,9 @@ static void conv_max_backward_narrow(const float* restrict x, int64_t n0, int64_
             const __mmask16 m = C - cb >= 16 ? 0xFFFF : (__mmask16)((1u << (C - cb)) - 1);
             const __m512i at = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m, idx + n * ld + cb));
             const __mmask16 on = _mm512_cmpge_epi32_mask(at, _mm512_setzero_si512()) & m;  /* ReLU on, c < C */
-            const __m512 gvv = _mm512_maskz_loadu_ps(on, g + n * ld + cb);
+            const __m512 gvv = g_bf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(
+                                            _mm256_maskz_loadu_epi16(on, (const uint16_t*)g + n * ld + cb)), 16))
+                                      : _mm512_maskz_loadu_ps(on, (const float*)g + n * ld + cb);
             /* lanes past C: gv 0 and start 0 (gx adds nothing there), no gb / gw store */
             const __m512i st = _mm512_maskz_mullo_epi32(on, at, stepv);
             _mm512_storeu_ps(gv + cb, gvv);
@@ -207,15 +249,15 @@ static void conv_max_backward_narrow(const float* restrict x, int64_t n0, int64_
 
 /* Gradients through the ReLU and the argmax (gv = g where idx >= 0, i.e. out > 0, else 0):
    gb[c] += gv[n, c]; gx[n, idx*step + l] += gv[n, c] w[l, c]; gw[l, c] += gv[n, c] x[n, idx*step + l].
-   Branch-free (the ReLU pattern is unpredictable); the gw loop vectorises with gathers. */
-void conv_max_backward(const float* restrict x, int64_t n0, int64_t n1, int64_t row, int64_t step,
-                       const float* restrict w, int64_t L, int64_t C, int64_t Cp,
-                       const int16_t* restrict idx, const float* restrict g,
-                       int64_t ld,
-                       float* restrict gx, float* restrict gw, float* restrict gb) {
+   Branch-free (the ReLU pattern is unpredictable); the gw loop vectorises with gathers. g is float32 or
+   (conv_max_backward_bf16) bfloat16, the gradient of conv_max_forward_bf16's output. */
+static inline __attribute__((always_inline)) void conv_max_backward_any(
+    const float* restrict x, int64_t n0, int64_t n1, int64_t row, int64_t step, const float* restrict w, int64_t L,
+    int64_t C, int64_t Cp, const int16_t* restrict idx, const void* restrict g, const int g_bf16, int64_t ld,
+    float* restrict gx, float* restrict gw, float* restrict gb) {
 #if defined(__AVX512F__)
     if (row <= 32) {
-        conv_max_backward_narrow(x, n0, n1, row, step, w, L, C, Cp, idx, g, ld, gx, gw, gb);
+        conv_max_backward_narrow(x, n0, n1, row, step, w, L, C, Cp, idx, g, g_bf16, ld, gx, gw, gb);
         return;
     }
 #endif
@@ -227,7 +269,8 @@ void conv_max_backward(const float* restrict x, int64_t n0, int64_t n1, int64_t 
         float* gxr = gx + n * row;
         for (int64_t c = 0; c < C; ++c) {
             const int32_t at = idx[n * ld + c];
-            gv[c] = at >= 0 ? g[n * ld + c] : 0.0f;
+            const float gc = g_bf16 ? from_bf16((const uint16_t*)g, n * ld + c) : ((const float*)g)[n * ld + c];
+            gv[c] = at >= 0 ? gc : 0.0f;
             start[c] = at >= 0 ? at * (int32_t)step : 0;
             gb[c] += gv[c];
         }
@@ -237,6 +280,16 @@ void conv_max_backward(const float* restrict x, int64_t n0, int64_t n1, int64_t 
         }
         conv_max_backward_gx(gv, start, w, L, C, Cp, row, part, gxr);
     }
+}
+void conv_max_backward(const float* x, int64_t n0, int64_t n1, int64_t row, int64_t step, const float* w,
+                       int64_t L, int64_t C, int64_t Cp, const int16_t* idx, const float* g, int64_t ld,
+                       float* gx, float* gw, float* gb) {
+    conv_max_backward_any(x, n0, n1, row, step, w, L, C, Cp, idx, g, 0, ld, gx, gw, gb);
+}
+void conv_max_backward_bf16(const float* x, int64_t n0, int64_t n1, int64_t row, int64_t step, const float* w,
+                            int64_t L, int64_t C, int64_t Cp, const int16_t* idx, const uint16_t* g, int64_t ld,
+                            float* gx, float* gw, float* gb) {
+    conv_max_backward_any(x, n0, n1, row, step, w, L, C, Cp, idx, g, 1, ld, gx, gw, gb);
 }
 
 /* ------------------------------------------------------------------ highway gate + dropout */
@@ -261,19 +314,6 @@ static inline float exp_f32(float x) {
 
 static inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
 static inline float relu_f32(float x) { return x > 0.0f ? x : 0.0f; }
-static inline float from_f32(const float* p, int64_t i) { return p[i]; }
-static inline float from_bf16(const uint16_t* p, int64_t i) {
-    const uint32_t u = (uint32_t)p[i] << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-static inline void to_f32(float* p, int64_t i, float v) { p[i] = v; }
-static inline void to_bf16(uint16_t* p, int64_t i, float v) {  /* round to nearest even */
-    uint32_t u;
-    memcpy(&u, &v, sizeof u);
-    p[i] = (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-}
 
 /* SplitMix64 (Steele, Lea and Flood, 2014): a counter-based generator, word i of stream `seed` is
    splitmix64(seed + i); textgan.models.highway.counter_words is the same function in torch. */
@@ -296,20 +336,22 @@ static inline const int16_t* dropout_row_bits(uint64_t seed, int64_t n, int64_t 
 /* a = [x W_g + b_g | x W_t + b_t] (N, 2F), x (N, F): out = drop(x + t (g - x)) with g = relu(a_g),
    t = sigmoid(a_t + gate_bias), drop(h) = keep ? h * scale : 0, keep = bits < threshold with the bits of
    dropout_row_bits(seed) (all kept when dropping is 0). The backward pass writes da (N, 2F, a's type) and
-   dx (N, F). Branch-free loops vectorise. */
-#define HIGHWAY_KERNELS(SUFFIX, AT, OSUFFIX, OT) \
-void highway_forward_##SUFFIX(const AT* restrict a, const float* restrict x, int32_t dropping, \
-                              uint64_t seed, int32_t threshold, float scale, float gate_bias, int64_t n0, int64_t n1, \
-                              int64_t F, OT* restrict out) { \
+   dx (N, F, x's type). AT / OT / XT: the types of a, of out (and its gradient) and of x (and dx); the maths
+   runs in float32. Branch-free loops vectorise. */
+#define HIGHWAY_KERNELS(NAME, SUFFIX, AT, OSUFFIX, OT, XSUFFIX, XT) \
+void highway_forward_##NAME(const AT* restrict a, const XT* restrict x, int32_t dropping, \
+                            uint64_t seed, int32_t threshold, float scale, float gate_bias, int64_t n0, int64_t n1, \
+                            int64_t F, OT* restrict out) { \
     float row[sizeof(OT) == sizeof(float) ? 1 : F]; /* a bfloat16 output is rounded from this row */ \
     uint64_t words[F / 4 + 2]; \
     for (int64_t n = n0; n < n1; ++n) { \
         const AT* ar = a + n * 2 * F; \
-        const float* xr = x + n * F; \
+        const XT* xr = x + n * F; \
         float* o = sizeof(OT) == sizeof(float) ? (float*)(void*)(out + n * F) : row; \
         for (int64_t f = 0; f < F; ++f) { \
             const float t = sigmoid_f32(from_##SUFFIX(ar, F + f) + gate_bias); \
-            o[f] = xr[f] + t * (relu_f32(from_##SUFFIX(ar, f)) - xr[f]); \
+            const float xf = from_##XSUFFIX(xr, f); \
+            o[f] = xf + t * (relu_f32(from_##SUFFIX(ar, f)) - xf); \
         } \
         if (dropping) { \
             const int16_t* br = dropout_row_bits(seed, n, F, words); \
@@ -319,39 +361,43 @@ void highway_forward_##SUFFIX(const AT* restrict a, const float* restrict x, int
             for (int64_t f = 0; f < F; ++f) to_##OSUFFIX(out, n * F + f, o[f]); \
     } \
 } \
-void highway_backward_##SUFFIX(const AT* restrict a, const float* restrict x, int32_t dropping, \
-                               uint64_t seed, int32_t threshold, float scale, float gate_bias, int64_t n0, int64_t n1, \
-                               int64_t F, const OT* restrict gout, AT* restrict da, float* restrict dx) { \
+static inline void highway_backward_row_##NAME(const AT* restrict ar, const XT* restrict xr, \
+                                               const float* restrict gh, float gate_bias, int64_t F, \
+                                               AT* restrict dr, XT* restrict dxr) { \
+    for (int64_t f = 0; f < F; ++f) { \
+        const float ag = from_##SUFFIX(ar, f); \
+        const float t = sigmoid_f32(from_##SUFFIX(ar, F + f) + gate_bias); \
+        const float g = gh[f]; \
+        to_##SUFFIX(dr, f, ag > 0.0f ? g * t : 0.0f); \
+        to_##SUFFIX(dr, F + f, g * (relu_f32(ag) - from_##XSUFFIX(xr, f)) * t * (1.0f - t)); \
+        to_##XSUFFIX(dxr, f, g * (1.0f - t)); \
+    } \
+} \
+void highway_backward_##NAME(const AT* restrict a, const XT* restrict x, int32_t dropping, \
+                             uint64_t seed, int32_t threshold, float scale, float gate_bias, int64_t n0, int64_t n1, \
+                             int64_t F, const OT* restrict gout, AT* restrict da, XT* restrict dx) { \
     uint64_t words[F / 4 + 2]; \
+    float row[F]; /* the output's gradient in float32, dropped */ \
     for (int64_t n = n0; n < n1; ++n) { \
-        const AT* ar = a + n * 2 * F; \
-        AT* dr = da + n * 2 * F; \
-        const float* xr = x + n * F; \
-        float* dxr = dx + n * F; \
         const float* gh = (const float*)(const void*)(gout + n * F); /* read as is when OT is float */ \
-        if (sizeof(OT) != sizeof(float)) {  /* dx holds the output's gradient until overwritten below */ \
-            for (int64_t f = 0; f < F; ++f) dxr[f] = from_##OSUFFIX(gout, n * F + f); \
-            gh = dxr; \
-        } \
         if (dropping) { \
             const int16_t* br = dropout_row_bits(seed, n, F, words); \
-            for (int64_t f = 0; f < F; ++f) dxr[f] = br[f] < threshold ? gh[f] * scale : 0.0f; \
-            gh = dxr; \
+            for (int64_t f = 0; f < F; ++f) \
+                row[f] = br[f] < threshold ? from_##OSUFFIX(gout, n * F + f) * scale : 0.0f; \
+            gh = row; \
+        } else if (sizeof(OT) != sizeof(float)) { \
+            for (int64_t f = 0; f < F; ++f) row[f] = from_##OSUFFIX(gout, n * F + f); \
+            gh = row; \
         } \
-        for (int64_t f = 0; f < F; ++f) { \
-            const float ag = from_##SUFFIX(ar, f); \
-            const float t = sigmoid_f32(from_##SUFFIX(ar, F + f) + gate_bias); \
-            const float g = gh[f]; \
-            to_##SUFFIX(dr, f, ag > 0.0f ? g * t : 0.0f); \
-            to_##SUFFIX(dr, F + f, g * (relu_f32(ag) - xr[f]) * t * (1.0f - t)); \
-            dxr[f] = g * (1.0f - t); \
-        } \
+        highway_backward_row_##NAME(a + n * 2 * F, x + n * F, gh, gate_bias, F, da + n * 2 * F, dx + n * F); \
     } \
 }
-HIGHWAY_KERNELS(f32, float, f32, float)
+HIGHWAY_KERNELS(f32, f32, float, f32, float, f32, float)
 /* under autocast: the output in bfloat16 (what the next product casts it to anyway) and its gradient read as
-   bfloat16 (what that product's backward returns), saving two casts of (N, F) per call */
-HIGHWAY_KERNELS(bf16, uint16_t, bf16, uint16_t)
+   bfloat16 (what that product's backward returns), saving two casts of (N, F) per call; x in float32 ... */
+HIGHWAY_KERNELS(bf16, bf16, uint16_t, bf16, uint16_t, f32, float)
+/* ... or in bfloat16 (conv_max_forward_bf16's features), its gradient then too */
+HIGHWAY_KERNELS(bf16x, bf16, uint16_t, bf16, uint16_t, bf16, uint16_t)
 
 /* ------------------------------------------------------------------ token log-likelihood */
 /* log p(target) = (x[target] - m) - log(sum_v exp(x[v] - m)) with m = max_v x[v], per row of V logits (the

@@ -55,13 +55,15 @@ _pool_size = 0
 
 _I64, _I32, _F32, _PTR, _U64 = ctypes.c_int64, ctypes.c_int32, ctypes.c_float, ctypes.c_void_p, ctypes.c_uint64
 _PART = ctypes.CFUNCTYPE(None, ctypes.c_int64)  # run_parts' callback: work on part p
+_CONV_FORWARD = [_PTR, _I64, _I64, _I64, _I64, _I64, _PTR, _I64, _I64, _I64, _PTR, _PTR, _PTR, _I64]
+_CONV_BACKWARD = [_PTR, _I64, _I64, _I64, _I64, _PTR, _I64, _I64, _I64, _PTR, _PTR, _I64, _PTR, _PTR, _PTR]
+_HIGHWAY_FORWARD = [_PTR, _PTR, _I32, _U64, _I32, _F32, _F32, _I64, _I64, _I64, _PTR]
+_HIGHWAY_BACKWARD = [*_HIGHWAY_FORWARD, _PTR, _PTR]
 _SIGNATURES = {
-    "conv_max_forward": [_PTR, _I64, _I64, _I64, _I64, _I64, _PTR, _I64, _I64, _I64, _PTR, _PTR, _PTR, _I64],
-    "conv_max_backward": [_PTR, _I64, _I64, _I64, _I64, _PTR, _I64, _I64, _I64, _PTR, _PTR, _I64, _PTR, _PTR, _PTR],
-    "highway_forward_f32": [_PTR, _PTR, _I32, _U64, _I32, _F32, _F32, _I64, _I64, _I64, _PTR],
-    "highway_forward_bf16": [_PTR, _PTR, _I32, _U64, _I32, _F32, _F32, _I64, _I64, _I64, _PTR],
-    "highway_backward_f32": [_PTR, _PTR, _I32, _U64, _I32, _F32, _F32, _I64, _I64, _I64, _PTR, _PTR, _PTR],
-    "highway_backward_bf16": [_PTR, _PTR, _I32, _U64, _I32, _F32, _F32, _I64, _I64, _I64, _PTR, _PTR, _PTR],
+    **{f"conv_max_{way}{kind}": argtypes for way, argtypes in (("forward", _CONV_FORWARD), ("backward", _CONV_BACKWARD))
+       for kind in ("", "_bf16")},  # fmt: skip
+    **{f"highway_{way}_{kind}": argtypes for way, argtypes in (("forward", _HIGHWAY_FORWARD),
+       ("backward", _HIGHWAY_BACKWARD)) for kind in ("f32", "bf16", "bf16x")},  # fmt: skip
     "token_logp_forward_f32": [_PTR, _PTR, _I64, _I64, _I64, _PTR, _PTR],
     "token_logp_forward_bf16": [_PTR, _PTR, _I64, _I64, _I64, _PTR, _PTR],
     "token_logp_backward_f32": [_PTR, _PTR, _PTR, _PTR, _I64, _I64, _I64, _PTR],
