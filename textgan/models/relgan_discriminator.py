@@ -10,8 +10,9 @@ Faithful to ``discriminator`` in weilinie/RelGAN ``models/rmc_vanilla.py`` (defa
   with 300 filters each; ReLU; max-pool over all time positions -> 1200 features per (sentence,
   representation), i.e. (B * num_rep, 1200);
 * highway with gate bias 0 and bias-free products; dropout with keep probability 0.75 (``p = 0.25``); linear
-  1200 -> 100 then linear 100 -> 1, both with bias and *no* nonlinearity between them (as in the reference);
-  logits reshaped to (B, num_rep).
+  1200 -> 100 then linear 100 -> 1, both with bias and *no* nonlinearity between them (as in the reference),
+  computed as the one affine map they compose to (:mod:`textgan.models.composed_linear`: the same two
+  parameters and their gradients, without the (B * R, 100) activations); logits reshaped to (B, num_rep).
 * Initialisation as RelGAN's ``ops.py``: linears truncated normal with std 1/sqrt(fan_in) and zero bias; convs
   truncated normal with std sqrt(2 / (k_h * k_w * in_channels)) and zero bias (TensorFlow truncates at 2 std).
 
@@ -32,6 +33,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as apply_spectral_norm
 
+from textgan.models.composed_linear import composed_linear
 from textgan.models.discriminator import TextDiscriminator
 from textgan.models.generator import trunc_normal_linear_
 from textgan.models.highway import Highway
@@ -103,5 +105,6 @@ class RelGANDiscriminator(TextDiscriminator):
         # each representation is its own sequence of width emb_dim_single: (B * R, T, d)
         per_rep = embedded.reshape(batch, length, self.num_rep, self.emb_dim_single).transpose(1, 2)
         features = self.features(per_rep.reshape(batch * self.num_rep, length, self.emb_dim_single))
-        hidden = self.hidden(self.highway(features))  # (B * R, 100), dropout included
-        return self.logit(hidden).view(batch, self.num_rep)  # (B, R)
+        # logit(hidden(.)) with no nonlinearity between: one composed affine map, the same two layers' maths
+        logits = composed_linear(self.highway(features), self.hidden, self.logit)  # (B * R, 1), dropout included
+        return logits.view(batch, self.num_rep)  # (B, R)
