@@ -4,9 +4,12 @@ seen by the next forward)."""
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from textgan.models import generator as generator_module
 from textgan.models.rmc import RMCGenerator
 from textgan.models.weight_casts import weights_cast_once
 
@@ -74,3 +77,21 @@ def test_it_does_nothing_without_autocast():
     with weights_cast_once(tokens.device):
         assert not torch.is_autocast_enabled("cpu")
     assert model.hidden_states(tokens).dtype == torch.float32
+
+
+def test_a_frozen_generator_sampling_without_a_graph_casts_each_weight_once_and_stays_frozen(monkeypatch):
+    """A discriminator update's fakes: the generator's parameters are frozen and no graph is recorded."""
+    model = generator()
+    weights = [model.core.gate_memory.weight, model.output.weight]
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    torch.manual_seed(1)
+    counters = [CastCounter(weight) for weight in weights]
+    with lightning_autocast(), torch.no_grad(), counters[0], counters[1]:
+        cached = model.rsample(3, 2.0, LENGTH).relaxed
+    assert [counter.count for counter in counters] == [1, 1]
+    assert not any(parameter.requires_grad for parameter in model.parameters())
+    monkeypatch.setattr(generator_module, "weights_cast_once", lambda device, module=None: contextlib.nullcontext())
+    torch.manual_seed(1)
+    with lightning_autocast(), torch.no_grad():
+        assert torch.equal(model.rsample(3, 2.0, LENGTH).relaxed, cached)  # the casts each step would make

@@ -121,7 +121,7 @@ class Generator(nn.Module):
         projected = self.input_projector()(self.embedding(self._shifted_inputs(tokens)))  # (B, T, P)
         state = self.initial_state(tokens.shape[0], tokens.device)
         outputs = []
-        with weights_cast_once(tokens.device):
+        with weights_cast_once(tokens.device, self):
             for step_input in projected.unbind(dim=1):  # unbind: one backward op, not T zero-padded grads
                 hidden, state = self.cell(step_input, state)
                 outputs.append(hidden)
@@ -179,7 +179,7 @@ class Generator(nn.Module):
         token, tokens, hiddens, states = first_input, [], [], []
         project = self.input_projector() if input_table is None else None
         logits_buffer: torch.Tensor | None = None  # (B, T, V), filled step by step without a graph
-        with weights_cast_once(device):
+        with weights_cast_once(device, self):
             for step in range(length):
                 projected = input_table[token] if project is None else project(self.embedding(token))
                 hidden, state = self.cell(projected, state)
@@ -303,7 +303,7 @@ class Generator(nn.Module):
         project = self.input_projector()
         projected = project(self.embedding(start))
         rows = []
-        with weights_cast_once(device):
+        with weights_cast_once(device, self):
             for step in range(length):
                 hidden, state = self.cell(projected, state)
                 logits = self.output(hidden).float()  # (N, V): softmax in float32 under autocast

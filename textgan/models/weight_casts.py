@@ -8,7 +8,10 @@ the cache the loop re-casts the cell's weights, and sums their gradients back in
 
 :func:`weights_cast_once` turns the cache on for the loop only and empties it when the loop ends, before any
 optimiser can change a weight. Only weights that require gradients are cached (autocast's rule), so the loops
-of training are covered; sampling with frozen weights casts as before. Forward values are bitwise the same
+of training are covered. Loops without a graph (sampling, a discriminator's fakes while the generator is frozen)
+pass ``module``: its frozen float32 parameters are marked as requiring gradients for the loop's duration, which
+makes them cacheable and, with gradients off, records nothing (at oracle size this saves re-casting 4.4 M
+weights at each of the 20 steps of a 320-row loop, ~15 ms). Forward values are bitwise the same
 (the cache holds exactly the cast each step would have made). Gradients differ in rounding only: each step's
 weight gradient is summed into the one cast in the low precision before it is cast back to float32, as in
 plain autocast training, instead of being cast to float32 step by step. At oracle size (RMC 1 x 2 x 256,
@@ -22,17 +25,28 @@ import contextlib
 from collections.abc import Iterator
 
 import torch
+from torch import nn
 
 
 @contextlib.contextmanager
-def weights_cast_once(device: torch.device) -> Iterator[None]:
-    """Within the block, autocast casts each weight once (a no-op when autocast is off on ``device``)."""
+def weights_cast_once(device: torch.device, module: nn.Module | None = None) -> Iterator[None]:
+    """Within the block, autocast casts each weight once (a no-op when autocast is off on ``device``).
+
+    ``module``: with gradients disabled, its frozen float32 parameters are cached too (see the module docstring).
+    """
     kind = device.type
     if not torch.is_autocast_enabled(kind):
         yield
         return
+    thawed = []
+    if module is not None and not torch.is_grad_enabled():
+        thawed = [p for p in module.parameters() if not p.requires_grad and p.dtype == torch.float32]
     try:
+        for parameter in thawed:
+            parameter.requires_grad_(True)
         with torch.autocast(kind, dtype=torch.get_autocast_dtype(kind), cache_enabled=True):
             yield
     finally:
+        for parameter in thawed:
+            parameter.requires_grad_(False)
         torch.clear_autocast_cache()  # the loop's casts must not outlive it (weights change after it)
