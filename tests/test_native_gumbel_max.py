@@ -1,5 +1,7 @@
 """One native Gumbel-Max step on a CPU: counter-based Gumbel noise, the argmax token and the relaxed row."""
 
+import unittest.mock
+
 import numpy as np
 import pytest
 import torch
@@ -67,11 +69,37 @@ def test_draws_depend_on_the_seed_only_not_on_the_threads():
 
 def test_an_output_of_the_wrong_kind_is_refused():
     logits = torch.randn(4, 10)
-    with pytest.raises(ValueError, match=r"out must be float32 \(4, 10\)"):
+    with pytest.raises(ValueError, match=r"out must be \(4, 10\) float32"):
         native_gumbel_max(logits, 1, torch.empty(4, 10, dtype=torch.float64))
     with pytest.raises(ValueError, match="unit stride"):
         native_gumbel_max(logits, 1, torch.empty(10, 4).t())
     assert not native_gumbel_max_available(logits.double())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_bfloat16_rows_are_the_float32_rows_rounded_once_with_the_same_tokens(dtype):
+    logits = torch.randn(37, 301).to(dtype)
+    exact, low = torch.empty(37, 301), torch.empty(37, 301, dtype=torch.bfloat16)
+    tokens = native_gumbel_max(logits, 11, exact, 2.5)
+    assert torch.equal(native_gumbel_max(logits, 11, low, 2.5), tokens)
+    assert torch.equal(low, exact.to(torch.bfloat16))
+
+
+def test_rsample_without_a_graph_under_bf16_autocast_gives_the_rows_the_discriminator_would_read():
+    torch.manual_seed(3)
+    generator = RMCGenerator(vocab_size=50, max_length=6, embedding_dim=8, head_size=8, num_heads=2)
+    samples = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        torch.manual_seed(4)
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            if dtype == torch.float32:  # the float32 rows of the same draw (through the torch fallback's buffer)
+                with unittest.mock.patch("textgan.models.generator.BF16_ROWS_MAX_VOCAB", 0):
+                    samples[dtype] = generator.rsample(5, 3.0)
+            else:
+                samples[dtype] = generator.rsample(5, 3.0)
+    exact, low = samples[torch.float32], samples[torch.bfloat16]
+    assert exact.relaxed.dtype == torch.float32 and low.relaxed.dtype == torch.bfloat16
+    assert torch.equal(low.tokens, exact.tokens) and torch.equal(low.relaxed, exact.relaxed.to(torch.bfloat16))
 
 
 def test_rsample_on_cpu_is_reproducible_and_its_relaxed_rows_pick_its_tokens():

@@ -104,6 +104,9 @@ def native_gumbel_max_available(logits: torch.Tensor) -> bool:
     )
 
 
+BF16_ROWS_MAX_VOCAB = 65536  # a bfloat16 ``out`` row is built in a float32 row on the kernel's stack
+
+
 def native_gumbel_max(
     logits: torch.Tensor, seed: int, out: torch.Tensor, inverse_temperature: float = 1.0, write_noise: bool = False
 ) -> torch.Tensor:
@@ -113,20 +116,24 @@ def native_gumbel_max(
     random bits per uniform, ``g = -log(-log u)``), so the result does not depend on how rows are split over
     threads. The token is the first argmax of ``logits + g`` (an exact categorical sample, as with
     :func:`gumbel_noise`); ``out`` (N, V) float32 with unit stride along V receives ``g`` (``write_noise``) or
-    the relaxed row ``softmax(inverse_temperature * (logits + g))``. On a CPU this replaces torch's serial
+    the relaxed row ``softmax(inverse_temperature * (logits + g))``; a bfloat16 ``out`` receives the same values
+    rounded once (the rows of V up to ``BF16_ROWS_MAX_VOCAB``). On a CPU this replaces torch's serial
     random-number generator, two logarithm passes, the softmax and the argmax (half the time of RelGAN's
     sampling without a graph); other devices use :func:`gumbel_noise`.
     """
     from textgan.models import native_kernels
 
     rows, vocab = logits.shape
-    if out.shape != logits.shape or out.dtype != torch.float32 or out.stride(-1) != 1:
-        raise ValueError(f"out must be float32 {tuple(logits.shape)} with unit stride along V, got {out.dtype} "
+    low = out.dtype == torch.bfloat16 and vocab <= BF16_ROWS_MAX_VOCAB
+    if out.shape != logits.shape or not (out.dtype == torch.float32 or low) or out.stride(-1) != 1:
+        kinds = f"float32 (or bfloat16 for V <= {BF16_ROWS_MAX_VOCAB})"
+        raise ValueError(f"out must be {tuple(logits.shape)} {kinds} with unit stride along V, got {out.dtype} "
                          f"{tuple(out.shape)} strides {out.stride()}")  # fmt: skip
     logits = logits.contiguous()
     tokens = torch.empty(rows, dtype=torch.int64)
     library = native_kernels.library()
-    kernel = library.gumbel_max_bf16 if logits.dtype == torch.bfloat16 else library.gumbel_max_f32
+    name = "bf16" if logits.dtype == torch.bfloat16 else "f32"
+    kernel = getattr(library, f"gumbel_max_{name}_to_bf16" if low else f"gumbel_max_{name}")
     beta, ld = float(inverse_temperature), out.stride(0)
 
     def work(part: int, n0: int, n1: int) -> None:

@@ -31,6 +31,7 @@ from textgan.models.known_output_linear import known_output_linear
 from textgan.models.token_log_probs import token_log_probs
 from textgan.models.weight_casts import weights_cast_once
 from textgan.sampling import (
+    BF16_ROWS_MAX_VOCAB,
     categorical_sample,
     draw_seeds,
     gumbel_noise,
@@ -253,15 +254,27 @@ class Generator(nn.Module):
         discriminator. Without a graph (discriminator steps) each row is written in place into the (B, T, V)
         result as soon as it is known; with a graph the noise is kept and the rows are made for all steps in
         one softmax over the loop's exact logits, so the graph holds one (B, T, V) tensor and the output
-        projection's backward is one batched product. ``keep_logits`` also returns ``o``.
+        projection's backward is one batched product. ``keep_logits`` also returns ``o``. The rows are float32,
+        or bfloat16 without a graph under CPU bf16 autocast with the native kernels (what the discriminator's
+        first product would round them to anyway: the same values reach it, in half the bytes).
         """
         length = length or self.max_length
         record = torch.is_grad_enabled()
-        # with a graph: the noise of every step; without: the relaxed rows themselves
-        buffer = torch.empty(num_samples, length, self.vocab_size, device=self.device)
-        step = itertools.count()
         probe = torch.empty(0, device=self.device)
         seeds = draw_seeds(length, generator) if native_gumbel_max_available(probe) else None
+        # with a graph: the noise of every step; without: the relaxed rows themselves, natively in bfloat16 under
+        # bf16 autocast (the type, and the rounding, the discriminator's first product reads them in)
+        kind = self.device.type
+        low = (
+            not record
+            and seeds is not None
+            and self.vocab_size <= BF16_ROWS_MAX_VOCAB
+            and torch.is_autocast_enabled(kind)
+            and torch.get_autocast_dtype(kind) == torch.bfloat16
+        )
+        dtype = torch.bfloat16 if low else torch.float32
+        buffer = torch.empty(num_samples, length, self.vocab_size, device=self.device, dtype=dtype)
+        step = itertools.count()
 
         def choose(logits: torch.Tensor) -> torch.Tensor:
             t = next(step)
@@ -271,8 +284,10 @@ class Generator(nn.Module):
             perturbed = logits.float() + noise
             if record:
                 buffer[:, t] = noise
-            else:
+            elif buffer.dtype == torch.float32:
                 torch.softmax(perturbed * inverse_temperature, dim=-1, out=buffer[:, t])
+            else:
+                buffer[:, t] = torch.softmax(perturbed * inverse_temperature, dim=-1)
             return perturbed.argmax(dim=-1)
 
         tokens, logits, _ = self.unroll(num_samples, length, choose, keep_logits=keep_logits or record)

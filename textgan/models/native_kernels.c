@@ -513,14 +513,16 @@ static inline float gumbel_f32(uint64_t seed, uint64_t index) {
 }
 
 /* Per row n of V logits x: g = Gumbel noise for (seed, n V + v), token[n] = the first argmax of x + g, and
-   out (row n at out + n * ld) = g (write_noise) or softmax(beta (x + g)) in float32. */
-#define GUMBEL_MAX_KERNELS(SUFFIX, AT) \
-void gumbel_max_##SUFFIX(const AT* restrict logits, int64_t n0, int64_t n1, int64_t V, uint64_t seed, float beta, \
-                         int32_t write_noise, float* restrict out, int64_t ld, int64_t* restrict tokens) { \
+   out (row n at out + n * ld) = g (write_noise) or softmax(beta (x + g)), computed in float32 and stored as OT:
+   float32, or bfloat16 rounded once at the end (the rows then live in a float32 scratch row of V). */
+#define GUMBEL_MAX_KERNELS(NAME, SUFFIX, AT, OSUFFIX, OT) \
+void gumbel_max_##NAME(const AT* restrict logits, int64_t n0, int64_t n1, int64_t V, uint64_t seed, float beta, \
+                       int32_t write_noise, OT* restrict out, int64_t ld, int64_t* restrict tokens) { \
     float buf[CHUNK] __attribute__((aligned(64))); \
+    float scratch[sizeof(OT) == sizeof(float) ? 1 : V]; \
     for (int64_t n = n0; n < n1; ++n) { \
         const AT* row = logits + n * V; \
-        float* o = out + n * ld; \
+        float* o = sizeof(OT) == sizeof(float) ? (float*)(void*)(out + n * ld) : scratch; \
         const uint64_t base = seed + (uint64_t)n * (uint64_t)V; \
         vf vm; \
         for (int i = 0; i < LANES; ++i) vm[i] = -INFINITY; \
@@ -542,25 +544,34 @@ void gumbel_max_##SUFFIX(const AT* restrict logits, int64_t n0, int64_t n1, int6
             if (p == m) { arg = v; break; } \
         } \
         tokens[n] = arg; \
-        if (write_noise) continue; \
-        const float top = m * beta; \
-        vf vs = {0}; \
-        for (int64_t c = 0; c < V; c += CHUNK) { \
-            const int64_t len = V - c < CHUNK ? V - c : CHUNK; \
-            for (int64_t i = 0; i < len; ++i) { \
-                const float e = exp_or_zero(o[c + i] * beta - top); \
-                o[c + i] = e; \
-                buf[i] = e; \
+        float inverse = 1.0f; \
+        if (!write_noise) { \
+            const float top = m * beta; \
+            vf vs = {0}; \
+            for (int64_t c = 0; c < V; c += CHUNK) { \
+                const int64_t len = V - c < CHUNK ? V - c : CHUNK; \
+                for (int64_t i = 0; i < len; ++i) { \
+                    const float e = exp_or_zero(o[c + i] * beta - top); \
+                    o[c + i] = e; \
+                    buf[i] = e; \
+                } \
+                for (int64_t i = len; i < CHUNK; ++i) buf[i] = 0.0f; \
+                for (int64_t i = 0; i < CHUNK; i += LANES) vs += load_vf(buf + i); \
             } \
-            for (int64_t i = len; i < CHUNK; ++i) buf[i] = 0.0f; \
-            for (int64_t i = 0; i < CHUNK; i += LANES) vs += load_vf(buf + i); \
+            inverse = 1.0f / hsum(vs); \
         } \
-        const float inverse = 1.0f / hsum(vs); \
-        for (int64_t v = 0; v < V; ++v) o[v] *= inverse; \
+        if (sizeof(OT) == sizeof(float)) { \
+            if (!write_noise) for (int64_t v = 0; v < V; ++v) o[v] *= inverse; \
+        } else { \
+            for (int64_t v = 0; v < V; ++v) to_##OSUFFIX(out, n * ld + v, o[v] * inverse); \
+        } \
     } \
 }
-GUMBEL_MAX_KERNELS(f32, float)
-GUMBEL_MAX_KERNELS(bf16, uint16_t)
+GUMBEL_MAX_KERNELS(f32, f32, float, f32, float)
+GUMBEL_MAX_KERNELS(bf16, bf16, uint16_t, f32, float)
+/* bfloat16 rows: under autocast without a graph, the type the discriminator's first product reads them in */
+GUMBEL_MAX_KERNELS(f32_to_bf16, f32, float, bf16, uint16_t)
+GUMBEL_MAX_KERNELS(bf16_to_bf16, bf16, uint16_t, bf16, uint16_t)
 
 /* ------------------------------------------------------------------ row ranges on torch's OpenMP threads */
 /* Built with -fopenmp, this library resolves libgomp.so.1 to the copy torch has already loaded, so

@@ -68,8 +68,8 @@ _SIGNATURES = {
     "token_logp_forward_bf16": [_PTR, _PTR, _I64, _I64, _I64, _PTR, _PTR],
     "token_logp_backward_f32": [_PTR, _PTR, _PTR, _PTR, _I64, _I64, _I64, _PTR],
     "token_logp_backward_bf16": [_PTR, _PTR, _PTR, _PTR, _I64, _I64, _I64, _PTR],
-    "gumbel_max_f32": [_PTR, _I64, _I64, _I64, _U64, _F32, _I32, _PTR, _I64, _PTR],
-    "gumbel_max_bf16": [_PTR, _I64, _I64, _I64, _U64, _F32, _I32, _PTR, _I64, _PTR],
+    **{f"gumbel_max_{kind}": [_PTR, _I64, _I64, _I64, _U64, _F32, _I32, _PTR, _I64, _PTR]
+       for kind in ("f32", "bf16", "f32_to_bf16", "bf16_to_bf16")},  # fmt: skip
 }
 _RMC_SIGNATURES = {
     "rmc_attend_forward": [_PTR, _I64, _PTR, _I64, _PTR, _PTR, _I64, *[_PTR] * 4, *[_I64] * 6, _F32, _F32]
