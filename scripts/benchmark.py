@@ -352,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--runs", type=positive_int, default=1,
-        help="measure each model row in this many fresh processes and report the median (also for --compare-with)",
+        help="measure each model row in this many fresh processes and report the median (with --compare-with: "
+        "this many rounds, each one run of the new code, then one of the reference)",
     )  # fmt: skip
     parser.add_argument(
         "--cpu-heap", choices=CPU_HEAP_SETTINGS, default="reuse",
@@ -371,15 +372,19 @@ def main(argv: list[str] | None = None) -> int:
             {"size": size, **{name.removesuffix("_s") + "_gflop": count / 1e9 for name, count in counts.items()}}
             for size, counts in flops.items()
         ]
-        results["models"] = benchmark_models(
-            args.size, devices, args.precision, flops, not args.keep_denormals, args.cpu_heap, args.runs
-        )
-        precisions = [p for p in args.precision if any(row["precision"] == p for row in results["models"])]
-        if args.compare_with and precisions:  # the reference measures what this run measured (no skipped rows)
-            from bench_compare import reference_models, with_reference
+        def measure(runs: int) -> list[dict]:
+            return benchmark_models(
+                args.size, devices, args.precision, flops, not args.keep_denormals, args.cpu_heap, runs
+            )
 
-            reference = reference_models(args.compare_with, args.size, precisions, devices, args.runs)
-            results["models"] = with_reference(results["models"], reference, MEASUREMENTS)
+        if args.compare_with:  # new and old alternate, one run each per round (the reference measures what
+            from bench_compare import interleaved_models  # this run measured: no skipped rows)
+
+            results["models"] = interleaved_models(
+                lambda: measure(1), args.compare_with, args.size, devices, args.runs, MEASUREMENTS
+            )
+        else:
+            results["models"] = measure(args.runs)
     if "bleu" in args.section:
         from bench_metrics import benchmark_bleu
 

@@ -3,6 +3,7 @@ cannot be checked out is refused by name before anything is measured."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from bench_compare import median_rows, reference_models, with_reference  # noqa: E402
+import bench_compare  # noqa: E402
+from bench_compare import interleaved_models, median_rows, reference_models, with_reference  # noqa: E402
 
 
 def test_rows_gain_the_reference_seconds_and_the_ratio():
@@ -41,3 +43,26 @@ def test_repeated_runs_merge_into_median_seconds_and_the_largest_peak():
 
     (row,) = median_rows([table(0.20, 900.0), table(0.14, 950.0), table(0.15, 920.0)])
     assert row == {"device": "cpu", "size": "oracle", "precision": "bf16", "mle_step_s": 0.15, "peak_mb": 950.0}
+
+
+def test_new_and_old_runs_alternate_and_merge_into_medians(monkeypatch):
+    """A host's speed drifts over a benchmark: rounds of (new, old) put the drift on both sides alike."""
+    calls = []
+
+    def row(seconds: float) -> list[dict]:
+        return [{"device": "cpu", "size": "oracle", "precision": "bf16", "mle_step_s": seconds}]
+
+    def measure():
+        calls.append("new")
+        return row([1.0, 3.0, 2.0][calls.count("new") - 1])
+
+    def run_reference(worktree, sizes, precisions, devices):
+        calls.append(("old", tuple(precisions)))
+        return row([4.0, 8.0, 6.0][len(calls) // 2 - 1])
+
+    monkeypatch.setattr(bench_compare, "reference_worktree", lambda ref: contextlib.nullcontext(Path("/tmp")))
+    monkeypatch.setattr(bench_compare, "run_reference", run_reference)
+    (merged,) = interleaved_models(measure, "HEAD", ["oracle"], ["cpu"], 3, ["mle_step_s"])
+    assert calls == ["new", ("old", ("bf16",))] * 3
+    assert merged["mle_step_s"] == 2.0 and merged["mle_step_s_ref"] == 6.0
+    assert merged["mle_step_ratio"] == pytest.approx(1 / 3)
