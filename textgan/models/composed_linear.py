@@ -22,6 +22,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from textgan.models.weight_casts import autocast_dtype
+
 
 class _ComposedLinear(torch.autograd.Function):
     """x (N, F), w1 (H, F), b1 (H,) or None, w2 (O, H), b2 (O,) or None -> (N, O)."""
@@ -79,9 +81,7 @@ def _composed(w1, b1, w2, b2) -> tuple[torch.Tensor, torch.Tensor | None]:
 def composed_linear(x: torch.Tensor, first: nn.Linear, second: nn.Linear) -> torch.Tensor:
     """``second(first(x))`` for x (..., F) -> (..., O), computed as one affine map (see the module docstring)."""
     kind = x.device.type
-    dtype = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else torch.promote_types(
-        x.dtype, first.weight.dtype
-    )
+    dtype = autocast_dtype(kind) or torch.promote_types(x.dtype, first.weight.dtype)
     shape = x.shape[:-1]
     flat = x.reshape(-1, x.shape[-1])
     out = _ComposedLinear.apply(flat, first.weight, first.bias, second.weight, second.bias, dtype)

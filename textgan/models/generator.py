@@ -29,7 +29,7 @@ from torch import nn
 
 from textgan.models.known_output_linear import known_output_linear
 from textgan.models.token_log_probs import token_log_probs
-from textgan.models.weight_casts import weights_cast_once
+from textgan.models.weight_casts import autocast_dtype, weights_cast_once
 from textgan.sampling import (
     BF16_ROWS_MAX_VOCAB,
     categorical_sample,
@@ -264,13 +264,11 @@ class Generator(nn.Module):
         seeds = draw_seeds(length, generator) if native_gumbel_max_available(probe) else None
         # with a graph: the noise of every step; without: the relaxed rows themselves, natively in bfloat16 under
         # bf16 autocast (the type, and the rounding, the discriminator's first product reads them in)
-        kind = self.device.type
         low = (
             not record
             and seeds is not None
             and self.vocab_size <= BF16_ROWS_MAX_VOCAB
-            and torch.is_autocast_enabled(kind)
-            and torch.get_autocast_dtype(kind) == torch.bfloat16
+            and autocast_dtype(self.device.type) == torch.bfloat16
         )
         dtype = torch.bfloat16 if low else torch.float32
         buffer = torch.empty(num_samples, length, self.vocab_size, device=self.device, dtype=dtype)

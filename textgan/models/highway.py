@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from textgan.models import native_kernels
+from textgan.models.weight_casts import autocast_dtype
 
 _GOLDEN, _MIX1, _MIX2 = (c - 2**64 for c in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB))
 
@@ -103,8 +104,9 @@ def _kernel(direction: str, a: torch.Tensor, x: torch.Tensor):
 def _product_dtype(x: torch.Tensor, weight: torch.Tensor) -> torch.dtype | None:
     """The dtype of the highway's product as ``nn.Linear`` would compute it here: bfloat16 under CPU bfloat16
     autocast, float32 without autocast; None otherwise (the unfused path handles it)."""
-    if torch.is_autocast_enabled("cpu"):
-        return torch.bfloat16 if torch.get_autocast_dtype("cpu") == torch.bfloat16 else None
+    low = autocast_dtype("cpu")
+    if low is not None:
+        return torch.bfloat16 if low == torch.bfloat16 else None
     return torch.float32 if x.dtype == weight.dtype == torch.float32 else None
 
 

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from textgan.models import native_kernels
+from textgan.models.weight_casts import autocast_dtype
 
 NATIVE_MAX_TAPS = 16  # "auto" uses the native kernel up to this window size f * d
 NATIVE_MAX_LENGTH = 2**15 - 1  # and for sequences up to this length
@@ -200,8 +201,8 @@ class MaxOverTimeConv(nn.Module):
         if self.uses_native(x):
             flat = [w.reshape(w.shape[0], -1).float() for w in weights]  # (C, f * d)
             rows = x.float().reshape(num, length * width).contiguous()  # (N, T * d)
-            bf16 = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
-            dtype = torch.bfloat16 if bf16 else torch.float32  # autocast's type for a convolution's output
+            # autocast's type for a convolution's output
+            dtype = torch.bfloat16 if autocast_dtype("cpu") == torch.bfloat16 else torch.float32
             return _NativeConvMax.apply(rows, width, dtype, biases.float(), *flat)  # (N, C_total)
         scores = torch.cat([conv_max_torch(x, w) for w in weights], dim=1)
         return torch.relu(scores + biases)  # (N, C_total)

@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from textgan.models.weight_casts import autocast_dtype
+
 
 class _Record:
     """One layer's per-step inputs (forward) and output gradients (backward), by step index."""
@@ -93,7 +95,7 @@ class StepProducts:
 
     def __init__(self, device: torch.device) -> None:
         kind = device.type
-        self.dtype = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
+        self.dtype = autocast_dtype(kind)
         self._layers: dict[nn.Linear, tuple[_Record, torch.Tensor, torch.Tensor | None]] = {}
 
     def linear(self, layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:

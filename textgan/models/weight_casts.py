@@ -28,6 +28,11 @@ import torch
 from torch import nn
 
 
+def autocast_dtype(kind: str) -> torch.dtype | None:
+    """The dtype autocast computes products in on device type ``kind`` ("cpu", "cuda"); None when it is off."""
+    return torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
+
+
 @contextlib.contextmanager
 def weights_cast_once(device: torch.device, module: nn.Module | None = None) -> Iterator[None]:
     """Within the block, autocast casts each weight once (a no-op when autocast is off on ``device``).
@@ -35,7 +40,8 @@ def weights_cast_once(device: torch.device, module: nn.Module | None = None) -> 
     ``module``: with gradients disabled, its frozen float32 parameters are cached too (see the module docstring).
     """
     kind = device.type
-    if not torch.is_autocast_enabled(kind):
+    dtype = autocast_dtype(kind)
+    if dtype is None:
         yield
         return
     thawed = []
@@ -44,7 +50,7 @@ def weights_cast_once(device: torch.device, module: nn.Module | None = None) -> 
     try:
         for parameter in thawed:
             parameter.requires_grad_(True)
-        with torch.autocast(kind, dtype=torch.get_autocast_dtype(kind), cache_enabled=True):
+        with torch.autocast(kind, dtype=dtype, cache_enabled=True):
             yield
     finally:
         for parameter in thawed:
