@@ -119,3 +119,48 @@ def text_setup(tmp_path) -> tuple[Path, TextDataModule, Path]:
         tmp_path / "gen.pt", datamodule.vocab_size, datamodule.max_length, datamodule.vocab_fingerprint
     )
     return dataset_dir, datamodule, checkpoint
+
+
+CHINESE = ["今天天气很好。", "我们去公园散步吧！", "他在图书馆看书。", "今天我们去看书吧。", "天气很好，我们去散步。"]
+
+
+@pytest.fixture
+def broken_bytes_setup(tmp_path) -> tuple[Path, TextDataModule, Path, int, int]:
+    """A byte-level BPE dataset of Chinese lines and a generator that writes characters it leaves unfinished.
+
+    Returns (dataset folder, its set-up DataModule, the generator file, ``天``'s id, the id of the byte 0xE4 alone).
+    The generator ignores its state: each step draws ``天``, the lone lead byte 0xE4 (a character's first
+    byte without the two after it) or ``<eos>`` with probability 1/3 each.
+    """
+    from textgan.data.tokenization import EOS_ID, TokenizerOptions
+
+    folder = tmp_path / "zh"
+    folder.mkdir()
+    (folder / "train.txt").write_text("\n".join(CHINESE) + "\n", encoding="utf-8")
+    build_dataset(folder / "ds", folder / "train.txt", folder / "train.txt", TokenizerOptions("byte_bpe", 300))
+    datamodule = TextDataModule(dataset_dir=str(folder / "ds"))
+    datamodule.setup()
+    tokenizer = datamodule.tokenizer
+    sky = tokenizer.encode("天").ids[0]
+    assert tokenizer.encode("天").ids[:2] == [sky, EOS_ID]  # one token (the stored tokenizer pads to T)
+    lead_byte = tokenizer.token_to_id(tokenizer.pre_tokenizer.pre_tokenize_str("今")[0][0][0])  # 0xE4 alone
+    build = {
+        "_target_": "textgan.models.lstm.LSTMGenerator",
+        "vocab_size": datamodule.vocab_size,
+        "max_length": datamodule.max_length,
+        "embedding_dim": 8,
+        "hidden_dim": 8,
+        "start_token": BOS_ID,
+    }
+    generator = LSTMGenerator(**{k: v for k, v in build.items() if k != "_target_"})
+    with torch.no_grad():
+        generator.output.weight.zero_()
+        generator.output.bias.fill_(-30.0)
+        generator.output.bias[[sky, lead_byte, EOS_ID]] = 0.0
+    metadata = {
+        "vocab_size": datamodule.vocab_size,
+        "max_length": datamodule.max_length,
+        "vocab_fingerprint": datamodule.vocab_fingerprint,
+    }
+    checkpoint = save_generator(tmp_path / "zh.pt", generator, build, metadata)
+    return folder / "ds", datamodule, checkpoint, sky, lead_byte

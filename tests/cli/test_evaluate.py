@@ -126,3 +126,85 @@ def test_a_runs_lightning_checkpoint_scores_as_its_generator_file(text_setup, ma
         reports[name] = json.loads((tmp_path / name / "metrics.json").read_text())
     assert reports["lightning"]["metrics"] == reports["file"]["metrics"]
     assert reports["lightning"]["source"]["checkpoint"] == str(lightning.resolve())
+
+
+# ---------------------------------------------------------------------------------------------- unknown tokens
+CHINESE_SAMPLES = ["今天天气很好。", "我们去公园散步吧！", "他在图书馆看书。"]
+
+
+@pytest.mark.parametrize("tokenizer", ["word_level", "byte_bpe"])
+def test_samples_of_another_language_are_refused_naming_file_and_count(
+    text_setup, make_dataset, tmp_path, capsys, tokenizer
+):
+    """Chinese samples against an English dataset: exit 2 and one line, not BLEU 0.0000 without a word."""
+    from textgan.data.tokenization import TokenizerOptions, build_dataset
+
+    dataset_dir, _, _ = text_setup
+    if tokenizer == "byte_bpe":  # no <unk> ever: unknown = bytes no training line holds
+        corpus = dataset_dir.parent
+        dataset_dir = tmp_path / "bytes"
+        build_dataset(dataset_dir, corpus / "train.txt", corpus / "test.txt", TokenizerOptions("byte_bpe", 300))
+    samples = tmp_path / "zh.txt"
+    samples.write_text("\n".join(CHINESE_SAMPLES) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["--samples-file", str(samples), "--dataset-dir", str(dataset_dir), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    tokens = 3 if tokenizer == "word_level" else len("".join(CHINESE_SAMPLES).encode())  # words / bytes
+    assert captured.err.count("\n") == 1 and captured.out == ""
+    assert captured.err.startswith(
+        f"textgan-evaluate: error: {samples}: {tokens} of {tokens} tokens (100.0%) are unknown to the vocabulary "
+        f"of {dataset_dir.resolve()}"
+    )
+    assert "more than --max-unknown 0.5" in captured.err and "expected" in captured.err
+    assert not out.exists()
+
+
+def test_some_unknown_words_are_warned_about_and_counted(text_setup, tmp_path, capsys):
+    dataset_dir, _, _ = text_setup
+    sentences = ["a man rides a zebra .", "the cat sits on the sofa .", "two dogs play ."]  # 2 of 17 unknown
+    samples = tmp_path / "generated.txt"
+    samples.write_text("\n".join(sentences) + "\n")
+    argv = ["--samples-file", str(samples), "--dataset-dir", str(dataset_dir)]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+    warning = capsys.readouterr().err
+    assert warning == (
+        f"textgan-evaluate: warning: {samples}: 2 of 17 tokens (11.8%) are unknown to the vocabulary of "
+        f"{dataset_dir.resolve()} (<unk>): a generator trained on it never saw them\n"
+    )
+    report = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert (report["source"]["unknown_tokens"], report["source"]["tokens"]) == (2, 17)
+    # the thresholds are options: 12 % passes quietly above --warn-unknown 0.2 and is refused above 0.1
+    assert main([*argv, "--warn-unknown", "0.2", "--out", str(tmp_path / "quiet")]) == 0
+    assert capsys.readouterr().err == ""
+    assert main([*argv, "--max-unknown", "0.1", "--out", str(tmp_path / "strict")]) == 2
+    assert "2 of 17 tokens (11.8%)" in capsys.readouterr().err and not (tmp_path / "strict").exists()
+    assert main([*argv, "--max-unknown", "1.5", "--out", str(tmp_path / "bad")]) == 2
+    assert "--max-unknown must be a fraction in [0, 1], got 1.5" in capsys.readouterr().err
+
+
+def test_a_checkpoints_unfinished_characters_are_counted_and_left_out_of_samples_txt(
+    broken_bytes_setup, tmp_path, capsys
+):
+    dataset_dir, datamodule, checkpoint, _, lead_byte = broken_bytes_setup
+    out = tmp_path / "out"
+    argv = ["--checkpoint", str(checkpoint), "--dataset-dir", str(dataset_dir), "--num-samples", "16"]
+    assert main([*argv, "--out", str(out)]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    broken = report["source"]["invalid_utf8_sentences"]
+    assert 0 < broken < 16
+    assert f"textgan-evaluate: warning: {broken} of 16 sentences held byte sequences that are not UTF-8" in (
+        capsys.readouterr().err
+    )
+    assert "\ufffd" not in (out / "samples.txt").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------- help
+def test_help_says_what_a_samples_file_is_scored_with(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "BLEU / Self-BLEU only" not in text
+    start = text.index("--samples-file SAMPLES_FILE", text.index("options:"))  # its help, not the usage line
+    described = text[start : text.index("--runs DIR", start)]
+    for metric in ("BLEU", "Self-BLEU", "lm", "reverse_lm", "mauve", "fed", "every --metrics choice but NLL_gen"):
+        assert metric in described, described

@@ -423,3 +423,28 @@ def test_log_probs_are_finite_sums(text_setup, tmp_path):
     for row in read_jsonl(tmp_path / "s.jsonl"):
         assert math.isfinite(row["log_prob"]) and math.isfinite(row["model_log_prob"])
         assert row["model_log_prob"] <= row["log_prob"] <= 0.0
+
+
+def test_byte_level_text_leaves_out_unfinished_characters_and_counts_them(broken_bytes_setup, tmp_path, capsys):
+    """A byte-level generator may emit a character's first byte alone: no U+FFFD is written, a warning counts them."""
+    dataset_dir, datamodule, checkpoint, sky, lead_byte = broken_bytes_setup
+    out = tmp_path / "s.jsonl"
+    argv = ["--checkpoint", str(checkpoint), "--dataset-dir", str(dataset_dir), "--num-samples", "16"]
+    code, _, err = run_cli([*argv, "--format", "jsonl", "--quiet", "--out", str(out)], capsys)
+    assert code == 0
+    rows = read_jsonl(out)
+    tokens = [row["token_ids"] for row in rows]
+    assert all(set(ids) <= {sky, lead_byte, EOS_ID} for ids in tokens)
+    broken = [ids.count(lead_byte) for ids in tokens]  # each lone 0xE4 is one invalid sequence
+    assert 0 < sum(1 for count in broken if count) < len(rows)  # the case of the issue: some lines, not all
+    lossy = datamodule.tokenizer.decode_batch([[i for i in ids if i != EOS_ID] for ids in tokens])
+    assert sum(text.count("\ufffd") for text in lossy) == sum(broken)  # what tokenizers alone would have written
+    for row, ids in zip(rows, tokens, strict=True):
+        assert row["text"] == "天" * ids.count(sky)  # the complete characters, nothing else
+    assert err == (
+        f"textgan-generate: warning: {sum(1 for count in broken if count)} of 16 sentences held byte sequences "
+        f"that are not UTF-8 ({sum(broken)} in all: characters the generator left unfinished); they were left out "
+        f"of the text\ntextgan-generate: 16 sentences in {out.resolve()}\n"
+    )
+    code, _, err = run_cli([*argv, "--quiet", "--out", str(tmp_path / "s.txt")], capsys)
+    assert code == 0 and "\ufffd" not in (tmp_path / "s.txt").read_text(encoding="utf-8")

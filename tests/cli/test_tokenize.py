@@ -48,3 +48,18 @@ def test_reads_a_datasets_dataset_by_name(tmp_path, monkeypatch):
     assert manifest["splits"]["test"]["lines"] == len(TEST)
     _, texts = load_split(tmp_path / "ds", "train")
     assert texts == [" ".join(line.split()) for line in TRAIN]
+
+
+def test_a_corpus_of_nul_bytes_is_refused_in_one_line(tmp_path, capsys):
+    """``head -c 3000 /dev/zero > z.dat``: one line naming the file, line and byte, not a datasets traceback."""
+    _, test = write_corpus(tmp_path / "corpus")
+    zeros = tmp_path / "z.dat"
+    zeros.write_bytes(bytes(3000))
+    out = tmp_path / "ds"
+    assert main(["--train", str(zeros), "--test", str(test), "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error == (
+        f"textgan-tokenize: error: {zeros}, line 1: NUL byte at byte 1 of the line: binary data (an archive, or a "
+        "file padded with zeros), not text; expected UTF-8 text, one sentence per line\n"
+    )
+    assert not out.exists()

@@ -79,6 +79,7 @@ def test_a_damaged_lightning_checkpoint_is_refused_by_every_command(
     [
         ("\n\n   \n\t\n", "no usable lines (4 line(s), all blank)"),
         ("a man rides a horse .\n", "1 sample"),
+        ("\0" * 600 + "\n" + "\0" * 600 + "\n", "line 1: NUL byte at byte 1 of the line: binary data"),
     ],
 )
 def test_a_samples_file_without_enough_usable_lines_is_refused(text_setup, tmp_path, capsys, content, problem):

@@ -9,13 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from textgan.cli.tokenize import main as tokenize_main
 from textgan.data.text import TextDataModule
 from textgan.data.tokenization import (
     EOS_ID,
+    PAD_ID,
     TokenizerOptions,
     build_dataset,
+    decode_rows,
+    describe_invalid_utf8,
     load_split,
     load_tokenizer,
     read_manifest,
@@ -118,6 +122,45 @@ def test_cli_tokenizer_option_and_datamodule_decode(tmp_path):
         # BLEU units: one per Chinese character in both modes; the test split scores perfectly against itself
         assert data.text_words(["今天很好。"]) == [["今", "天", "很", "好", "。"]]
         assert data.sample_metrics(data.test_tokens)["bleu2"] == pytest.approx(1.0)
+
+
+def test_byte_level_decoding_drops_and_counts_unfinished_characters(tmp_path):
+    """A generator of bytes can stop inside a character or emit a lone continuation byte: the text keeps the
+    complete characters only (no U+FFFD) and each invalid sequence is counted; a U+FFFD of the text itself stays."""
+    build_dataset(tmp_path / "ds", *write_chinese(tmp_path / "corpus"), TokenizerOptions("byte_bpe", 300))
+    data = TextDataModule(dataset_dir=str(tmp_path / "ds"))
+    data.setup()
+    tokenizer = data.tokenizer
+
+    def ids(text: str) -> list[int]:
+        return tokenizer.encode(text).ids[: tokenizer.encode(text).ids.index(EOS_ID)]
+
+    def byte(text: str, index: int) -> int:  # the token of one byte of a character, alone
+        return tokenizer.token_to_id(tokenizer.pre_tokenizer.pre_tokenize_str(text)[0][0][index])
+
+    rows = [
+        ids("今天") + [byte("好", 0), byte("好", 1)],  # the last character cut after two of its three bytes
+        [byte("书", 2)] + ids("看书"),  # a lone continuation byte first
+        ids("天") + [byte("好", 0)] + ids("气") + [byte("好", 1)],  # two broken sequences inside the line
+        ids("天气很好。"),  # all complete
+        ids("a\ufffdb"),  # a U+FFFD of the text itself (valid UTF-8: EF BF BD)
+    ]
+    expected = (["今天", "看书", "天气", "天气很好。", "a\ufffdb"], [1, 1, 2, 0, 0])
+    lossy = tokenizer.decode_batch(rows)
+    assert [text.count("\ufffd") for text in lossy] == [1, 1, 2, 0, 1]  # what tokenizers alone writes
+    assert decode_rows(tokenizer, rows) == expected
+    tokens = torch.full((len(rows), 12), PAD_ID)
+    for index, row in enumerate(rows):
+        tokens[index, : len(row) + 1] = torch.tensor([*row, EOS_ID])
+    assert data.decode_and_count_invalid(tokens) == expected
+    assert data.decode(tokens) == expected[0]
+    # BLEU's words keep each broken sequence as a unit of its own that matches no reference, as before
+    assert data.sample_words(tokens)[2] == ["天", "\ufffd", "气", "\ufffd"]
+    assert describe_invalid_utf8(expected[1]) == (
+        "3 of 5 sentences held byte sequences that are not UTF-8 (4 in all: characters the generator left "
+        "unfinished); they were left out of the text"
+    )
+    assert describe_invalid_utf8([0, 0]) is None
 
 
 def test_byte_bpe_needs_room_for_the_bytes():

@@ -67,6 +67,40 @@ def test_invalid_utf8_names_file_and_line(tmp_path):
         build_dataset(tmp_path / "ds", good_file(tmp_path), bad)
 
 
+@pytest.mark.parametrize(
+    ("content", "where"),
+    [
+        (bytes(3000), "line 1: NUL byte at byte 1"),  # datasets would read it as an empty tar archive
+        (b"\0\n\0\n", "line 1: NUL byte at byte 1"),  # read as text, it would be two one-word sentences
+        (b"a man .\r\nb wo\0man .\r\n", "line 2: NUL byte at byte 5"),  # a NUL in a line of text
+    ],
+    ids=["zeros", "nul-lines", "nul-in-line"],
+)
+@pytest.mark.parametrize("num_proc", [1, 2], ids=["in-memory", "streamed"])
+def test_binary_file_is_named_with_line_and_byte(tmp_path, content, where, num_proc):
+    bad = write(tmp_path / "z.dat", content)
+    with pytest.raises(ValueError, match=re.escape(f"{bad}, {where} of the line: binary data")):
+        build_dataset(tmp_path / "ds", bad, good_file(tmp_path), num_proc=num_proc)
+    assert not (tmp_path / "ds").exists()
+
+
+def test_a_failure_of_the_datasets_reader_names_the_files(tmp_path, monkeypatch):
+    import datasets
+    from datasets.arrow_writer import SchemaInferenceError
+
+    def fail(*args, **kwargs):
+        try:
+            raise SchemaInferenceError("Please pass `features` or at least one example when writing data")
+        except SchemaInferenceError as error:
+            raise datasets.exceptions.DatasetGenerationError("An error occurred") from error
+
+    monkeypatch.setattr(datasets, "load_dataset", fail)
+    train, test = good_file(tmp_path, "train.txt"), good_file(tmp_path, "test.txt")
+    message = f"{train} / {test}: datasets' text reader failed (SchemaInferenceError: Please pass `features`"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build_dataset(tmp_path / "ds", train, test)
+
+
 def test_blank_lines_are_skipped_counted_and_warned(tmp_path):
     train = write(tmp_path / "train.txt", f"{GOOD[0]}\n\n{GOOD[1]}\n   \n{GOOD[2]}\n")
     with pytest.warns(DataWarning, match=re.escape(f"{train}: skipped 2 blank line(s) (line 2, line 4)")):

@@ -69,3 +69,10 @@ def test_the_hash_depends_on_the_ids_only(tmp_path):
     assert len(three._chunks) == 3 and one.sha256() == three.sha256()
     rows[3, 2] += 1
     assert TokenRows(stored_split(tmp_path / "c", rows, 1)).sha256() != one.sha256()
+
+
+def test_id_counts_count_every_id_over_all_files(split):
+    token_rows, expected = split
+    assert np.array_equal(token_rows.id_counts(), np.bincount(expected.flatten().numpy()))
+    counts = token_rows.id_counts(minlength=60)  # ids the rows never hold count 0
+    assert counts.shape == (60,) and counts[50:].sum() == 0 and counts.sum() == 101 * 7

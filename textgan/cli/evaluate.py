@@ -7,8 +7,10 @@ oracle's test set. The protocol is ``textgan.evaluation.protocol``'s, the same t
 (offline unless ``WANDB_MODE`` says otherwise). ``--checkpoint`` takes what ``textgan-generate`` takes: a generator
 file or a run's ``checkpoints/{pretrain,adversarial}/*.ckpt``. ``--trust`` loads a generator file that is not
 plain data (an older or foreign one): only for files you made yourself or trust, since loading may run code.
-Input it cannot use (a damaged or foreign checkpoint, a samples file without two samples or with only blank
-lines, an option out of range) exits with status 2 and one line naming the problem. Examples::
+Input it cannot use (a damaged or foreign checkpoint, a samples file without two samples, with only blank
+lines or with more than ``--max-unknown`` (0.5) of its tokens unknown to the vocabulary, an option out of range)
+exits with status 2 and one line naming the problem; more than ``--warn-unknown`` (0.05) unknown is warned about.
+``--samples-file`` is scored with every metric but NLL_gen, which needs the generator. Examples::
 
     textgan-evaluate --checkpoint outputs/.../generator.pt --data coco --out results/relgan
     textgan-evaluate --samples-file ../shared/data/samples/texygen_coco_mle.txt \\
@@ -55,6 +57,7 @@ from textgan.cli.metric_arguments import (
     score_distribution,
 )
 from textgan.data.corpus_files import check_text_file
+from textgan.data.tokenization import describe_invalid_utf8
 from textgan.evaluation.data import check_generator, describe_data
 from textgan.evaluation.distribution import DISTRIBUTION_METRICS, rows_from_samples, rows_from_texts
 from textgan.evaluation.protocol import draw_samples, evaluate_generator
@@ -65,6 +68,7 @@ from textgan.models.io import TRUST_HELP
 from textgan.numerics import flush_denormals
 
 METRIC_CHOICES = ("standard", *DISTRIBUTION_METRICS)
+WARN_UNKNOWN, MAX_UNKNOWN = 0.05, 0.5  # fractions of a samples file's tokens unknown to the vocabulary
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -74,7 +78,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--checkpoint",
         help="a generator file (generator.pt, pretrained_generator.pt) or a run's checkpoints/*/last.ckpt",
     )
-    source.add_argument("--samples-file", help="generated sentences, one per line (BLEU / Self-BLEU only)")
+    source.add_argument(
+        "--samples-file",
+        help="generated sentences, one per line, scored with every --metrics choice but NLL_gen (that needs the "
+        "generator): standard = BLEU and Self-BLEU, and lm, reverse_lm, mauve, fed",
+    )
     source.add_argument(
         "--runs",
         nargs="+",
@@ -90,6 +98,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", help="output folder (default: evaluation/<checkpoint or file name>)")
+    samples = parser.add_argument_group("--samples-file checks")
+    samples.add_argument(
+        "--warn-unknown",
+        type=float,
+        default=WARN_UNKNOWN,
+        metavar="FRACTION",
+        help=f"warn when more of the samples' tokens than this are unknown to the vocabulary (default {WARN_UNKNOWN})",
+    )
+    samples.add_argument(
+        "--max-unknown",
+        type=float,
+        default=MAX_UNKNOWN,
+        metavar="FRACTION",
+        help="refuse the file when more of its tokens than this are unknown: samples of another corpus or language "
+        f"(default {MAX_UNKNOWN})",
+    )
     parser.add_argument("--wandb", action="store_true", help="also log to wandb (offline unless WANDB_MODE is set)")
     parser.add_argument("--wandb-project", default="textgan")
     parser.add_argument("--wandb-name", help="wandb run name (default: evaluate-<name>)")
@@ -135,6 +159,9 @@ def check_options(args: argparse.Namespace) -> None:
         raise ValueError(f"--num-samples must be at least 1, got {args.num_samples}")
     if not args.temperature > 0:
         raise ValueError(f"--temperature must be > 0, got {args.temperature}")
+    for option in ("warn_unknown", "max_unknown"):
+        if not 0.0 <= getattr(args, option) <= 1.0:
+            raise ValueError(f"--{option.replace('_', '-')} must be a fraction in [0, 1], got {getattr(args, option)}")
     args.metric_names = check_metric_arguments(args, METRIC_CHOICES)
 
 
@@ -163,18 +190,24 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             metrics, samples = result.metrics, result.samples
         else:
             samples = draw_samples(generator, args.num_samples, args.seed, args.temperature).cpu()
-        texts = datamodule.decode(samples)
+        texts, invalid = datamodule.decode_and_count_invalid(samples)
+        warning = describe_invalid_utf8(invalid)
+        if warning:  # of samples.txt; BLEU still scores each dropped sequence, as a unit matching no reference
+            print(f"textgan-evaluate: warning: {warning}", file=sys.stderr)
         rows = rows_from_samples(datamodule, samples) if distribution else None
         source = {"checkpoint": str(Path(args.checkpoint).resolve()), "metadata": metadata}
+        source["invalid_utf8_sentences"] = sum(1 for count in invalid if count)
     else:
         texts = read_samples_file(args.samples_file, args.num_samples)
         datamodule = datamodule_from_args(args)
         if not hasattr(datamodule, "text_metrics"):
             raise ValueError(f"--samples-file needs text data with a vocabulary, not {describe_data(datamodule)}")
+        unknown, tokens = check_unknown_tokens(args, datamodule, texts)
         if "standard" in names:
             metrics = datamodule.text_metrics(datamodule.text_words(texts))
         rows = rows_from_texts(datamodule, texts) if distribution else None
         source = {"samples_file": check_text_file(args.samples_file), "empty_samples": texts.count("")}
+        source.update(tokens=tokens, unknown_tokens=unknown)
         settings.update(num_samples=len(texts), temperature=None, seed=None)
     if distribution:
         metrics.update(score_distribution(args, datamodule, distribution, rows, texts))
@@ -187,6 +220,35 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     }
     settings["metrics"] = names
     return {"metrics": metrics, "source": source, "data": data, "settings": settings, "samples": texts}
+
+
+def check_unknown_tokens(args: argparse.Namespace, datamodule: Any, texts: list[str]) -> tuple[int, int]:
+    """Count the samples' tokens unknown to the data's vocabulary: (unknown, tokens), eos not counted.
+
+    Samples of another corpus or language would score BLEU 0 without a word of explanation, so more than
+    ``--warn-unknown`` of them unknown is warned about (stderr) and more than ``--max-unknown`` refused
+    (ValueError naming the file and the count).
+    """
+    unknown, tokens = datamodule.count_unknown_tokens(texts)
+    fraction = unknown / tokens if tokens else 0.0
+    if fraction <= min(args.warn_unknown, args.max_unknown):
+        return unknown, tokens
+    what = (
+        "byte-level tokens no training line holds"
+        if datamodule.manifest["tokenizer"]["model"] == "byte_bpe"
+        else "<unk>"
+    )
+    counted = (
+        f"{args.samples_file}: {unknown:,} of {tokens:,} tokens ({fraction:.1%}) are unknown to the vocabulary of "
+        f"{datamodule.dataset_dir} ({what})"
+    )
+    if fraction > args.max_unknown:
+        raise ValueError(
+            f"{counted}, more than --max-unknown {args.max_unknown}: samples of another corpus or language? "
+            "expected sentences in the language and tokenisation of that dataset"
+        )
+    print(f"textgan-evaluate: warning: {counted}: a generator trained on it never saw them", file=sys.stderr)
+    return unknown, tokens
 
 
 def check_distribution_data(datamodule: Any, distribution: list[str]) -> None:

@@ -5,8 +5,9 @@ format) or a run's ``checkpoints/{pretrain,adversarial}/*.ckpt``: the generator 
 folder's own generator file (its ``build``) and given the checkpoint's ``generator.*`` weights. Tokens are
 drawn from ``softmax(logits / temperature)``, truncated to the ``--top-k`` most probable tokens and / or the
 ``--top-p`` nucleus (``textgan.sampling.filter_logits``), and decoded by the data's tokenizer (word level or
-BPE): everything up to the first ``<eos>``, padding removed; the synthetic oracle's sequences (no text) are
-written as token ids joined by spaces. The data are found from the checkpoint's metadata, as
+BPE): everything up to the first ``<eos>``, padding removed, and with byte-level BPE any byte sequence that is
+not UTF-8 (a character left unfinished) left out and counted in a warning; the synthetic oracle's sequences (no
+text) are written as token ids joined by spaces. The data are found from the checkpoint's metadata, as
 ``textgan-evaluate`` finds them, or given with the same options. A generator file loads safely (tensors and
 plain values only); ``--trust`` loads an older or foreign one in full, only for files you made yourself or
 trust: loading may run code. Examples::
@@ -31,6 +32,7 @@ import torch
 from textgan.atomic_files import atomic_write_text
 from textgan.cli.data_arguments import add_data_arguments, datamodule_from_args
 from textgan.data.base import TokenDataModule
+from textgan.data.tokenization import describe_invalid_utf8
 from textgan.evaluation.data import check_generator
 from textgan.models.checkpoints import load_checkpoint
 from textgan.models.generator import Generator
@@ -235,13 +237,20 @@ def sample_sentences(
 
 # ---------------------------------------------------------------------------------------------- output
 def decode(samples: Samples, datamodule: TokenDataModule | None) -> list[str]:
-    """Sentences of the samples: the data's ``decode`` (text, or ids), or ids joined by spaces without data."""
+    """Sentences of the samples: the data's ``decode`` (text, or ids), or ids joined by spaces without data.
+
+    Byte-level BPE text leaves out byte sequences that are not UTF-8; a warning on stderr counts them.
+    """
     if datamodule is None:
         return [
             " ".join(map(str, row[:n]))
             for row, n in zip(samples.tokens.tolist(), samples.lengths.tolist(), strict=True)
         ]
-    return datamodule.decode(samples.tokens)
+    texts, invalid = datamodule.decode_and_count_invalid(samples.tokens)
+    warning = describe_invalid_utf8(invalid)
+    if warning:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    return texts
 
 
 def format_lines(samples: Samples, texts: list[str], output_format: str) -> list[str]:

@@ -61,6 +61,14 @@ class TokenDataModule(L.LightningDataModule):
         """Token ids (N, T) -> one string per sequence."""
         return [" ".join(str(int(t)) for t in row) for row in tokens]
 
+    def decode_and_count_invalid(self, tokens: torch.Tensor) -> tuple[list[str], list[int]]:
+        """``decode``'s strings and, per sequence, the invalid UTF-8 byte sequences left out of it.
+
+        Only a byte-level tokenizer can produce them (``TextDataModule``); here there are none.
+        """
+        texts = self.decode(tokens)
+        return texts, [0] * len(texts)
+
     # ---- loaders ---------------------------------------------------------------------------------------
     @staticmethod
     def _require(tensor: torch.Tensor | None, name: str) -> torch.Tensor:

@@ -1,8 +1,8 @@
 """Reading a text corpus: refuse bad files with a message naming file and line, skip blank lines (counted).
 
 Checks run on the raw bytes before ``datasets`` reads the file, because ``datasets`` reports invalid UTF-8
-without the file or line. Line numbers are 1-based physical lines (``\n``, ``\r\n`` or ``\r``), the same
-lines ``datasets``' text builder yields.
+without the file or line, and takes some binary files (512 NUL bytes: an empty tar archive) for archives. Line
+numbers are 1-based physical lines (``\n``, ``\r\n`` or ``\r``), the same lines ``datasets``' text builder yields.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+NUL = b"\0"  # never in text; in archives, binary files and files padded with zeros
 
 
 class DataWarning(UserWarning):
@@ -44,9 +46,11 @@ def file_sha256(path: str | Path) -> str:
 
 
 def check_text_file(path: str | Path) -> dict[str, Any]:
-    """Refuse a missing, empty or non-UTF-8 file with a message naming it (and the line); describe it.
+    """Refuse a missing, empty, non-UTF-8 or binary file with a message naming it (and the line); describe it.
 
-    Reads the file in blocks (a corpus may be larger than memory). Returns ``{"path", "sha256", "bytes"}``
+    Binary means holding a NUL byte: no text has one, while archives, other binary files and files padded with
+    zeros do (``datasets`` would even open a file of 512 zeros as an empty tar archive and fail without naming
+    it). Reads the file in blocks (a corpus may be larger than memory). Returns ``{"path", "sha256", "bytes"}``
     for the manifest.
     """
     path = Path(path)
@@ -62,6 +66,8 @@ def check_text_file(path: str | Path) -> dict[str, Any]:
                 digest.update(block)
                 size += len(block)
                 decoder.decode(block)
+                if NUL in block:
+                    _raise_at_nul_byte(path)
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         _raise_at_bad_line(path)
@@ -88,22 +94,55 @@ def _raise_at_bad_line(path: Path) -> None:
                     ) from None
 
 
+def _raise_at_nul_byte(path: Path) -> None:
+    """Raise the ValueError naming the first line of ``path`` that holds a NUL byte (line by line, streamed)."""
+    with open(path, "rb") as handle:
+        number = 0
+        for raw in handle:
+            for line in raw.splitlines() or [raw]:  # universal newlines, like the reader (a lone CR too)
+                number += 1
+                if NUL in line:
+                    raise ValueError(
+                        f"{path}, line {number}: NUL byte at byte {line.index(NUL) + 1} of the line: binary "
+                        "data (an archive, or a file padded with zeros), not text; expected UTF-8 text, one "
+                        "sentence per line"
+                    )
+
+
 def read_text_files(files: dict[str, Path]) -> dict[str, list[str]]:
     """Lines of each split's file, read with ``datasets``' text builder (universal newlines, no line breaks).
 
     ``datasets`` writes its Arrow cache into a temporary folder that is removed afterwards, so nothing
     outside the dataset folder is touched.
     """
+    with tempfile.TemporaryDirectory(prefix="textgan-read-") as cache, quiet_datasets():
+        loaded = load_text_dataset(files, cache)
+        return {split: list(loaded[split]["text"]) for split in files}
+
+
+def load_text_dataset(files: dict[str, Path], cache_dir: str | Path) -> Any:
+    """``datasets``' text builder over each split's file (a ``DatasetDict``), caching in ``cache_dir``.
+
+    A failure of the builder names no file (a traceback ending in ``DatasetGenerationError``); it is raised as
+    one ValueError naming the files instead.
+    """
     import datasets
 
-    with tempfile.TemporaryDirectory(prefix="textgan-read-") as cache, quiet_datasets():
-        loaded = datasets.load_dataset(
+    try:
+        return datasets.load_dataset(
             "text",
             data_files={split: str(path) for split, path in files.items()},
             keep_linebreaks=False,
-            cache_dir=cache,
+            cache_dir=str(cache_dir),
         )
-        return {split: list(loaded[split]["text"]) for split in files}
+    except datasets.exceptions.DatasetGenerationError as error:
+        cause = error.__cause__ or error
+        reason = (str(cause).strip().splitlines() or [""])[0]
+        names = " / ".join(dict.fromkeys(str(path) for path in files.values()))
+        raise ValueError(
+            f"{names}: datasets' text reader failed ({type(cause).__name__}: {reason}); expected UTF-8 text, one "
+            "sentence per line"
+        ) from None
 
 
 def read_hub_dataset(

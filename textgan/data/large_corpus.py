@@ -24,7 +24,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from textgan.atomic_files import atomic_directory
-from textgan.data.corpus_files import DataWarning, check_text_file, list_lines, quiet_datasets
+from textgan.data.corpus_files import DataWarning, check_text_file, list_lines, load_text_dataset, quiet_datasets
 from textgan.data.row_length import AUTO, AUTO_PERCENTILE, LengthCap, check_max_length
 
 STREAMED_BYTES = 256 * 2**20  # files larger than this in all are built streamed
@@ -138,12 +138,7 @@ def _read_lines(
     memory-mapped; the count of source lines and the blank lines' numbers (warned about as build_dataset does)."""
     import datasets
 
-    loaded = datasets.load_dataset(
-        "text",
-        data_files={split: str(path) for split, path in files.items()},
-        keep_linebreaks=False,
-        cache_dir=str(scratch / "read"),
-    )
+    loaded = load_text_dataset(files, scratch / "read")
     lines, source_lines, blank = {}, {}, {}
     for split in SPLITS:
         raw = loaded[split]

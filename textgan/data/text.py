@@ -14,6 +14,7 @@ ones, at word level (``<unk>`` in a sample never matches a reference word).
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,11 @@ from textgan.data.tokenization import (
     BOS_ID,
     EOS_ID,
     PAD_ID,
+    UNK_ID,
     TokenizerOptions,
     build_dataset,
+    decode_rows,
+    encode_lines,
     is_up_to_date,
     load_split,
     load_tokenizer,
@@ -117,6 +121,7 @@ class TextDataModule(TokenDataModule):
         self._tokenizer: Tokenizer | None = None
         self._references: list[list[str]] | None = None
         self._bleu_references: Any = None  # textgan.metrics.BleuReferences, built on first use
+        self._trained_ids: np.ndarray | None = None  # (V,) bool: ids some training row holds (byte_bpe)
         self.test_texts: list[str] | None = None
 
     # ---- building and loading ----------------------------------------------------------------------------
@@ -191,23 +196,49 @@ class TextDataModule(TokenDataModule):
 
     # ---- text --------------------------------------------------------------------------------------------
     def decode(self, tokens: torch.Tensor) -> list[str]:
-        """Token ids (N, T) -> sentences: everything up to the first ``<eos>``, pads and bos dropped."""
-        rows = []
-        for row in tokens.tolist():
-            if EOS_ID in row:
-                row = row[: row.index(EOS_ID)]
-            rows.append([token for token in row if token not in (PAD_ID, BOS_ID)])
-        return self.tokenizer.decode_batch(rows, skip_special_tokens=False)
+        """Token ids (N, T) -> sentences: everything up to the first ``<eos>``, pads and bos dropped.
+
+        Byte-level BPE: byte sequences that are not UTF-8 (a character the generator left unfinished) are
+        dropped, never written as U+FFFD; ``decode_and_count_invalid`` also says how many.
+        """
+        return self.decode_and_count_invalid(tokens)[0]
+
+    def decode_and_count_invalid(self, tokens: torch.Tensor) -> tuple[list[str], list[int]]:
+        """``decode``'s sentences and, per sentence, the invalid UTF-8 byte sequences dropped (byte_bpe only)."""
+        return decode_rows(self.tokenizer, _sentence_rows(tokens))
 
     def sample_words(self, samples: torch.Tensor) -> list[list[str]]:
-        """Generated ids (N, T) -> the words of each decoded sentence (BLEU's units)."""
+        """Generated ids (N, T) -> the words of each decoded sentence (BLEU's units).
+
+        Unlike ``decode``, an invalid UTF-8 byte sequence stays in the text as U+FFFD (byte_bpe), a unit that
+        matches no reference word, as ``<unk>`` does: a generator is not scored higher for breaking characters.
+        """
+        texts, _ = decode_rows(self.tokenizer, _sentence_rows(samples), drop_invalid_utf8=False)
         if self.manifest["tokenizer"]["model"] in ("char", "byte_bpe"):  # no spaces between units to split on
-            return self.text_words(self.decode(samples))
-        return [text.split() for text in self.decode(samples)]
+            return self.text_words(texts)
+        return [text.split() for text in texts]
 
     def text_words(self, texts: Sequence[str]) -> list[list[str]]:
         """Sentences -> words, normalised and split as the tokenizer does (e.g. a file of generated text)."""
         return [words(self.tokenizer, text) for text in texts]
+
+    def count_unknown_tokens(self, texts: Sequence[str]) -> tuple[int, int]:
+        """How many of the tokens that ``texts`` encode to (eos not counted) are unknown, of how many.
+
+        Unknown: ``<unk>``, a word, subword or character outside the vocabulary. Byte-level BPE encodes every
+        text without ``<unk>``, so there a token is unknown when no training row holds it (e.g. the bytes of
+        Chinese characters under a vocabulary built from English). Needs ``setup()``.
+        """
+        ids = [row[:-1] for row in encode_lines(self.tokenizer, list(texts))]
+        flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64)
+        if self.manifest["tokenizer"]["model"] != "byte_bpe":
+            return int((flat == UNK_ID).sum()), int(flat.size)
+        if self._trained_ids is None:
+            if self.train_tokens is None:
+                raise RuntimeError("count_unknown_tokens needs setup()")
+            self._trained_ids = self.train_tokens.id_counts(self.vocab_size) > 0
+        known = self._trained_ids[np.clip(flat, 0, len(self._trained_ids) - 1)]
+        return int((~known).sum()), int(flat.size)
 
     @property
     def references(self) -> list[list[str]]:
@@ -283,6 +314,16 @@ class TextDataModule(TokenDataModule):
             "dataset_dir": str(self.dataset_dir),
             "vocab_fingerprint": self.vocab_fingerprint,
         }
+
+
+def _sentence_rows(tokens: torch.Tensor) -> list[list[int]]:
+    """Token ids (N, T) -> each row's ids up to its first ``<eos>``, pads and bos dropped."""
+    rows = []
+    for row in tokens.tolist():
+        if EOS_ID in row:
+            row = row[: row.index(EOS_ID)]
+        rows.append([token for token in row if token not in (PAD_ID, BOS_ID)])
+    return rows
 
 
 def _corpus_files(

@@ -89,6 +89,15 @@ class TokenRows:
         for start in range(0, len(self), rows):
             yield self[start : start + rows]
 
+    def id_counts(self, minlength: int = 0) -> np.ndarray:
+        """How often each id occurs in the rows, pads included: (max(minlength, largest id + 1),) int64."""
+        counts = np.zeros(minlength, dtype=np.int64)
+        for chunk in self._chunks:
+            found = np.bincount(chunk.ravel(), minlength=len(counts))
+            found[: len(counts)] += counts
+            counts = found
+        return counts
+
     def to_tensor(self) -> torch.Tensor:
         """Every row as one LongTensor (N, T): for small splits and for consumers that need it whole."""
         return self[:]

@@ -30,7 +30,9 @@ Tokenizer models: ``word_level`` and ``bpe`` use the pre-tokenizer above; two mo
 they fit any language, Chinese or Japanese without spaces included, and ignore ``pre_tokenizer``:
 ``char`` (every Unicode character one token, the space included, fused back without separators) and
 ``byte_bpe`` (GPT-2's byte-level BPE: the ``ByteLevel`` pre-tokenizer and decoder, all 256 bytes in the
-vocabulary, so no line ever needs ``<unk>``). Both decode a stored row back to its ``text`` exactly.
+vocabulary, so no line ever needs ``<unk>``). Both decode a stored row back to its ``text`` exactly. Generated
+byte-level ids can spell bytes that are not UTF-8 (a character left unfinished): ``decode_rows`` leaves them out of
+the text, never writing U+FFFD, and counts them.
 CRLF line endings and a UTF-8 byte order mark are removed when the lines are read, in every mode.
 """
 
@@ -41,6 +43,7 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +210,71 @@ def words(tokenizer: Tokenizer, text: str) -> list[str]:
     if isinstance(pre_tokenizer, pre_tokenizers.ByteLevel):
         return re.findall(rf"{re.escape(UNK)}|{CJK}|[^\s{CJK[1:-1]}]+", text)
     return [word for word, _ in pre_tokenizer.pre_tokenize_str(text)]
+
+
+def decode_rows(
+    tokenizer: Tokenizer, rows: list[list[int]], drop_invalid_utf8: bool = True
+) -> tuple[list[str], list[int]]:
+    """Ids -> text of each row (special tokens kept as written), and per row the invalid UTF-8 sequences dropped.
+
+    Only byte-level BPE can decode to bytes that are not UTF-8: a generator may emit a character's first byte
+    without the rest, or a lone continuation byte. ``tokenizers`` writes U+FFFD for each such sequence; here
+    it is dropped (``drop_invalid_utf8``), so that the text holds only characters the model completed, and
+    counted (as U+FFFD would be: one per maximal invalid subsequence, the Unicode practice). Other tokenizers
+    decode to text directly: nothing to drop, counts 0.
+    """
+    texts = tokenizer.decode_batch(rows, skip_special_tokens=False)
+    dropped = [0] * len(texts)
+    if not drop_invalid_utf8 or not isinstance(tokenizer.decoder, decoders.ByteLevel):
+        return texts, dropped
+    for row, text in enumerate(texts):
+        if "\ufffd" in text:  # invalid bytes, or a U+FFFD that was in the corpus: decode the bytes to tell
+            texts[row], dropped[row] = _valid_utf8(_byte_level_bytes(tokenizer, rows[row]))
+    return texts, dropped
+
+
+def describe_invalid_utf8(dropped: list[int]) -> str | None:
+    """A sentence on ``decode_rows``' counts of dropped invalid UTF-8 sequences (one per row); None when none."""
+    rows = sum(1 for count in dropped if count)
+    if not rows:
+        return None
+    return (
+        f"{rows} of {len(dropped)} sentences held byte sequences that are not UTF-8 ({sum(dropped)} in all: "
+        "characters the generator left unfinished); they were left out of the text"
+    )
+
+
+def _byte_level_bytes(tokenizer: Tokenizer, ids: list[int]) -> bytes:
+    """The bytes ``ids`` stand for under the ``ByteLevel`` pre-tokenizer's byte -> character map."""
+    byte_of = _byte_level_map()
+    tokens = (tokenizer.id_to_token(token_id) for token_id in ids)
+    return b"".join(
+        bytes(byte_of[c] for c in token) if all(c in byte_of for c in token) else token.encode("utf-8")
+        for token in tokens
+        if token is not None
+    )
+
+
+@lru_cache(maxsize=1)
+def _byte_level_map() -> dict[str, int]:
+    """Character -> byte of GPT-2's byte-level alphabet: printable Latin-1 bytes stand for themselves, the other
+    68 bytes for the characters from U+0100 on, in byte order (``pre_tokenizers.ByteLevel.alphabet()``)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    others = [byte for byte in range(BYTES) if byte not in printable]
+    pairs = [(chr(byte), byte) for byte in printable] + [(chr(256 + n), byte) for n, byte in enumerate(others)]
+    return dict(pairs)
+
+
+def _valid_utf8(data: bytes) -> tuple[str, int]:
+    """``data`` decoded as UTF-8 without its invalid sequences, and how many were dropped."""
+    parts, dropped, start = [], 0, 0
+    while True:
+        try:
+            parts.append(data[start:].decode("utf-8"))
+            return "".join(parts), dropped
+        except UnicodeDecodeError as error:
+            parts.append(data[start : start + error.start].decode("utf-8"))
+            start, dropped = start + error.end, dropped + 1
 
 
 def encode_lines(tokenizer: Tokenizer, lines: list[str]) -> list[list[int]]:
