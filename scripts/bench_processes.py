@@ -12,7 +12,9 @@ run's own ``train.log`` (the time between two consecutive checkpoint lines; no e
   divides the cores by its ``n_jobs``), against the same N runs one after another: wall time for all N and
   the MLE epoch time of each (MLE only: 2 epochs).
 
-Needs hydra-core and the shared oracle data (``--shared-data``). Example::
+Needs hydra-core and the shared oracle data (``--shared-data``); ``--debug`` runs every row on textgan-train's
+``debug=default`` instead (a tiny oracle of its own, seconds per run: checks that the rows still run, the numbers
+mean nothing). Example::
 
     python scripts/bench_processes.py --processes 2 --json rows.json
 """
@@ -53,7 +55,7 @@ def checkpoint_times(log: Path) -> dict[str, list[float]]:
 
 
 def start(run_dir: Path, overrides: list[str], env: dict[str, str]) -> subprocess.Popen:
-    command = [sys.executable, "-m", "textgan.train", *RUN, *overrides, f"hydra.run.dir={run_dir}"]
+    command = [sys.executable, "-m", "textgan.train", *overrides, f"hydra.run.dir={run_dir}"]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -63,11 +65,18 @@ def finish(process: subprocess.Popen) -> None:
         raise RuntimeError(f"{' '.join(process.args)} failed:\n{stderr[-2000:]}")
 
 
+def run_config(run_dir: Path) -> dict:
+    """The run's resolved config, from its ``summary.json``."""
+    return json.loads((run_dir / "summary.json").read_text())["config"]
+
+
 def epoch_seconds(run_dir: Path) -> tuple[float, float | None]:
-    """(seconds of MLE epoch 2, seconds per adversarial iteration 11..20, or None) from the run's log."""
+    """(seconds of MLE epoch 2, seconds per adversarial iteration between the first two adversarial checkpoints
+    (iterations 11..20 at full size), or None) from the run's log."""
     times = checkpoint_times(run_dir / "train.log")
     mle, adversarial = times["pretrain"], times["adversarial"]
-    return mle[1] - mle[0], (adversarial[1] - adversarial[0]) / 10 if len(adversarial) > 1 else None
+    interval = run_config(run_dir)["adversarial"]["checkpoint_every"]
+    return mle[1] - mle[0], (adversarial[1] - adversarial[0]) / interval if len(adversarial) > 1 else None
 
 
 def environment(shared_data: str) -> dict[str, str]:
@@ -76,7 +85,7 @@ def environment(shared_data: str) -> dict[str, str]:
     return env
 
 
-def benchmark_ddp(workdir: Path, processes: int, shared_data: str) -> list[dict]:
+def benchmark_ddp(workdir: Path, processes: int, shared_data: str, run: list[str] = RUN) -> list[dict]:
     rows = []
     for label, overrides in (
         ("1 process, all cores", []),
@@ -86,15 +95,16 @@ def benchmark_ddp(workdir: Path, processes: int, shared_data: str) -> list[dict]
         ),  # fmt: skip
     ):
         run_dir = workdir / f"ddp-{len(rows)}"
-        finish(start(run_dir, overrides, environment(shared_data)))
+        finish(start(run_dir, [*run, *overrides], environment(shared_data)))
         epoch, iteration = epoch_seconds(run_dir)
         rows.append(
-            {"setting": label, "mle_sentences_per_s": 10_000 / epoch, "adversarial_iterations_per_s": 1 / iteration}
-        )
+            {"setting": label, "mle_sentences_per_s": run_config(run_dir)["data"]["num_train"] / epoch,
+             "adversarial_iterations_per_s": 1 / iteration}
+        )  # fmt: skip
     return rows
 
 
-def benchmark_side_by_side(workdir: Path, processes: int, shared_data: str) -> list[dict]:
+def benchmark_side_by_side(workdir: Path, processes: int, shared_data: str, run: list[str] = RUN) -> list[dict]:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     share = max(cores // processes, 1)
     rows = []
@@ -107,7 +117,7 @@ def benchmark_side_by_side(workdir: Path, processes: int, shared_data: str) -> l
         running = []
         for job in range(processes):
             dirs.append(workdir / f"side-{len(rows)}-{job}")
-            running.append(start(dirs[-1], [*overrides, f"seed={job}", "adversarial.steps=0"], env))
+            running.append(start(dirs[-1], [*run, *overrides, f"seed={job}", "adversarial.steps=0"], env))
             if not parallel:
                 finish(running.pop())
         for process in running:
@@ -117,7 +127,7 @@ def benchmark_side_by_side(workdir: Path, processes: int, shared_data: str) -> l
         rows.append({"setting": label, "wall_s_all_runs": wall, "mle_epoch_s_mean": sum(epochs) / len(epochs)})
     sweep = workdir / "joblib"  # Hydra's joblib launcher: threads=auto divides the cores by n_jobs
     seeds = ",".join(str(s) for s in range(processes))
-    command = [sys.executable, "-m", "textgan.train", "-m", *RUN, "adversarial.steps=0", "hydra/launcher=joblib",
+    command = [sys.executable, "-m", "textgan.train", "-m", *run, "adversarial.steps=0", "hydra/launcher=joblib",
                f"hydra.launcher.n_jobs={processes}", f"seed={seeds}", f"hydra.sweep.dir={sweep}"]  # fmt: skip
     started = time.perf_counter()
     result = subprocess.run(command, cwd=ROOT, env=environment(shared_data), capture_output=True, text=True)
@@ -130,12 +140,16 @@ def benchmark_side_by_side(workdir: Path, processes: int, shared_data: str) -> l
     return rows
 
 
-def benchmark_processes(processes: int = 2, shared_data: str | None = None, workdir: Path | None = None) -> dict:
+def benchmark_processes(
+    processes: int = 2, shared_data: str | None = None, workdir: Path | None = None, debug: bool = False
+) -> dict:
+    """The ``ddp`` and ``side_by_side`` rows; ``debug``: every run on ``debug=default`` (seconds each)."""
     shared_data = shared_data or str(ROOT.parent / "shared" / "data")
     workdir = workdir or Path(tempfile.mkdtemp(prefix="textgan-bench-processes-"))
+    run = [*RUN, "debug=default", "adversarial.steps=4", "adversarial.checkpoint_every=2"] if debug else RUN
     return {
-        "ddp": benchmark_ddp(workdir, processes, shared_data),
-        "side_by_side": benchmark_side_by_side(workdir, processes, shared_data),
+        "ddp": benchmark_ddp(workdir, processes, shared_data, run),
+        "side_by_side": benchmark_side_by_side(workdir, processes, shared_data, run),
     }
 
 
@@ -145,12 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared-data", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", default=None)
+    parser.add_argument(
+        "--debug", action="store_true", help="run on debug=default (seconds, no shared data): do the rows still run?"
+    )
     args = parser.parse_args(argv)
     if args.processes < 2:
         parser.error(f"--processes must be at least 2, got {args.processes}")
-    if not Path(args.shared_data).is_dir():
+    if not args.debug and not Path(args.shared_data).is_dir():
         parser.error(f"--shared-data {args.shared_data}: no such folder (the oracle's parameters are read from it)")
-    results = benchmark_processes(args.processes, args.shared_data, args.workdir)
+    results = benchmark_processes(args.processes, args.shared_data, args.workdir, args.debug)
     for name, rows in results.items():
         print(f"\n### {name}\n")
         keys = list(rows[0])

@@ -12,15 +12,19 @@ completions in chunks of ``max_batch`` (identical rows once when ``deduplicate``
 in one call, not ``K``.
 
 Rows per size (K = 16, batch 64, LSTM generator with embedding and hidden 32, SeqGAN discriminator with
-embedding 64, in ``eval()`` under ``no_grad`` for rewards):
+embedding 64):
 
-* ``vectorised rollout reward``: one batch of sampled sentences, with ``ReinforceEstimator``'s defaults
-  (``max_batch``, ``sample_batch``, ``deduplicate=True``) and again with ``deduplicate=False`` (an untrained
-  generator rarely repeats a completion, so deduplication mostly costs the ``unique``);
+* ``vectorised rollout reward``: one batch of sampled sentences, SeqGAN's reward (``prob``, discriminator in
+  ``eval()`` under ``no_grad``) with the SeqGAN preset's ``max_batch``, ``sample_batch`` and
+  ``deduplicate=True``, and again with ``deduplicate=False`` (an untrained generator rarely repeats a
+  completion, so deduplication mostly costs the ``unique``);
 * ``plain loop (TextGAN-PyTorch style)``: the baseline above, timed once (slow, no warm-up);
   ``speedup_vs_plain`` is plain seconds / this row's seconds;
 * ``REINFORCE generator step``: ``ReinforceEstimator.generator_loss`` + backward + Adam step, with
-  ``reward="rollout"`` and, for contrast, ``reward="sequence"`` (one discriminator call).
+  ``reward="rollout"`` and, for contrast, ``reward="sequence"`` (one discriminator call), each for the two
+  rewards of :data:`REWARDS`, built as ``textgan-train`` builds them: the SeqGAN presets' (``prob``, dropout off,
+  so identical completions are scored once) and the default (minus the per-sentence generator loss of
+  the SeqGAN experiments' ``loss=standard``, dropout on, every completion scored).
 
 Fast rows: fixed seeds, one warm-up, mean of ``repeats`` runs; CUDA is synchronised around each timing.
 Needs torch only, so it runs on a bare GPU machine::
@@ -45,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 from textgan.estimators.reinforce import ReinforceEstimator  # noqa: E402
 from textgan.estimators.rewards import DiscriminatorReward, evaluation_mode  # noqa: E402
 from textgan.estimators.rollout import rollout_rewards  # noqa: E402
+from textgan.losses.gan import StandardGANLoss  # noqa: E402
 from textgan.models.lstm import LSTMGenerator  # noqa: E402
 from textgan.models.seqgan_discriminator import SeqGANDiscriminator  # noqa: E402
 from textgan.numerics import flush_denormals  # noqa: E402
@@ -55,6 +60,14 @@ SIZES = {  # (vocabulary, length): SeqGAN's oracle and COCO captions; "debug" fo
     "debug": (500, 8),
 }
 BATCH, ROLLOUTS = 64, 16
+# The REINFORCE rewards of the generator-step rows, as textgan-train configures them (keep in step with the
+# configs; tests/cli/test_scripts.py checks): name -> (ReinforceEstimator options, GAN loss). "SeqGAN preset" is
+# conf/experiment_estimator/seqgan_{oracle,coco}_reinforce.yaml; "default" is conf/estimator/reinforce.yaml,
+# minus the per-sentence generator loss of the SeqGAN experiments' loss=standard.
+REWARDS = {
+    "SeqGAN preset": ({"reward_transform": "prob", "discriminator_dropout": False, "reduction": "sum"}, None),
+    "default": ({}, StandardGANLoss()),
+}
 
 
 def _sync(device: str) -> None:
@@ -116,7 +129,7 @@ def plain_rollout(generator: LSTMGenerator, tokens: torch.Tensor, score, num_rol
 
 def _benchmark_size(size: str, device: str, rollouts: int, batch: int, repeats: int, plain: bool) -> list[dict]:
     rows: list[dict] = []
-    defaults = ReinforceEstimator(reward="rollout", rollout_num=rollouts)
+    seqgan = ReinforceEstimator(reward="rollout", rollout_num=rollouts, **REWARDS["SeqGAN preset"][0])
     vocab, length = SIZES[size]
     generator, discriminator = _models(size, device)
     torch.manual_seed(1)
@@ -124,11 +137,11 @@ def _benchmark_size(size: str, device: str, rollouts: int, batch: int, repeats: 
     common = {"size": size, "device": device, "threads": torch.get_num_threads(), "K": rollouts,
               "batch": batch, "vocab": vocab, "length": length}  # fmt: skip
 
-    def row(measurement: str, seconds: float, calls, scored, runs: int, peak) -> dict:
-        rows.append({**common, "measurement": measurement, "repeats": runs, "seconds": seconds,
-                     "disc_calls": calls, "sentences_scored": scored, "speedup_vs_plain": "-",
+    def row(measurement: str, reward: str, seconds: float, calls, scored, runs: int, peak) -> dict:
+        rows.append({**common, "measurement": measurement, "reward_transform": reward, "repeats": runs,
+                     "seconds": seconds, "disc_calls": calls, "sentences_scored": scored, "speedup_vs_plain": "-",
                      "peak_mb": peak})  # fmt: skip
-        print(f"  {device} {size} {measurement}: {seconds:.3f} s, {calls} calls", file=sys.stderr)
+        print(f"  {device} {size} {measurement} [{reward}]: {seconds:.3f} s, {calls} calls", file=sys.stderr)
         return rows[-1]
 
     def vectorised(deduplicate: bool) -> DiscriminatorReward:
@@ -136,45 +149,52 @@ def _benchmark_size(size: str, device: str, rollouts: int, batch: int, repeats: 
         score = DiscriminatorReward(discriminator, "prob")
         with evaluation_mode(discriminator):
             rollout_rewards(
-                generator, tokens, score, rollouts, max_batch=defaults.max_batch,
-                sample_batch=defaults.sample_batch, deduplicate=deduplicate,
+                generator, tokens, score, rollouts, max_batch=seqgan.max_batch,
+                sample_batch=seqgan.sample_batch, deduplicate=deduplicate,
             )  # fmt: skip
         return score
 
     fast = []
-    for deduplicate in (defaults.deduplicate, False):
+    for deduplicate in (seqgan.deduplicate, False):
         seconds, score, peak = _timed(lambda d=deduplicate: vectorised(d), device, repeats)
-        name = f"vectorised rollout reward (deduplicate={deduplicate}, max_batch={defaults.max_batch})"
-        fast.append(row(name, seconds, score.calls, score.sentences, repeats, peak))
+        name = f"vectorised rollout reward (deduplicate={deduplicate}, max_batch={seqgan.max_batch})"
+        fast.append(row(name, "prob", seconds, score.calls, score.sentences, repeats, peak))
 
     if plain:
         torch.manual_seed(3)
         score = DiscriminatorReward(discriminator, "prob")
         with evaluation_mode(discriminator):
             seconds, _, peak = _timed(lambda: plain_rollout(generator, tokens, score, rollouts), device, 1, 0)
-        plain_row = row("plain loop (TextGAN-PyTorch style)", seconds, score.calls, score.sentences, 1, peak)
+        plain_row = row("plain loop (TextGAN-PyTorch style)", "prob", seconds, score.calls, score.sentences, 1, peak)
         plain_row["speedup_vs_plain"] = 1.0
         for fast_row in fast:
             fast_row["speedup_vs_plain"] = seconds / fast_row["seconds"]
 
     real = torch.randint(0, vocab, (batch, length), device=device)  # only its shape is used
     for reward in ("rollout", "sequence"):
-        student = copy.deepcopy(generator)  # the steps train their own copy
-        estimator = ReinforceEstimator(reward=reward, rollout_num=rollouts)
-        optimizer = torch.optim.Adam(student.parameters(), lr=1e-2)
+        for name, (options, gan_loss) in REWARDS.items():
+            student = copy.deepcopy(generator)  # the steps train their own copy
+            estimator = ReinforceEstimator(reward=reward, rollout_num=rollouts, **options)
+            optimizer = torch.optim.Adam(student.parameters(), lr=1e-2)
 
-        def step(estimator=estimator, student=student, optimizer=optimizer):
-            optimizer.zero_grad(set_to_none=True)
-            output = estimator.generator_loss(student, discriminator, real, None, 0)
-            output.loss.backward()
-            optimizer.step()
-            return output
+            def step(estimator=estimator, student=student, optimizer=optimizer, gan_loss=gan_loss):
+                optimizer.zero_grad(set_to_none=True)
+                output = estimator.generator_loss(student, discriminator, real, gan_loss, 0)
+                output.loss.backward()
+                optimizer.step()
+                return output
 
-        torch.manual_seed(4)
-        seconds, output, peak = _timed(step, device, repeats)
-        calls = int(output.logs["discriminator_calls"])
-        row(f"REINFORCE generator step (reward={reward})", seconds, calls, "-", repeats, peak)
+            torch.manual_seed(4)
+            seconds, output, peak = _timed(step, device, repeats)
+            calls = int(output.logs["discriminator_calls"])
+            label = estimator.reward_transform + (f" (loss={_loss_name(gan_loss)})" if gan_loss is not None else "")
+            row(f"REINFORCE generator step (reward={reward}, {name})", label, seconds, calls, "-", repeats, peak)
     return rows
+
+
+def _loss_name(gan_loss) -> str:
+    """``StandardGANLoss()`` -> ``standard``, the name of its ``conf/loss/`` file."""
+    return type(gan_loss).__name__.removesuffix("GANLoss").lower()
 
 
 def benchmark_rollout(
@@ -188,8 +208,9 @@ def benchmark_rollout(
 ) -> list[dict]:
     """Time the rollout reward (vectorised, plain loop) and REINFORCE generator steps: one flat dict per row.
 
-    Columns: size, device, threads, K, batch, vocab, length, measurement, repeats, seconds, disc_calls,
-    sentences_scored, speedup_vs_plain (plain seconds / seconds), peak_mb (CUDA only).
+    Columns: size, device, threads, K, batch, vocab, length, measurement, reward_transform (the reward, with
+    its GAN loss for ``gan_loss``), repeats, seconds, disc_calls, sentences_scored, speedup_vs_plain (plain
+    seconds / seconds), peak_mb (CUDA only).
     """
     return [row for size in sizes for row in _benchmark_size(size, device, rollouts, batch, repeats, plain)]
 

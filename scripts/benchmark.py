@@ -7,7 +7,8 @@ Sections (all by default):
   in fp32 and bf16 mixed precision (`bf16-emulated`: bf16-mixed with its products in float32 arithmetic, as
   textgan-train runs it on CPUs without bf16 kernels, see textgan/bf16_products.py);
 * ``bleu``: BLEU-2..5 and Self-BLEU-2..5 on 10k x 10k COCO sentences against nltk (``scripts/bench_metrics.py``);
-* ``reinforce``: a REINFORCE generator step with K = 16 Monte-Carlo rollouts, vectorised vs the per-prefix loop
+* ``reinforce``: the rollout reward with K = 16 Monte-Carlo rollouts, vectorised vs the per-prefix loop, and
+  REINFORCE generator steps with the SeqGAN preset's reward and the default one (minus the GAN generator loss)
   (``scripts/bench_reinforce.py``).
 * ``processes``: 1 process against 2 DDP processes, and 2 runs side by side against one after another, on the
   default CPU experiment (``scripts/bench_processes.py``; needs hydra-core, so not on a bare GPU machine).
@@ -18,6 +19,7 @@ GPU machine. Example::
 
     python scripts/benchmark.py --section models --size coco --precision fp32 bf16
     python scripts/benchmark.py --section models --size oracle --compare-with HEAD~3   # old and new, one run
+    python scripts/benchmark.py --section models reinforce --size debug   # smoke run: does every row still run?
 """
 
 from __future__ import annotations
@@ -45,10 +47,23 @@ from textgan.bf16_products import EmulatedBF16Products  # noqa: E402
 from textgan.numerics import flush_denormals, slow_bf16_warning  # noqa: E402
 from textgan.training.host_memory import CPU_HEAP_SETTINGS, configure_cpu_heap  # noqa: E402
 
-# The paper's settings: RelGAN oracle (length 20, vocabulary 5,000) and COCO (vocabulary 4,683, length 37).
+# The paper's settings: RelGAN oracle (length 20, vocabulary 5,000) and COCO (vocabulary 4,683, length 37), with
+# RelGAN's models; "debug" (bench_reinforce.py's debug size, with the models of textgan-train's debug=default,
+# conf/debug_models/) only checks that every measurement still runs: its numbers mean nothing.
 SIZES = {
     "oracle": {"vocab_size": 5000, "max_length": 20},
     "coco": {"vocab_size": 4683, "max_length": 37},
+    "debug": {"vocab_size": 500, "max_length": 8},
+}
+MODELS = {  # size -> (RMCGenerator options, RelGANDiscriminator options)
+    "paper": (
+        {"embedding_dim": 32, "mem_slots": 1, "head_size": 256, "num_heads": 2},
+        {"embedding_dim": 64, "num_rep": 64},
+    ),
+    "debug": (
+        {"embedding_dim": 8, "mem_slots": 1, "head_size": 8, "num_heads": 2},
+        {"embedding_dim": 8, "num_rep": 2, "num_filters": [8, 8, 8, 8], "hidden_size": 8},
+    ),
 }
 BATCH = 64
 SECTIONS = ("models", "bleu", "reinforce", "processes")
@@ -89,9 +104,10 @@ def _models(size: str, device: str):
     from textgan.models.rmc import RMCGenerator
 
     facts = SIZES[size]
+    generator_options, discriminator_options = MODELS["debug" if size == "debug" else "paper"]
     torch.manual_seed(0)
-    generator = RMCGenerator(embedding_dim=32, mem_slots=1, head_size=256, num_heads=2, **facts).to(device)
-    discriminator = RelGANDiscriminator(embedding_dim=64, num_rep=64, **facts).to(device)
+    generator = RMCGenerator(**generator_options, **facts).to(device)
+    discriminator = RelGANDiscriminator(**discriminator_options, **facts).to(device)
     return generator, discriminator, facts
 
 
@@ -199,7 +215,7 @@ def measure_adversarial_iteration(
     trainer.fit(module, train_dataloaders=loader)
     if count:
         return counted[0]
-    return sum(times[1:iterations + 1]) / len(times[1:iterations + 1])  # the first iteration is warm-up
+    return sum(times[1 : iterations + 1]) / len(times[1 : iterations + 1])  # the first iteration is warm-up
 
 
 MEASUREMENTS = {
@@ -272,8 +288,10 @@ def count_model_flops(sizes, device: str = "cpu") -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = {}
     for size in sizes:
         counts[size] = {name: run_isolated(name, size, device, "fp32", count=True)["flops"] for name in MEASUREMENTS}
-        print(f"  {size} GFLOP per step: " + ", ".join(f"{k} {v / 1e9:.2f}" for k, v in counts[size].items()),
-              file=sys.stderr)
+        print(
+            f"  {size} GFLOP per step: " + ", ".join(f"{k} {v / 1e9:.2f}" for k, v in counts[size].items()),
+            file=sys.stderr,
+        )
     return counts
 
 
@@ -372,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             {"size": size, **{name.removesuffix("_s") + "_gflop": count / 1e9 for name, count in counts.items()}}
             for size, counts in flops.items()
         ]
+
         def measure(runs: int) -> list[dict]:
             return benchmark_models(
                 args.size, devices, args.precision, flops, not args.keep_denormals, args.cpu_heap, runs

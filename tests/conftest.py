@@ -28,9 +28,9 @@ def pytest_configure(config):
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
-# Files whose tests run for half a minute or more (the fault drill for four): started first, so that no worker
-# is left running one of them alone at the end while the others wait.
-LONGEST_FIRST = ("training/test_fault_drill.py", "training/test_ddp.py", "training/test_sweeps.py")
+# Files whose tests run for half a minute or more (the fault drill for four, the scripts' smoke runs for one to
+# four): started first, so that no worker is left running one of them alone at the end while the others wait.
+LONGEST_FIRST = ("training/test_fault_drill.py", "cli/test_smoke.py", "training/test_ddp.py", "training/test_sweeps.py")
 
 
 def _schedule_rank(item) -> tuple[int, int]:

@@ -109,3 +109,35 @@ def test_benchmark_times_emulated_bf16_under_the_emulation_against_the_float32_g
         benchmark._child("mle_step_s", "oracle", "cpu", precision, True, queue)
         assert queue[0] == {"flops_per_second": 1e9} and queue[1]["seconds"] == 1.0
     assert seen == ["fp32", ("bf16-emulated", True), "fp32", ("fp32", False)]
+
+
+def test_bench_reinforce_builds_its_rewards_as_the_configs_do():
+    """The generator-step rows time what ``textgan-train`` runs: the SeqGAN presets' options, and the default
+    (``conf/estimator/reinforce.yaml``'s reward with the SeqGAN experiments' GAN loss)."""
+    import bench_reinforce
+    from omegaconf import OmegaConf
+
+    from textgan.estimators.reinforce import ReinforceEstimator
+
+    conf = SCRIPTS.parent / "conf"
+    settings = ("reward_transform", "discriminator_dropout", "reduction", "deduplicate", "max_batch", "sample_batch",
+                "normalize_rewards", "entropy_weight", "autocast_dtype")  # fmt: skip
+
+    def built(options: dict) -> dict:  # reward and rollout_num are each row's own
+        estimator = ReinforceEstimator(**{k: v for k, v in options.items() if k not in ("reward", "rollout_num")})
+        rollout_policy = getattr(estimator.delayed, "update_rate", None)
+        return {"rollout_update_rate": rollout_policy, **{name: getattr(estimator, name) for name in settings}}
+
+    options, gan_loss = bench_reinforce.REWARDS["SeqGAN preset"]
+    assert gan_loss is None
+    for experiment in ("seqgan_oracle", "seqgan_coco"):
+        preset = OmegaConf.to_container(OmegaConf.load(conf / "experiment_estimator" / f"{experiment}_reinforce.yaml"))
+        assert built(options) == built(preset)
+        loss = OmegaConf.load(conf / "experiment" / f"{experiment}.yaml").defaults
+        assert {"override /loss": "standard"} in loss
+
+    options, gan_loss = bench_reinforce.REWARDS["default"]
+    default = OmegaConf.to_container(OmegaConf.load(conf / "estimator" / "reinforce.yaml"))
+    assert built(options) == built({k: v for k, v in default.items() if k not in ("defaults", "_target_")})
+    target = OmegaConf.load(conf / "loss" / "standard.yaml")["_target_"]
+    assert f"{type(gan_loss).__module__}.{type(gan_loss).__qualname__}" == target
