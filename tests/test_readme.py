@@ -10,7 +10,7 @@ CONF = REPO_ROOT / "conf"
 README = REPO_ROOT / "README.md"
 
 # Folders of conf/ that are not groups a user picks from the command line, or whose choices are named by pattern.
-NOT_LISTED_BY_NAME = {"debug_models", "experiment_estimator"}
+NOT_LISTED_BY_NAME = {"debug_data", "debug_models", "experiment_estimator"}
 
 
 def config_groups() -> dict[str, set[str]]:

@@ -7,7 +7,8 @@ Lightning modules (built from ``conf/pretrain/`` and ``conf/adversarial/`` with 
 Outputs (in the run directory, printed at the end): ``pretrained_generator.pt`` (the shared starting point of
 estimator comparisons: pass it as ``generator.pretrained=PATH``), ``generator.pt`` (after adversarial
 training), ``checkpoints/{pretrain,adversarial}/last.ckpt``, ``samples/``, ``summary.json``, ``config.yaml``
-(the resolved config), ``generator_build.json`` (the generator's build), ``train.log`` and the loggers' files.
+(the resolved config), ``generator_build.json`` (the generator's build), ``train.log``, the metrics as CSV
+(``csv/version_0/metrics.csv``, whatever the logger) and the loggers' files.
 Every run writes into a folder of its own;
 ``resume=RUN_DIR`` continues a run with its saved config where its checkpoints left it (see
 ``textgan.training.run_folder``), and only then is an existing run folder reused. Ctrl-C saves and stops
@@ -36,6 +37,8 @@ from textgan.evaluation.data import check_vocabulary
 from textgan.models.io import build_from_config, load_generator, save_generator, save_generator_build
 from textgan.numerics import bf16_products_mode, flush_denormals, slow_bf16_warning
 from textgan.training.callbacks import AtomicCheckpoint, EvaluationCallback
+from textgan.training.console import quiet_lightning
+from textgan.training.csv_log import with_run_csv
 from textgan.training.distributed import is_rank_zero
 from textgan.training.host_memory import configure_cpu_heap
 from textgan.training.interrupt import EXIT_CODE, RunInterrupted, handle_interrupts, stop_requested
@@ -49,6 +52,7 @@ from textgan.training.run_folder import (
     resume_point,
     resumed_config,
     run_directory,
+    run_label,
     write_run_config,
     write_summary,
 )
@@ -61,7 +65,7 @@ from textgan.training.settings import (
     unread_keys,
 )
 from textgan.training.threads import available_cores, use_threads
-from textgan.training.validation import ConfigError, validate_config
+from textgan.training.validation import ConfigError, check_group_choices, check_machine, validate_config
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 if not OmegaConf.has_resolver("textgan_root"):
@@ -70,6 +74,8 @@ if not OmegaConf.has_resolver("textgan_run_dir"):  # a resume runs (and logs) in
     OmegaConf.register_new_resolver("textgan_run_dir", lambda resume, fresh: resume or fresh)
 if not OmegaConf.has_resolver("textgan_hydra_subdir"):  # ... without overwriting the first start's .hydra/
     OmegaConf.register_new_resolver("textgan_hydra_subdir", lambda resume: None if resume else ".hydra")
+if not OmegaConf.has_resolver("textgan_run_label"):  # outputs/<label>/: the data and models the run trains
+    OmegaConf.register_new_resolver("textgan_run_label", lambda _root_: run_label(_root_, CONF_DIR))
 
 log = logging.getLogger("textgan.train")
 
@@ -84,16 +90,17 @@ def run_name(cfg: DictConfig) -> str:
 
 
 def _build_loggers(cfg: DictConfig) -> list:
-    if cfg.get("logger") is None:
-        return []
-    return [instantiate(c) for c in cfg.logger.values() if c is not None]
+    """The configured loggers, and a CSV logger in every run (``textgan.training.csv_log.with_run_csv``)."""
+    configured = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
+    return with_run_csv(configured, cfg.paths.output_dir)
 
 
 def _trainer(cfg: DictConfig, loggers: list, callbacks: list, **overrides: Any) -> L.Trainer:
+    quiet_lightning()  # no litlogger advert, no LeafSpec warning (textgan.training.console)
     options = OmegaConf.to_container(cfg.trainer, resolve=True)
     options.update(overrides)
     if options.get("enable_progress_bar", True):
-        callbacks = [*callbacks, StageProgressBar()]
+        callbacks = [StageProgressBar(), *callbacks]  # first: see its docstring
     # Samplers shard the data themselves under DDP (textgan.data.base.EpochShuffle)
     options.setdefault("use_distributed_sampler", False)
     return L.Trainer(logger=loggers or False, callbacks=callbacks, enable_checkpointing=False, **options)
@@ -115,11 +122,13 @@ def _check_generator_matches(metadata: dict, facts: dict, datamodule, path: str)
 
 
 def _evaluation(cfg: DictConfig, datamodule, prefix: str, every: int, output_dir: Path) -> EvaluationCallback:
+    evaluation = settings(EvaluationSettings, cfg.evaluation, "evaluation")
     return EvaluationCallback(
         datamodule,
         prefix,
         every=every,
-        num_samples=settings(EvaluationSettings, cfg.evaluation, "evaluation").num_samples,
+        num_samples=evaluation.num_samples,
+        num_logged_samples=evaluation.num_logged_samples,
         samples_dir=output_dir / "samples",
         seed=cfg.seed,
     )
@@ -243,8 +252,9 @@ def decided_at_start(cfg: DictConfig) -> dict[str, Any]:
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Refuse a config with keys nothing reads (a typo, or a key of another version) or a value of the wrong
-    type or out of range (``textgan.training.validation``), naming each: one ``ConfigError`` line."""
+    """Refuse a config with keys nothing reads (a typo, or a key of another version), a value of the wrong
+    type or out of range, or a trainer this machine cannot run (``textgan.training.validation``), naming each:
+    one ``ConfigError`` line."""
     unread = unread_keys(OmegaConf.to_container(cfg, resolve=False))
     if unread:
         raise ConfigError([f"key(s) that nothing reads: {', '.join(unread)}"])
@@ -253,6 +263,7 @@ def check_config(cfg: DictConfig) -> None:
     except OmegaConfBaseException as error:
         raise ConfigError([f"cannot resolve {getattr(error, 'full_key', '') or 'a value'}: {error.msg}"]) from None
     validate_config(resolved)
+    check_machine(resolved)
 
 
 def run(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]:
@@ -428,6 +439,9 @@ def _hydra_main(cfg: DictConfig) -> float | None:
         _exit_with(error, 1)
     except RunInterrupted as error:
         _exit_with(error, EXIT_CODE)
+    except Exception as error:
+        _log_to_run_folder(error)
+        raise
     if cfg.get("optimized_metric"):  # what a Hydra sweeper (Optuna) optimises
         return optimized_value(summary, cfg.optimized_metric)
     return None
@@ -454,8 +468,23 @@ def _exit_with(error: Exception, code: int) -> None:
     sys.exit(code)
 
 
+def _log_to_run_folder(error: Exception) -> None:
+    """Write ``error`` and its traceback to the run's ``train.log`` (Hydra's file handler): Hydra prints an
+    unexpected error on the console only, and the run's folder must keep why the run stopped."""
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "run failed: %s", (error,),
+                            (type(error), error, error.__traceback__))  # fmt: skip
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
 def main() -> None:
     """Console entry point ``textgan-train``."""
+    try:  # an unknown choice (estimator=gumbel_softmx): one line, as for any bad value, not Hydra's listing
+        check_group_choices(sys.argv[1:])
+    except ConfigError as error:
+        print(f"textgan-train: {error}", file=sys.stderr)
+        sys.exit(2)
     _hydra_main()
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from textgan.data.tokenization import build_dataset
 from textgan.training import interrupt
 
 pytestmark = pytest.mark.slow
@@ -38,6 +41,55 @@ def test_a_bad_override_is_refused_in_one_line_before_any_folder_is_made(tmp_pat
     assert list(tmp_path.iterdir()) == []  # no run folder, no log, no wandb run
 
 
+def test_an_unknown_choice_is_refused_in_one_line_naming_the_closest(tmp_path):
+    result = train(tmp_path, "estimator=gumbel_softmx")
+    assert result.returncode == 2
+    assert result.stderr.startswith("textgan-train: config: estimator='gumbel_softmx' is not allowed: a choice of ")
+    assert "did you mean gumbel_softmax?" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="an MPS device is a GPU to trainer=gpu")
+def test_a_gpu_trainer_on_a_machine_without_one_is_refused_in_one_line_before_any_folder_is_made(tmp_path):
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}  # no CUDA device, GPU machine or not
+    command = [*TRAIN, "debug=default", "trainer=gpu", f"hydra.run.dir={tmp_path / 'run'}"]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("textgan-train: config: trainer.accelerator='gpu' is not allowed: ") and "no GPU" in last
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_error_after_the_run_folder_exists_is_written_to_its_log(tmp_path):
+    run_dir = tmp_path / "run"
+    failing = ("import textgan.train as train\n"
+               "def fail(cfg, output_dir): raise RuntimeError('a failure inside training')\n"
+               "train._train = fail\n"
+               "train.main()")  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-c", failing, "debug=default", f"hydra.run.dir={run_dir}"]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "a failure inside training" in result.stderr
+    log = (run_dir / "train.log").read_text()
+    assert "run failed: a failure inside training\nTraceback (most recent call last):" in log
+    assert log.rstrip().endswith("RuntimeError: a failure inside training")
+
+
+def test_the_debug_preset_runs_on_a_corpus_named_on_the_command_line(tmp_path):
+    (tmp_path / "train.txt").write_text("a man rides a horse .\ntwo dogs play in the park .\nthe dog runs .\n")
+    (tmp_path / "test.txt").write_text("a dog rides a horse .\ntwo men sit in the park .\n")
+    dataset = tmp_path / "dataset"
+    build_dataset(dataset, tmp_path / "train.txt", tmp_path / "test.txt")
+    run_dir = tmp_path / "run"
+    result = train(tmp_path, "debug=default", "data=corpus", f"data.dir={dataset}", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["finished"] and summary["after_adversarial"]["step"] == 4  # debug=default's iterations
+    assert summary["config"]["data"]["dir"] == str(dataset) and summary["config"]["data"]["batch_size"] == 16
+    assert "bleu2" in summary["after_adversarial"]  # scored against the corpus, not an oracle
+
+
 def test_the_log_file_holds_the_log_and_the_bar_names_the_stage_and_its_total(tmp_path):
     run_dir = tmp_path / "run"
     result = train(tmp_path, "debug=default", "adversarial.steps=3", "trainer.enable_progress_bar=true",
@@ -46,7 +98,12 @@ def test_the_log_file_holds_the_log_and_the_bar_names_the_stage_and_its_total(tm
     console = result.stdout + result.stderr  # Lightning's bars write to stdout
     assert "adversarial: 100%" in console and "3/3" in console
     assert "pretrain epoch 1/1" in console and "Epoch 0" not in console
+    assert "Training:" not in console  # no unnamed bar before a stage's own
+    # a log line starts a line of its own: it never follows a bar's frame on the same line
+    assert not re.search(r"(it/s|s/it)[^\r\n]*\[\d{4}-\d\d-\d\d ", result.stdout), result.stdout
     log = (run_dir / "train.log").read_text()
+    for noise in ("litlogger", "Tip:", "LeafSpec"):  # Lightning's advert, a deprecation inside Lightning
+        assert noise not in console and noise not in log, noise
     for line in ("pretrain: 1 MLE epochs", "pretrain/eval at step 0: scoring 64 samples",
                  "adversarial/eval at step 3", "checkpoint: ", f"results in {run_dir}", "GPU available"):  # fmt: skip
         assert line in log, line

@@ -40,8 +40,8 @@ def test_every_group_choice_reads_every_key(tmp_path, override):
     extra = ["estimator=reinforce"] if override.startswith("estimator/") else []
     if override == "discriminator=relgan":
         extra = ["experiment=seqgan_oracle"]  # RelGAN's CNN under SeqGAN's preset
-    debug = not override.startswith("data=")  # the debug preset shrinks the oracle data only
-    assert unread_keys(containers(tmp_path, *extra, override, debug=debug)) == []
+    for debug in (True, False):  # the debug preset keeps a data= choice and shrinks it (conf/debug_data/)
+        assert unread_keys(containers(tmp_path, *extra, override, debug=debug)) == [], debug
 
 
 def test_a_model_swap_the_preset_does_not_fit_is_named(tmp_path):

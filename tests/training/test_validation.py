@@ -6,6 +6,7 @@ import inspect
 import re
 
 import pytest
+import torch
 import yaml
 from hydra import compose, initialize_config_dir
 from hydra_compose import BASELINES, ESTIMATORS, EXPERIMENTS, LOGGERS, LOSSES, TRAINERS
@@ -19,6 +20,8 @@ from textgan.training.validation import (
     PATTERNS,
     RANGES,
     ConfigError,
+    check_group_choices,
+    check_machine,
     validate_config,
 )
 
@@ -64,8 +67,8 @@ def test_every_preset_with_every_estimator_validates(tmp_path, experiment, estim
     ids=lambda overrides: " ".join(overrides),
 )
 def test_every_group_choice_validates(tmp_path, overrides):
-    debug = not any(o.startswith("data=") for o in overrides)  # debug=default replaces the data with the oracle
-    validate_config(composed(tmp_path, *overrides, debug=debug))
+    for debug in (True, False):  # debug=default keeps a data= choice of the command line and shrinks it
+        validate_config(composed(tmp_path, *overrides, debug=debug))
 
 
 @pytest.mark.parametrize(
@@ -227,6 +230,84 @@ def test_an_annotation_that_does_not_resolve_skips_only_that_parameter(tmp_path)
     validate_config(config)
     config["loss"]["scale"] = "2"
     assert "loss.scale='2' is not allowed: an integer" in refusal(config)
+
+
+# ---- a trainer this machine cannot run ------------------------------------------------------------------------
+@pytest.fixture
+def cuda_gpus(monkeypatch):
+    """``cuda_gpus(n)``: this machine has n CUDA GPUs and no MPS device, whatever it really has."""
+    from lightning.pytorch.accelerators import MPSAccelerator
+
+    monkeypatch.setattr(MPSAccelerator, "is_available", staticmethod(lambda: False))
+    return lambda n: monkeypatch.setattr(torch.cuda, "device_count", lambda: n)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [("trainer=gpu",), ("trainer=ddp_gpu",), ("trainer=gpu", "trainer.devices=2"),
+     ("trainer=gpu", "trainer.devices=[0,1]"), ("trainer=gpu", "trainer.devices='0,1'"),
+     ("trainer=gpu", "trainer.devices='2'"), ("trainer.accelerator=cuda",), ("trainer=ddp_cpu", "trainer.devices=8"),
+     ("trainer.accelerator=auto",)],
+    ids=" ".join,
+)  # fmt: skip
+def test_a_trainer_this_machine_has_passes(tmp_path, cuda_gpus, overrides):
+    cuda_gpus(2)
+    check_machine(composed(tmp_path, *overrides))
+
+
+@pytest.mark.parametrize(
+    "gpus, overrides, violation",
+    [(0, ("trainer=gpu",), "trainer.accelerator='gpu' is not allowed: an accelerator this machine has, and it has "
+                           "no GPU (no CUDA or MPS device): use trainer=cpu"),
+     (0, ("trainer=ddp_gpu",), "trainer.accelerator='gpu' is not allowed"),
+     (0, ("trainer.accelerator=cuda",), "trainer.accelerator='cuda' is not allowed: an accelerator this machine has, "
+                                        "and it has no CUDA GPU"),
+     (1, ("trainer=gpu", "trainer.devices=2"), "trainer.devices=2 is not allowed: at most 1: this machine has 1 "
+                                               "CUDA GPU"),
+     (2, ("trainer=gpu", "trainer.devices='4'"), "trainer.devices='4' is not allowed: at most 2: this machine has 2 "
+                                                 "CUDA GPUs"),
+     (2, ("trainer=gpu", "trainer.devices=[0,2]"), "trainer.devices=[0, 2] is not allowed: device ids below 2"),
+     (2, ("trainer=gpu", "trainer.devices='1,2'"), "trainer.devices='1,2' is not allowed: device ids below 2")],
+)  # fmt: skip
+def test_a_trainer_this_machine_cannot_run_is_refused_naming_what_it_has(tmp_path, cuda_gpus, gpus, overrides,
+                                                                         violation):  # fmt: skip
+    cuda_gpus(gpus)
+    config = composed(tmp_path, *overrides)
+    validate_config(config)  # a config that is right on some machine
+    with pytest.raises(ConfigError) as caught:
+        check_machine(config)
+    assert str(caught.value).startswith(f"config: {violation}") and "\n" not in str(caught.value)
+
+
+# ---- a choice conf/ does not have ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "arguments, named, closest",
+    [(["estimator=gumbel_softmx"], "estimator='gumbel_softmx'", "gumbel_softmax"),
+     (["debug=default", "experiment=relgan_coc"], "experiment='relgan_coc'", "relgan_coco"),
+     (["-m", "loss=hinge,lsgn", "seed=1,2"], "loss='lsgn'", "lsgan"),  # each choice of a sweep
+     (["--cfg", "job", "+estimator/baseline=moving_averge"], "estimator/baseline='moving_averge'", "moving_average"),
+     (["trainer=tpu"], "trainer='tpu'", None)],
+)  # fmt: skip
+def test_an_unknown_choice_is_refused_naming_group_value_closest_and_every_choice(arguments, named, closest):
+    with pytest.raises(ConfigError) as caught:
+        check_group_choices(arguments)
+    message = str(caught.value)
+    group = named.split("=")[0]
+    choices = ", ".join(sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml")))
+    assert message.startswith(f"config: {named} is not allowed: a choice of conf/{group}/ ({choices})"), message
+    assert (f"did you mean {closest}?" in message) == (closest is not None)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["estimator=gumbel_softmax", "estimator/baseline=none", "debug=default", "debug=null", "~experiment"],
+     ["-m", "estimator=gst,reinmax", "experiment=glob(relgan_*)", "seed=range(3)"],
+     ["hydra/launcher=joblib", "data=corpus", "data.dir=x", "+pretrain.epoch=3"],  # hydra/'s choices are plugins'
+     ["--config-dir", "/elsewhere", "estimator=mine"], ["--version"], ["estimator=[unclosed"]],
+    ids=" ".join,
+)  # fmt: skip
+def test_known_choices_sweeps_keys_and_what_hydra_decides_pass(arguments):
+    check_group_choices(arguments)
 
 
 # ---- the table is honest with the code ----------------------------------------------------------------------------

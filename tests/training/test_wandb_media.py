@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hydra_compose import compose_config
+from hydra_compose import compose_config, read_metrics
 
 from textgan.evaluation.plots import history_figure, metric_families
 from textgan.train import run
@@ -25,6 +25,11 @@ def test_every_evaluation_logs_a_samples_table_and_a_curves_image(tmp_path, monk
     assert len(tables) == evaluations
     assert sum(path.relative_to(media).parts[1] == "adversarial" for path in images) == 3
     assert all(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for path in images)
+    # beside wandb's binary files, the run keeps its metrics as CSV: the per-step adversarial losses included
+    rows = read_metrics(run_dir)
+    losses = [row for row in rows if row.get("adversarial/g_loss")]
+    assert [row["adversarial/iteration"] for row in losses] == ["1.0", "2.0", "3.0", "4.0"]
+    assert all(row["adversarial/d_loss"] for row in losses)
 
 
 def test_the_curves_figure_groups_metrics_into_families():

@@ -24,6 +24,7 @@ from textgan.evaluation.plots import history_figure
 from textgan.evaluation.protocol import EvaluationResult, draw_samples
 from textgan.training.distributed import gather_rows, ranks_in_sync, share
 from textgan.training.interrupt import stop_requested
+from textgan.training.progress import paused
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ class EvaluationCallback(L.Callback):
     Evaluates once before training starts (the starting point: e.g. the pretrained generator) and at the
     end. Metrics go to every logger as ``{prefix}/{name}`` at the module's global ``log_step`` (MLE optimizer
     steps, then adversarial iterations after them), with the stage's own x-axis ``{prefix}/step`` (epochs or
-    iterations) beside them; decoded samples go to a table (wandb) or a text file (``samples_dir``), and wandb
+    iterations) beside them; the first ``num_logged_samples`` samples, decoded, go to a table (wandb) and a text
+    file (``samples_dir``; ``evaluation.num_logged_samples`` in ``conf/train.yaml``, 0: none), and wandb
     also receives the stage's evaluations so far drawn as one image (``{prefix}/curves``);
     ``history`` keeps every evaluation, by stage step, for the run summary.
     """
@@ -62,6 +64,10 @@ class EvaluationCallback(L.Callback):
         step = int(pl_module.phase_step if step is None else step)
         if step == self._last_step:
             return self.history[-1]
+        with paused(trainer, "evaluating"):  # the stage's bar: its time and rate are training's only
+            return self._evaluate(trainer, pl_module, step)
+
+    def _evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule, step: int) -> dict[str, float]:
         log.info("%s at step %d: scoring %d samples ...", self.prefix, step, self.num_samples)
         started = time.perf_counter()
         # Evaluation must not move the training's random stream: how often one evaluates changes nothing else.
@@ -80,8 +86,8 @@ class EvaluationCallback(L.Callback):
         metrics[f"{self.prefix}/step"] = float(step)
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=int(pl_module.log_step))
-        texts = self.datamodule.decode(result.samples[: self.num_logged_samples])
-        self._log_samples(trainer, texts, step)
+        if self.num_logged_samples > 0:
+            self._log_samples(trainer, self.datamodule.decode(result.samples[: self.num_logged_samples]), step)
         self.history.append({"step": step, **result.metrics})
         self._log_plot(trainer, int(pl_module.log_step))
         self._last_step = step
@@ -190,7 +196,8 @@ class AtomicCheckpoint(L.Callback):
         if not trainer.is_global_zero:
             trainer.save_checkpoint(self.last_path, weights_only=False)
             return
-        atomic_write(self.last_path, lambda tmp: trainer.save_checkpoint(tmp, weights_only=False))
+        with paused(trainer, "saving checkpoint"):
+            atomic_write(self.last_path, lambda tmp: trainer.save_checkpoint(tmp, weights_only=False))
         log.info("checkpoint: %s", self.last_path)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:

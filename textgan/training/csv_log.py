@@ -3,7 +3,8 @@
 Lightning's ``CSVLogger`` starts a new ``version_N`` folder per process, or with a fixed version deletes the
 existing file. :class:`RunCSVLogger` writes ``{save_dir}/{name}/version_0/metrics.csv`` and appends to it;
 :meth:`RunCSVLogger.drop_after` first removes the rows a killed process logged after its last checkpoint,
-so a resumed run's file equals an uninterrupted run's row for row.
+so a resumed run's file equals an uninterrupted run's row for row. :func:`with_run_csv` gives every run one,
+whatever ``logger=`` chose: the per-step adversarial losses are then in plain text beside wandb's binary files.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import csv
 import os
 
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 from textgan.atomic_files import atomic_write
@@ -79,3 +80,11 @@ class RunCSVLogger(CSVLogger):
         if len(kept) < len(rows):
             _write_rows(path, fields, kept)
         return len(rows) - len(kept)
+
+
+def with_run_csv(loggers: list[Logger], save_dir: str) -> list[Logger]:
+    """``loggers`` plus a :class:`RunCSVLogger` in ``{save_dir}/csv`` unless one of them writes CSV already
+    (``logger=csv`` / ``wandb_csv``): every run keeps its metrics in ``csv/version_0/metrics.csv``, once."""
+    if any(isinstance(logger, CSVLogger) for logger in loggers):
+        return loggers
+    return [*loggers, RunCSVLogger(save_dir)]

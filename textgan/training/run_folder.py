@@ -15,6 +15,8 @@ exactly once, as an uninterrupted run does.
 from __future__ import annotations
 
 import json
+import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,56 @@ RESUMABLE = (
     "trainer.enable_progress_bar",
     "logger.wandb.offline",  # go online for the rest of the run (after `wandb login`)
 )
+
+
+LABEL_GROUPS = ("data", "generator", "discriminator")  # what a run's folder name says it trained
+
+
+def run_label(root: DictConfig, conf_dir: Path) -> str:
+    """The name a run is filed under, ``outputs/<label>/...`` (``multirun/<label>/...`` for a sweep).
+
+    ``experiment_name`` where it says what the run trains: given on the command line, or the run uses the
+    data, generator and discriminator of its experiment preset (``conf/experiment/<experiment>.yaml``).
+    Otherwise ``<data>-<generator>-<discriminator>`` from the choices actually made, the data being the
+    ``data=`` choice or, for ``data=corpus``, the dataset folder's name: ``data=corpus data.dir=corpora/wiki103``
+    is filed under ``wiki103-rmc-relgan``, not under the default experiment's ``relgan_oracle_cpu``.
+    ``root``: the composed config with its ``hydra`` node (what the ``textgan_run_label`` resolver is given).
+    """
+    name = str(root.experiment_name)
+    choices = OmegaConf.select(root, "hydra.runtime.choices", default=None)
+    overrides = OmegaConf.select(root, "hydra.overrides.task", default=None) or []
+    if not choices or "experiment_name" in {override_key(str(override)) for override in overrides}:
+        return _folder_name(name)
+    used = {group: choices.get(group) for group in LABEL_GROUPS}
+    preset = _preset_choices(conf_dir, choices.get("experiment"))
+    if preset is None or all(used[group] == preset.get(group) for group in LABEL_GROUPS):
+        return _folder_name(name)
+    data = used["data"]
+    if data == "corpus":
+        folder = OmegaConf.select(root, "data.dir", default=None, throw_on_missing=False)
+        data = Path(os.path.abspath(str(folder))).name if folder else data
+    return _folder_name("-".join(str(value) for value in (data, used["generator"], used["discriminator"])))
+
+
+def _preset_choices(conf_dir: Path, experiment: str | None) -> dict[str, str] | None:
+    """The choices an experiment preset stands for: ``conf/train.yaml``'s defaults, overridden by the preset's
+    ``override /group: choice`` entries; ``{}`` for no experiment (nothing to stand for), None for a preset
+    that is not a file of ``conf_dir`` (its name is then taken as it is)."""
+    if not experiment:
+        return {}
+    path = conf_dir / "experiment" / f"{experiment}.yaml"
+    if not path.is_file():
+        return None
+    choices: dict[str, str] = {}
+    for file in (conf_dir / "train.yaml", path):
+        for entry in OmegaConf.to_container(OmegaConf.load(file)).get("defaults") or []:
+            for key, value in entry.items() if isinstance(entry, dict) else ():
+                choices[key.removeprefix("override").strip().lstrip("/")] = str(value)
+    return choices
+
+
+def _folder_name(text: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", text).strip("._") or "run"
 
 
 def run_directory(cfg: DictConfig) -> Path:

@@ -40,9 +40,11 @@ class AdversarialSettings:
 
 @dataclass(frozen=True)
 class EvaluationSettings:
-    """Generated sentences per evaluation (NLL_oracle, BLEU, Self-BLEU)."""
+    """Generated sentences per evaluation (NLL_oracle, BLEU, Self-BLEU), and how many of them are kept as text
+    (``samples/`` and the wandb table); the default lets a run saved before the setting existed resume."""
 
     num_samples: int
+    num_logged_samples: int = 16
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,9 @@ def settings(cls: type, section: Mapping[str, Any], name: str) -> Any:
     if unknown:
         keys = ", ".join(f"{name}.{key}" for key in unknown)
         raise ValueError(f"config: unknown key(s) {keys}; {name} takes {sorted(fields)}")
-    missing = sorted(fields - set(values))
+    no_default = dataclasses.MISSING
+    required = {f.name for f in dataclasses.fields(cls) if f.default is no_default and f.default_factory is no_default}
+    missing = sorted(required - set(values))
     if missing:
         raise ValueError(f"config: missing key(s) {', '.join(f'{name}.{k}' for k in missing)}")
     return cls(**values)

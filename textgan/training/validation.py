@@ -11,7 +11,9 @@ the constructors refuse, and a few checks that relate two keys (:func:`_related`
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import difflib
 import importlib
 import inspect
 import math
@@ -29,7 +31,7 @@ from typing import Any, Literal, Union
 import lightning as L
 import torch
 from lightning.fabric.connector import _PRECISION_INPUT
-from lightning.pytorch.accelerators import AcceleratorRegistry
+from lightning.pytorch.accelerators import AcceleratorRegistry, MPSAccelerator
 from lightning.pytorch.loggers import Logger
 from torch import nn
 
@@ -179,6 +181,7 @@ RANGES: tuple[tuple[str, Rule], ...] = (
     ("{pretrain,adversarial}.{eval_every,checkpoint_every}", integer(1)),
     ("pretrain.grad_clip", optional(number(0))),  # Trainer's gradient_clip_val; 0 = no clipping
     ("evaluation.num_samples", integer(1)),
+    ("evaluation.num_logged_samples", integer(0)),  # 0 = no sample files / tables
     ("diagnostics.every", integer(0)),  # 0 = off
     # optimiser partials: pretrain.module.optimizer, adversarial.module.*_optimizer, estimator.optimizer
     ("*optimizer._target_", subclass_of(torch.optim.Optimizer, "a torch.optim.Optimizer class")),
@@ -387,6 +390,105 @@ def _related(config: Mapping[str, Any]) -> list[str]:
     if sizes is not None and filters is not None and len(sizes) != len(filters):
         refuse("discriminator.num_filters", filters, f"a list of {len(sizes)}, one count per filter size")
     return problems
+
+
+# ---- choices of the config groups ------------------------------------------------------------------------------
+def check_group_choices(arguments: Sequence[str]) -> None:
+    """Refuse a command line that picks a choice ``conf/`` does not have (``estimator=gumbel_softmx``), naming the
+    group, the value, the closest choice and every choice: one :class:`ConfigError` line, before Hydra composes.
+
+    ``arguments``: the command line after the program's name, Hydra's flags included. Every choice of a sweep
+    (``estimator=gst,reinmax``) is checked; ``hydra/`` groups (choices from plugins), glob sweeps and command
+    lines that add config folders or another primary config are left to Hydra.
+    """
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import ChoiceSweep
+    from hydra.errors import HydraException
+
+    if "--version" in arguments:
+        return
+    parser = get_args_parser()
+    parser.exit_on_error = False
+
+    def give_up(message: str) -> None:
+        raise argparse.ArgumentError(None, message)
+
+    parser.error = give_up  # Hydra itself reports a malformed command line
+    try:
+        flags, _ = parser.parse_known_args(list(arguments))
+        overrides = OverridesParser.create().parse_overrides(flags.overrides)
+    except (argparse.ArgumentError, HydraException):
+        return
+    if flags.config_path or flags.config_name or flags.config_dir or flags.experimental_rerun:
+        return
+    if flags.shell_completion or any(o.key_or_group == "hydra.searchpath" for o in overrides):
+        return
+    problems = []
+    for override in overrides:
+        group = override.key_or_group
+        if override.is_delete() or group.split("/")[0] == "hydra" or not (CONF_DIR / group).is_dir():
+            continue
+        value = override.value()
+        if isinstance(value, ChoiceSweep):
+            values = value.list
+        elif override.is_sweep_override():
+            continue
+        else:
+            values = [value]
+        for choice in values:
+            if choice is not None and not (CONF_DIR / group / f"{choice}.yaml").is_file():
+                problems.append(_unknown_choice(group, str(choice)))
+    if problems:
+        raise ConfigError(problems)
+
+
+def _unknown_choice(group: str, choice: str) -> str:
+    known = sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml"))
+    closest = difflib.get_close_matches(choice, known, n=1)
+    hint = f"; did you mean {closest[0]}?" if closest else ""
+    return _violation(group, choice, f"a choice of conf/{group}/ ({', '.join(known)}){hint}")
+
+
+# ---- the machine ----------------------------------------------------------------------------------------------
+GPU_NAMES = {"cuda": "CUDA GPU", "mps": "Apple MPS GPU", "tpu": "TPU"}
+
+
+def devices_here(accelerator: str) -> tuple[str, int]:
+    """What ``trainer.accelerator=accelerator`` trains on here, in words, and how many of them this machine has
+    (0: none). ``gpu`` is Lightning's pick: MPS where there is one, else CUDA."""
+    if accelerator == "gpu":
+        accelerator = "mps" if MPSAccelerator.is_available() else "cuda"
+    cls = AcceleratorRegistry[accelerator]["accelerator"]
+    return GPU_NAMES.get(accelerator, accelerator), cls.auto_device_count() if cls.is_available() else 0
+
+
+def check_machine(config: Mapping[str, Any]) -> None:
+    """Refuse a trainer this machine cannot run, before any folder exists: an accelerator it does not have
+    (``trainer=gpu`` on a machine without a GPU), more devices or other device ids than it has.
+
+    ``config``: as for :func:`validate_config`, which it must have passed. Raises :class:`ConfigError`, one line
+    naming the key, the value and what this machine has; Lightning would otherwise fail only once the run's
+    folder exists. CPU processes (``cpu``, ``ddp_cpu``) and ``auto`` run anywhere.
+    """
+    trainer = config.get("trainer") or {}
+    accelerator = trainer.get("accelerator", "auto")
+    if accelerator in ("auto", "cpu"):
+        return
+    name, count = devices_here(accelerator)
+    if count == 0:
+        kind = "GPU (no CUDA or MPS device)" if accelerator == "gpu" else name
+        allowed = f"an accelerator this machine has, and it has no {kind}: use trainer=cpu"
+        raise ConfigError([_violation("trainer.accelerator", accelerator, allowed)])
+    devices = trainer.get("devices", "auto")
+    if isinstance(devices, str) and devices.strip() not in ("auto", "-1"):  # Lightning's "2" is a count, "0,2" ids
+        parts = [int(part) for part in devices.split(",") if part.strip()]
+        devices = parts if "," in devices else parts[0]
+    here = f"this machine has {count} {name}{'s' if count > 1 else ''}"
+    if _is_int(devices) and devices > count:
+        raise ConfigError([_violation("trainer.devices", trainer["devices"], f"at most {count}: {here}")])
+    if isinstance(devices, list) and max(devices) >= count:
+        raise ConfigError([_violation("trainer.devices", trainer["devices"], f"device ids below {count}: {here}")])
 
 
 # ---- types from annotations ----------------------------------------------------------------------------------
