@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The estimator comparison of the README ("Every estimator from one pretrained generator"): each named estimator
+# The estimator comparison (docs/experiments/estimator-comparison.md): each named estimator
 # x SEEDS adversarial runs from one pretrained generator, one Hydra multirun folder per estimator, then the seed
 # report (mean ± std of NLL_oracle, NLL_gen and seconds per iteration) and the NLL_oracle curves of all runs.
 #
