@@ -33,13 +33,16 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from textgan.bf16_products import EmulatedBF16Products
+from textgan.conf_location import CONF_DIR  # and the resolvers every config needs
 from textgan.evaluation.data import check_vocabulary
 from textgan.models.io import build_from_config, load_generator, save_generator, save_generator_build
 from textgan.numerics import bf16_products_mode, flush_denormals, slow_bf16_warning
 from textgan.training.callbacks import AtomicCheckpoint, EvaluationCallback
+from textgan.training.config_resolvers import TRAINING_RESOLVERS  # noqa: F401  (registers them)
 from textgan.training.console import quiet_lightning
 from textgan.training.csv_log import with_run_csv
 from textgan.training.distributed import is_rank_zero
+from textgan.training.group_choices import check_group_choices
 from textgan.training.host_memory import configure_cpu_heap
 from textgan.training.interrupt import EXIT_CODE, RunInterrupted, handle_interrupts, stop_requested
 from textgan.training.nonfinite import NonFiniteError
@@ -52,7 +55,6 @@ from textgan.training.run_folder import (
     resume_point,
     resumed_config,
     run_directory,
-    run_label,
     write_run_config,
     write_summary,
 )
@@ -65,17 +67,7 @@ from textgan.training.settings import (
     unread_keys,
 )
 from textgan.training.threads import available_cores, use_threads
-from textgan.training.validation import ConfigError, check_group_choices, check_machine, validate_config
-
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-if not OmegaConf.has_resolver("textgan_root"):
-    OmegaConf.register_new_resolver("textgan_root", lambda: str(CONF_DIR.parent))
-if not OmegaConf.has_resolver("textgan_run_dir"):  # a resume runs (and logs) in the run's own folder ...
-    OmegaConf.register_new_resolver("textgan_run_dir", lambda resume, fresh: resume or fresh)
-if not OmegaConf.has_resolver("textgan_hydra_subdir"):  # ... without overwriting the first start's .hydra/
-    OmegaConf.register_new_resolver("textgan_hydra_subdir", lambda resume: None if resume else ".hydra")
-if not OmegaConf.has_resolver("textgan_run_label"):  # outputs/<label>/: the data and models the run trains
-    OmegaConf.register_new_resolver("textgan_run_label", lambda _root_: run_label(_root_, CONF_DIR))
+from textgan.training.validation import ConfigError, check_machine, validate_config
 
 log = logging.getLogger("textgan.train")
 

@@ -92,7 +92,7 @@ def build_estimator(variant: Variant, generator=None, discriminator=None):
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
-    from textgan.train import CONF_DIR
+    from textgan.conf_location import CONF_DIR
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=[f"estimator={variant.estimator}", *variant.overrides])
@@ -105,7 +105,7 @@ def build_estimator(variant: Variant, generator=None, discriminator=None):
 
 
 def available_estimators() -> set[str]:
-    from textgan.train import CONF_DIR
+    from textgan.conf_location import CONF_DIR
 
     return {path.stem for path in (CONF_DIR / "estimator").glob("*.yaml")}
 

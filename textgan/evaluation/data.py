@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from textgan.conf_location import CONF_DIR, root_dir
 from textgan.data.base import TokenDataModule
 from textgan.models.generator import Generator
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def describe_data(datamodule: TokenDataModule) -> str:
@@ -85,8 +84,6 @@ def data_config(name_or_path: str, overrides: Sequence[str] = (), seed: int | No
     if not path.is_file():
         known = sorted(p.stem for p in (CONF_DIR / "data").glob("*.yaml"))
         raise FileNotFoundError(f"data config not found: {path} (known names: {', '.join(known)})")
-    if not OmegaConf.has_resolver("textgan_root"):
-        OmegaConf.register_new_resolver("textgan_root", lambda: str(CONF_DIR.parent))
     train = OmegaConf.load(CONF_DIR / "train.yaml")
     paths = OmegaConf.to_container(train.paths, resolve=False)
     paths.pop("output_dir", None)
@@ -114,7 +111,7 @@ def load_datamodule(
     ``protocol`` (BLEU limits) goes to a ``TextDataModule``; ``metadata`` (a checkpoint's) gives the oracle's
     sequence length, and ``oracle_sequences`` the size of its sampled train and test sets (10,000 each, as
     in training: with the same ``seed``, by default ``conf/train.yaml``'s, and the default ``cache_dir``,
-    ``.cache/oracle`` in the repository, the training run's cached sets are reused). Returns the DataModule
+    ``${paths.root_dir}/.cache/oracle``, the training run's cached sets are reused). Returns the DataModule
     after ``setup()``.
     """
     from textgan.models.io import build_from_config
@@ -137,7 +134,7 @@ def load_datamodule(
             max_length=int((metadata or {}).get("max_length") or 20),
             num_train=oracle_sequences,
             num_test=oracle_sequences,
-            cache_dir=cache_dir or str(CONF_DIR.parent / ".cache" / "oracle"),
+            cache_dir=cache_dir or str(root_dir() / ".cache" / "oracle"),
             seed=seed,
         )
     else:
