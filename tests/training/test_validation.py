@@ -7,23 +7,17 @@ import re
 
 import pytest
 import torch
-import yaml
 from hydra import compose, initialize_config_dir
 from hydra_compose import BASELINES, ESTIMATORS, EXPERIMENTS, LOGGERS, LOSSES, TRAINERS
 from omegaconf import OmegaConf
 
+from textgan.config_ranges import number
+from textgan.estimators import Estimator
 from textgan.losses.gan import GANLoss
 from textgan.train import CONF_DIR
 from textgan.training import settings
-from textgan.training.validation import (
-    ESTIMATOR_CLASSES,
-    PATTERNS,
-    RANGES,
-    ConfigError,
-    check_group_choices,
-    check_machine,
-    validate_config,
-)
+from textgan.training.group_choices import check_group_choices
+from textgan.training.validation import FOREIGN_RANGES, ConfigError, check_machine, validate_config
 
 
 def composed(tmp_path, *overrides: str, debug: bool = True) -> dict:
@@ -89,6 +83,8 @@ def test_every_group_choice_validates(tmp_path, overrides):
         ("estimator=gst", "estimator.schedule.beta_max=0.5", "estimator.schedule.adapt=no"),
         ("estimator=reinmax", "estimator.schedule.beta_max=1"),
         ("estimator.schedule.horizon=null",),  # train.py fills in the run's adversarial steps
+        ("data=corpus", "data.dir=corpus", "data.max_length=auto"),
+        ("+data.bleu_orders=[]",),  # the oracle's NLL_oracle only
     ],
     ids=lambda overrides: " ".join(overrides),
 )
@@ -172,6 +168,10 @@ BAD = [
     (("data=coco", "data.vocab_size=4"), "data.vocab_size", "4", "an integer > 4"),
     (("data=coco", "data.bleu_orders=[0,2]"), "data.bleu_orders", "[0, 2]", "each an integer >= 1"),
     (("data=coco", "data.lowercase=no"), "data.lowercase", "'no'", "true or false"),
+    (("+data.self_bleu_samples=1",), "data.self_bleu_samples", "1", "null or an integer >= 2"),  # the oracle's
+    (("discriminator.num_rep=3",), "discriminator.num_rep", "3", "a divisor of discriminator.embedding_dim=8"),
+    (("estimator._target_=no_such_module.MyEstimator",), "estimator._target_", "'no_such_module.MyEstimator'",
+     "is its folder on PYTHONPATH?"),  # fmt: skip
 ]
 
 
@@ -310,28 +310,84 @@ def test_known_choices_sweeps_keys_and_what_hydra_decides_pass(arguments):
     check_group_choices(arguments)
 
 
-# ---- the table is honest with the code ----------------------------------------------------------------------------
-def test_every_estimator_choice_is_an_allowed_estimator():
-    targets = {yaml.safe_load(path.read_text())["_target_"] for path in (CONF_DIR / "estimator").glob("*.yaml")}
-    names = {f"{cls.__module__}.{cls.__name__}" for cls in ESTIMATOR_CLASSES}
-    assert targets == names
+def test_a_choice_of_a_folder_added_to_the_search_path_passes_and_a_typo_names_every_folder(tmp_path):
+    (tmp_path / "estimator").mkdir()
+    (tmp_path / "estimator" / "mine.yaml").write_text("_target_: my_estimator.MyEstimator\n")
+    for added in ([f"hydra.searchpath=[file://{tmp_path}]"], ["--config-dir", str(tmp_path)], ["-cd", str(tmp_path)]):
+        check_group_choices(["debug=default", "estimator=mine", *added])
+        check_group_choices(["-m", "estimator=gst,mine", *added])
+        with pytest.raises(ConfigError) as caught:
+            check_group_choices(["estimator=mnie", *added])
+        choices = sorted([*(path.stem for path in (CONF_DIR / "estimator").glob("*.yaml")), "mine"])
+        assert str(caught.value) == (f"config: estimator='mnie' is not allowed: a choice of conf/estimator/ or "
+                                     f"{tmp_path}/estimator/ ({', '.join(choices)}); did you mean mine?")  # fmt: skip
 
 
-def _constructor_parameters() -> set[str]:
-    """Names every table entry may refer to: constructor parameters of every target in conf/, settings fields."""
+# ---- a class of one's own module states its own ranges -----------------------------------------------------------
+class ScaledStraightThrough(Estimator):
+    """An estimator outside ``textgan.estimators``: its declarations are all that validates it."""
+
+    config_ranges = {"scale": number(0, above=True)}
+
+    @classmethod
+    def config_relations(cls, arguments):
+        if arguments["hard"] and arguments["scale"] > 10:
+            yield "scale", "a number <= 10 with {hard}=true"
+
+    def __init__(self, scale: float = 1.0, hard: bool = False) -> None:
+        super().__init__()
+
+
+def test_an_estimator_of_ones_own_module_is_checked_by_its_own_declarations(tmp_path):
+    config = composed(tmp_path)
+    config["estimator"] = {"_target_": f"{__name__}.ScaledStraightThrough", "scale": 20.0}
+    validate_config(config)  # hard=false by default
+    config["estimator"]["scale"] = 0
+    assert refusal(config) == "config: estimator.scale=0 is not allowed: a number > 0"
+    config["estimator"].update(scale=20.0, hard=True)
+    assert refusal(config) == "config: estimator.scale=20.0 is not allowed: a number <= 10 with estimator.hard=true"
+    config["estimator"]["hard"] = "yes"
+    assert refusal(config) == "config: estimator.hard='yes' is not allowed: true or false"  # the annotation
+
+
+def test_a_target_that_does_not_import_says_why():
+    config = {"estimator": {"_target_": "no_such_module.MyEstimator"}}
+    assert refusal(config).endswith("and no module 'no_such_module' is importable (is its folder on PYTHONPATH?)")
+    config = {"loss": {"_target_": "textgan.losses.gan.NoSuchLoss"}}
+    assert refusal(config).endswith("and textgan.losses.gan has no 'NoSuchLoss'")
+
+
+def test_a_relation_sees_the_constructors_defaults(tmp_path):
+    config = composed(tmp_path, "adversarial.module.discriminator_pretrain_steps=2")
+    del config["adversarial"]["module"]["discriminator_epochs"]  # AdversarialModule's default: 0
+    assert refusal(config).startswith("config: adversarial.module.discriminator_epochs=0 is not allowed: ")
+
+
+# ---- the declarations are honest with the code ------------------------------------------------------------------
+def _conf_classes() -> set[type]:
+    """Every class a file of conf/ builds, lightning.Trainer included."""
     targets = {settings.TRAINER_TARGET}
     for path in CONF_DIR.rglob("*.yaml"):
         targets |= set(re.findall(r"^\s*_target_:\s*(\S+)", path.read_text(), flags=re.MULTILINE))
-    names = {"_target_", *settings.EXTRA_OBJECT_KEYS["generator"]}
-    for target in targets:
-        names |= set(inspect.signature(settings._target(target)).parameters)
-    for cls in [settings.RunSettings, *settings.SECTIONS.values()]:
-        names |= {field.name for field in dataclasses.fields(cls)}
-    return names
+    return {obj for obj in map(settings._target, targets) if inspect.isclass(obj)}
 
 
-def test_every_range_names_a_key_that_something_reads():
-    names = _constructor_parameters()
-    stale = [pattern for pattern, _ in PATTERNS if pattern.rsplit(".", 1)[-1] not in names]
+def _arguments(cls: type) -> set[str]:
+    if dataclasses.is_dataclass(cls):
+        return {field.name for field in dataclasses.fields(cls)}
+    return set(inspect.signature(cls).parameters)
+
+
+def test_every_declared_range_names_an_argument_of_its_class():
+    classes = {base for cls in _conf_classes() for base in cls.__mro__ if base.__module__.startswith("textgan.")}
+    declaring = [cls for cls in classes | {settings.RunSettings, *settings.SECTIONS.values()}
+                 if "config_ranges" in vars(cls)]  # fmt: skip
+    stale = [f"{cls.__name__}.{key}" for cls in declaring for key in set(vars(cls)["config_ranges"]) - _arguments(cls)]
     assert stale == []
-    assert len(PATTERNS) > len(RANGES)  # the {a,b} patterns were expanded
+    assert len(declaring) >= 20  # estimators, schedule, baselines, models, data, modules, loss, settings
+
+
+def test_every_foreign_range_names_an_argument_of_a_class_that_conf_builds():
+    for base, rules in FOREIGN_RANGES.items():
+        arguments = set().union(*(_arguments(cls) for cls in _conf_classes() if issubclass(cls, base)))
+        assert set(rules) <= arguments, base

@@ -17,7 +17,10 @@ The protocol, in the order the adversarial module calls it:
   here (e.g. from the gradient's squared norm, a variance proxy) and the module steps its optimiser;
 * ``discriminator_fakes(...)``: what the discriminator is trained on.
 
-A new estimator is one file subclassing :class:`Estimator` plus one config file in ``conf/estimator/``.
+A new estimator is one file subclassing :class:`Estimator` plus one config file in ``conf/estimator/`` (or in a
+folder of one's own on Hydra's search path); it states its arguments' ranges beside its constructor,
+``config_ranges`` and ``config_relations`` (:mod:`textgan.config_ranges`), which ``textgan-train`` checks before
+anything is built.
 """
 
 from __future__ import annotations

@@ -27,6 +27,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from textgan.config_ranges import integer, number, optional
+
 
 class Baseline(nn.Module):
     """Base class: ``forward(rewards (B, T'), greedy_rewards) -> baseline (B, T')`` (or broadcastable)."""
@@ -50,6 +52,8 @@ class MovingAverageBaseline(Baseline):
     Args:
         decay: weight of the past, ``avg <- decay * avg + (1 - decay) * mean(rewards)``.
     """
+
+    config_ranges = {"decay": number(0, 1, below=True)}
 
     def __init__(self, decay: float = 0.9) -> None:
         super().__init__()
@@ -79,6 +83,8 @@ class LeaveOneOutBaseline(Baseline):
     Args:
         group_size: sentences per leave-one-out group (consecutive rows); None: the whole batch.
     """
+
+    config_ranges = {"group_size": optional(integer(2))}  # null: the whole batch
 
     def __init__(self, group_size: int | None = None) -> None:
         super().__init__()

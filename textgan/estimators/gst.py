@@ -28,6 +28,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from textgan.config_ranges import number
 from textgan.estimators.relaxed import PerStepRelaxedEstimator
 from textgan.estimators.schedules import InverseTemperatureSchedule
 from textgan.sampling import straight_through
@@ -54,6 +55,8 @@ class GappedStraightThroughEstimator(PerStepRelaxedEstimator):
         gap: the gap ``kappa`` between the sampled token's perturbed logit and the others (GST-1.0: 1.0).
         num_samples: sentences per generator update (default: the real batch size).
     """
+
+    config_ranges = {"gap": number(0, above=True)}
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import torch
 
+from textgan.config_ranges import integer
 from textgan.estimators.relaxed import PerStepRelaxedEstimator
 from textgan.estimators.schedules import InverseTemperatureSchedule
 from textgan.sampling import conditional_gumbel, straight_through
@@ -37,6 +38,8 @@ class GumbelRaoEstimator(PerStepRelaxedEstimator):
         num_gumbel_samples: K, conditional Gumbel draws per token (the paper's GR-MCK; 10 by default).
         num_samples: sentences per generator update (default: the real batch size).
     """
+
+    config_ranges = {"num_gumbel_samples": integer(1)}
 
     def __init__(
         self,

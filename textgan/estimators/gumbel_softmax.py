@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from textgan.config_ranges import Arguments, Refusals, one_of
 from textgan.estimators.base import Estimator, EstimatorOutput
 from textgan.estimators.schedules import InverseTemperatureSchedule
 from textgan.models.generator import Generator, RelaxedSample
@@ -38,6 +39,13 @@ class GumbelSoftmaxEstimator(Estimator):
         straight_through: hard one-hot forward pass, soft gradient (with ``feedback="hard"`` only).
         feedback: ``"hard"`` or ``"relaxed"``, see above.
     """
+
+    config_ranges = {"feedback": one_of(*FEEDBACKS)}
+
+    @classmethod
+    def config_relations(cls, arguments: Arguments) -> Refusals:
+        if arguments["straight_through"] and arguments["feedback"] == "relaxed":
+            yield "straight_through", "false with {feedback}=relaxed (GSGAN feeds back soft rows)"
 
     def __init__(
         self, schedule: InverseTemperatureSchedule, straight_through: bool = False, feedback: str = "hard"

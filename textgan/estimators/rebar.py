@@ -62,6 +62,7 @@ import torch
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from textgan.config_ranges import integer, number, optional
 from textgan.estimators.base import Estimator, EstimatorOutput
 from textgan.losses.gan import GANLoss, paired_real_logits
 from textgan.models.generator import Generator
@@ -81,6 +82,8 @@ class RebarEstimator(Estimator):
             estimator has no parameters to learn and needs no optimiser.
         optimizer: factory ``parameters -> optimizer`` for the learned parameters (a Hydra partial).
     """
+
+    config_ranges = {"num_samples": optional(integer(1)), "temperature": number(0, above=True)}
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ graph; the generator minimises
 
     loss = - 1/B sum_b sum_t A(b, t) log p(y_bt | y_b<t)       (reduction "sequence_mean", the default)
 
-whose gradient is an unbiased estimate of ``-grad E_y[r(y)]`` (background note, claim 4) as long as the
+whose gradient is an unbiased estimate of ``-grad E_y[r(y)]`` (the score-function identity) as long as the
 advantage ``A = r - baseline`` uses a valid baseline (:mod:`textgan.estimators.baselines`). Averaging over the
 batch and summing over tokens keeps the scale of the per-sentence objective, independent of ``B``; SeqGAN's
 code sums over both (``reduction: sum``) and ``token_mean`` divides by ``B * T`` as well.
@@ -43,8 +43,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from textgan.config_ranges import integer, number, one_of, optional
 from textgan.estimators.base import Estimator, EstimatorOutput
-from textgan.estimators.baselines import Baseline, make_baseline
+from textgan.estimators.baselines import BASELINES, Baseline, make_baseline
 from textgan.estimators.delayed_policy import DelayedPolicy
 from textgan.estimators.rewards import (
     REWARD_TRANSFORMS,
@@ -89,6 +90,19 @@ class ReinforceEstimator(Estimator):
         reward_autocast: None, ``bfloat16`` or ``float16``: score under ``torch.autocast`` (faster on CPUs
             with bf16 units; rewards are then only as precise as that type).
     """
+
+    config_ranges = {
+        "reward": one_of(*REWARDS),
+        "rollout_num": integer(1),
+        "baseline": optional(one_of(*BASELINES)),  # or a baseline node (conf/estimator/baseline/)
+        "reward_transform": one_of(*REWARD_TRANSFORMS),
+        "rollout_update_rate": optional(number(0, 1, below=True)),
+        "num_samples": optional(integer(1)),  # null: the real batch size
+        "max_batch": integer(1),
+        "sample_batch": integer(1),
+        "reduction": one_of(*REDUCTIONS),
+        "reward_autocast": one_of(*_AUTOCAST),
+    }
 
     def __init__(
         self,

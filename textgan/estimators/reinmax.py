@@ -31,6 +31,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from textgan.config_ranges import Arguments, Refusals, is_number
 from textgan.estimators.relaxed import PerStepRelaxedEstimator
 from textgan.estimators.schedules import InverseTemperatureSchedule
 
@@ -44,6 +45,12 @@ class ReinMaxEstimator(PerStepRelaxedEstimator):
             paper's usual choice; ``adapt: "no"`` with ``beta_max = 1 / tau`` fixes another).
         num_samples: sentences per generator update (default: the real batch size).
     """
+
+    @classmethod
+    def config_relations(cls, arguments: Arguments) -> Refusals:
+        beta_max = (arguments["schedule"] or {}).get("beta_max", 1.0)
+        if is_number(beta_max) and beta_max > 1:
+            yield "schedule.beta_max", "a number <= 1 for ReinMax (its temperature tau = 1 / beta >= 1)"
 
     def __init__(self, schedule: InverseTemperatureSchedule | None = None, num_samples: int | None = None) -> None:
         super().__init__(num_samples=num_samples)

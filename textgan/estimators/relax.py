@@ -29,6 +29,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from textgan.config_ranges import integer
 from textgan.estimators.rebar import RebarEstimator
 from textgan.models.generator import Generator
 
@@ -44,6 +45,8 @@ class RelaxEstimator(RebarEstimator):
         learn_temperature: adapt ``log tau`` with ``phi``.
         optimizer: factory ``parameters -> optimizer`` for ``phi`` (and ``log tau``), a Hydra partial.
     """
+
+    config_ranges = {"hidden_size": integer(1)}  # and RebarEstimator's
 
     def __init__(
         self,

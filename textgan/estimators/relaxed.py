@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from textgan.config_ranges import integer, optional
 from textgan.estimators.base import Estimator, EstimatorOutput
 from textgan.losses.gan import GANLoss, paired_real_logits
 from textgan.models.generator import Generator
@@ -31,6 +32,8 @@ class PerStepRelaxedEstimator(Estimator):
         num_samples: sentences per generator update (default: the real batch size).
         optimizer: for estimators with parameters of their own (see :class:`Estimator`).
     """
+
+    config_ranges = {"num_samples": optional(integer(1))}  # null: the real batch size
 
     def __init__(self, num_samples: int | None = None, optimizer=None) -> None:
         super().__init__(optimizer)

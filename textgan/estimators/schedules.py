@@ -21,11 +21,21 @@ from __future__ import annotations
 
 import math
 
+from textgan.config_ranges import Arguments, Refusals, integer, number, one_of
+
 ADAPTS = ("no", "lin", "exp", "log", "sigmoid", "quad", "sqrt")
 
 
 class InverseTemperatureSchedule:
     """``schedule(step) -> beta`` for one of RelGAN's ``adapt`` policies."""
+
+    config_ranges = {"beta_max": number(0, above=True), "adapt": one_of(*ADAPTS), "horizon": integer(2)}
+
+    @classmethod
+    def config_relations(cls, arguments: Arguments) -> Refusals:
+        beta_max, adapt = arguments["beta_max"], arguments["adapt"]
+        if adapt != "no" and beta_max < 1:  # a rising schedule starts at 1
+            yield "beta_max", f"a number >= 1 with adapt={adapt!r}"
 
     def __init__(self, beta_max: float = 100.0, adapt: str = "exp", horizon: int = 5000) -> None:
         if adapt not in ADAPTS:

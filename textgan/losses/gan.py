@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from textgan.config_ranges import number
+
 
 class GANLoss:
     """Base class: a (discriminator loss, generator loss) pair and an optional discriminator penalty."""
@@ -154,6 +156,8 @@ class WGANGPLoss(GANLoss):
     Args:
         gp_weight: ``lambda`` (10, Gulrajani et al.).
     """
+
+    config_ranges = {"gp_weight": number(0)}
 
     def __init__(self, gp_weight: float = 10.0) -> None:
         self.gp_weight = gp_weight

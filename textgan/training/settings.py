@@ -16,6 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from textgan.config_ranges import Rule, integer, is_int, number, one_of, optional
+from textgan.numerics import BF16_PRODUCTS_SETTINGS
+from textgan.training.host_memory import CPU_HEAP_SETTINGS
+from textgan.training.nonfinite import MODES as NONFINITE_MODES
+from textgan.training.objective import STAGES as OBJECTIVE_STAGES
+
 HYDRA_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
 
 
@@ -28,6 +34,10 @@ class PretrainSettings:
     eval_every: int
     checkpoint_every: int
 
+    config_ranges = {  # grad_clip: the Trainer's gradient_clip_val, 0 = no clipping
+        "epochs": integer(0), "grad_clip": optional(number(0)), "eval_every": integer(1), "checkpoint_every": integer(1)
+    }  # fmt: skip
+
 
 @dataclass(frozen=True)
 class AdversarialSettings:
@@ -36,6 +46,8 @@ class AdversarialSettings:
     steps: int
     eval_every: int
     checkpoint_every: int
+
+    config_ranges = {"steps": integer(0), "eval_every": integer(1), "checkpoint_every": integer(1)}
 
 
 @dataclass(frozen=True)
@@ -46,12 +58,16 @@ class EvaluationSettings:
     num_samples: int
     num_logged_samples: int = 16
 
+    config_ranges = {"num_samples": integer(1), "num_logged_samples": integer(0)}  # 0: no sample files / tables
+
 
 @dataclass(frozen=True)
 class DiagnosticsSettings:
     """Gradient diagnostics during adversarial training: every ``every`` iterations (0: off)."""
 
     every: int
+
+    config_ranges = {"every": integer(0)}  # 0: off
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,18 @@ class RunSettings:
     on_nonfinite: str
     threads: int | str
     optimized_metric: str | None
+
+    config_ranges = {
+        "experiment_name": Rule(lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string"),
+        "seed": integer(0, 2**32 - 1),  # lightning.seed_everything's range
+        "matmul_precision": one_of("highest", "high", "medium"),  # torch.set_float32_matmul_precision
+        "bf16_products": one_of(*BF16_PRODUCTS_SETTINGS),
+        "cpu_heap": one_of(*CPU_HEAP_SETTINGS),
+        "on_nonfinite": one_of(*NONFINITE_MODES),
+        "optimized_metric": optional(Rule(lambda v: isinstance(v, str) and v.startswith(tuple(OBJECTIVE_STAGES)),
+                                          f"a metric name starting with {' or '.join(OBJECTIVE_STAGES)}")),
+        "threads": Rule(lambda v: v == "auto" or (is_int(v) and v >= 1), "'auto' or an integer >= 1"),
+    }  # fmt: skip
 
 
 # section -> settings class; "module" / object nodes inside a section are checked as ``_target_`` nodes
