@@ -27,6 +27,7 @@ from pathlib import Path
 LOAD = r"""
 import json, resource, sys, time
 from textgan.data.text import TextDataModule
+from textgan.evaluation.sample_metrics import SampleMetrics
 def rss(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
 started = time.perf_counter()
 datamodule = TextDataModule(dataset_dir=sys.argv[1], batch_size=64)
@@ -42,7 +43,7 @@ for count, batch in enumerate(datamodule.random_batches(1)):
 adversarial_s = (time.perf_counter() - started) / 500
 rows, length = datamodule.train_tokens.shape
 started = time.perf_counter()
-datamodule.text_metrics([["a"], ["b"]])
+SampleMetrics(datamodule).text([["a"], ["b"]])
 bleu_s = time.perf_counter() - started
 print(json.dumps({"rows": rows, "row_length": length, "setup_s": setup_s, "setup_peak_mib": setup_rss,
     "mle_batch_ms": 1e3 * mle_s, "random_batch_ms": 1e3 * adversarial_s, "bleu_tables_s": bleu_s,

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from textgan.data.build import build_dataset
 from textgan.data.text import TextDataModule
-from textgan.data.tokenization import BOS_ID, build_dataset
+from textgan.data.tokenization import BOS_ID
 from textgan.models.io import save_generator
 from textgan.models.lstm import LSTMGenerator
 

@@ -11,8 +11,8 @@ import torch
 from textgan.cli.evaluate import main
 from textgan.evaluation.distribution import distribution_metrics, rows_from_samples
 from textgan.evaluation.encoders import HuggingFaceEncoder
+from textgan.evaluation.language_model import LanguageModelSettings
 from textgan.evaluation.protocol import draw_samples
-from textgan.metrics.language_model import LanguageModelSettings
 from textgan.models.io import load_generator
 
 TINY_LM = ["--lm-hidden", "16", "--lm-embedding", "8", "--lm-epochs", "3"]

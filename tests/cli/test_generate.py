@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import math
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from textgan.cli.generate import main, sample_sentences, sentence_lengths
+from textgan.data.build import build_dataset
 from textgan.data.text import TextDataModule
 from textgan.data.tokenization import (
     BOS_ID,
@@ -18,7 +18,6 @@ from textgan.data.tokenization import (
     EOS_ID,
     PAD_ID,
     TokenizerOptions,
-    build_dataset,
     load_split,
 )
 from textgan.models.io import load_generator, save_generator
@@ -326,8 +325,7 @@ def test_progress_bar_only_on_a_terminal_and_not_when_quiet(text_setup, capsys, 
     assert err == ""
 
 
-def test_lightning_checkpoints_of_a_debug_run(tmp_path, capsys, monkeypatch):
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "training"))
+def test_lightning_checkpoints_of_a_debug_run(tmp_path, capsys):
     from hydra_compose import compose_config
 
     from textgan.train import run

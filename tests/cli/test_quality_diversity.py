@@ -11,8 +11,8 @@ from textgan.cli.quality_diversity import main
 from textgan.data.oracle_datamodule import OracleDataModule
 from textgan.data.text import TextDataModule
 from textgan.evaluation.distribution import distribution_metrics, rows_from_samples
+from textgan.evaluation.language_model import LanguageModelSettings
 from textgan.evaluation.protocol import DEFAULT_TEMPERATURES, draw_samples, nll_gen
-from textgan.metrics.language_model import LanguageModelSettings
 from textgan.models.io import load_generator
 
 

@@ -12,18 +12,19 @@ import pytest
 import torch
 
 from textgan.cli.tokenize import main as tokenize_main
+from textgan.data.build import build_dataset
 from textgan.data.text import TextDataModule
 from textgan.data.tokenization import (
     EOS_ID,
     PAD_ID,
     TokenizerOptions,
-    build_dataset,
     decode_rows,
     describe_invalid_utf8,
     load_split,
     load_tokenizer,
     read_manifest,
 )
+from textgan.evaluation.sample_metrics import SampleMetrics
 
 CHINESE = [
     "今天天气很好。",
@@ -121,7 +122,7 @@ def test_cli_tokenizer_option_and_datamodule_decode(tmp_path):
         assert data.decode(data.test_tokens) == CHINESE_TEST
         # BLEU units: one per Chinese character in both modes; the test split scores perfectly against itself
         assert data.text_words(["今天很好。"]) == [["今", "天", "很", "好", "。"]]
-        assert data.sample_metrics(data.test_tokens)["bleu2"] == pytest.approx(1.0)
+        assert SampleMetrics(data)(data.test_tokens)["bleu2"] == pytest.approx(1.0)
 
 
 def test_byte_level_decoding_drops_and_counts_unfinished_characters(tmp_path):
@@ -185,8 +186,8 @@ def test_bad_input_keeps_its_named_errors(tmp_path, capsys, mode):
 
 
 def corpus_config(tmp_path: Path, dataset_dir: Path, *overrides: str):
-    """``data=corpus`` at debug size, as the README's command line: not through the debug preset, which swaps the
-    data for the oracle; the default experiment's row length (20, for the oracle) is unset instead."""
+    """``data=corpus`` at debug size, as the getting-started page's command line: not through the debug preset,
+    which swaps the data for the oracle; the default experiment's row length (20, for the oracle) is unset instead."""
     from hydra import compose, initialize_config_dir
 
     from textgan.train import CONF_DIR

@@ -13,9 +13,10 @@ import pytest
 import torch
 
 from textgan.data import tokenization
+from textgan.data.build import build_dataset
 from textgan.data.corpus_files import DataWarning
 from textgan.data.text import TextDataModule
-from textgan.data.tokenization import EOS_ID, TokenizerOptions, build_dataset, load_split, read_manifest
+from textgan.data.tokenization import EOS_ID, TokenizerOptions, load_split, read_manifest
 from textgan.evaluation.data import check_vocabulary
 
 GOOD = ["a man rides a horse .", "two dogs play in the park .", "a cat sits on the mat ."]

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from textgan.cli.tokenize import main as tokenize_main
+from textgan.data.build import build_dataset
 from textgan.data.corpus_files import DataWarning
 from textgan.data.text import TextDataModule
 from textgan.data.tokenization import (
     EOS_ID,
     TokenizerOptions,
-    build_dataset,
     build_dataset_from_lines,
     load_split,
     load_tokenizer,

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
-from textgan import metrics
 from textgan.data.base import TokenDataModule
+from textgan.data.build import build_dataset
 from textgan.data.oracle_datamodule import OracleDataModule
 from textgan.data.text import TextDataModule
-from textgan.data.tokenization import BOS_ID, EOS_ID, PAD_ID, build_dataset
+from textgan.data.tokenization import BOS_ID, EOS_ID, PAD_ID
 from textgan.evaluation.data import data_config
 from textgan.models.io import build_from_config
 
@@ -103,36 +102,6 @@ def test_decode_stops_at_eos_and_drops_padding(corpus, tmp_path):
     assert datamodule.references == [line.split() for line in TEST]  # the real words, not <unk>
 
 
-def test_sample_metrics_are_the_metric_functions(corpus, tmp_path):
-    datamodule = text_module(corpus, tmp_path / "ds", bleu_orders=(2, 3, 4, 5))
-    samples = datamodule.train_tokens.to_tensor()
-    scores = datamodule.sample_metrics(samples)
-    assert sorted(scores) == sorted(
-        [f"bleu{n}" for n in (2, 3, 4, 5)] + [f"self_bleu{n}" for n in (2, 3, 4, 5)]
-    )
-    hypotheses = [line.split() for line in TRAIN]
-    references = [line.split() for line in TEST]
-    for n in (2, 3, 4, 5):
-        assert 0.0 <= scores[f"bleu{n}"] <= 1.0 and 0.0 <= scores[f"self_bleu{n}"] <= 1.0
-        assert scores[f"bleu{n}"] == pytest.approx(metrics.bleu(hypotheses, references, n), abs=1e-9)
-        assert scores[f"self_bleu{n}"] == pytest.approx(metrics.self_bleu(hypotheses, n), abs=1e-9)
-
-
-def test_protocol_limits_are_applied(corpus, tmp_path):
-    datamodule = text_module(corpus, tmp_path / "ds", max_hypotheses=2, max_references=1, self_bleu_samples=3)
-    scores = datamodule.sample_metrics(datamodule.train_tokens.to_tensor())
-    hypotheses = [line.split() for line in TRAIN]
-    assert scores["bleu3"] == pytest.approx(metrics.bleu(hypotheses[:2], [TEST[0].split()], 3), abs=1e-9)
-    assert scores["self_bleu3"] == pytest.approx(metrics.self_bleu(hypotheses[:3], 3), abs=1e-9)
-    assert datamodule.protocol()["num_references"] == 1
-
-
-def test_test_sentences_score_perfect_bleu_against_themselves(corpus, tmp_path):
-    datamodule = text_module(corpus, tmp_path / "ds", vocab_from="train+test")
-    scores = datamodule.sample_metrics(datamodule.test_tokens)
-    assert all(scores[f"bleu{n}"] == pytest.approx(1.0) for n in (2, 3, 4, 5))
-
-
 def test_oracle_fingerprint_is_its_number_of_ids(tmp_path):
     oracle = OracleDataModule(vocab_size=50, max_length=5, cache_dir=str(tmp_path))
     assert oracle.vocab_fingerprint == "ids:50"
@@ -179,34 +148,3 @@ def test_prebuilt_folder_from_build_dataset(corpus, tmp_path):
     datamodule = TextDataModule(dataset_dir=str(tmp_path / "ds"), max_length=20)
     datamodule.setup()
     assert datamodule.train_tokens.shape[1] == 20
-
-
-def test_bleu_reference_tables_are_cached_beside_the_splits(tmp_path):
-    from textgan.data.tokenization import build_dataset
-    from textgan.metrics import BleuReferences
-
-    rng = np.random.default_rng(0)
-    vocabulary = "a the man dog cat rides sits on in park mat red big .".split()
-    lines = [" ".join(rng.choice(vocabulary, size=rng.integers(3, 10))) for _ in range(200)]
-    (tmp_path / "train.txt").write_text("\n".join(lines[:120]) + "\n")
-    (tmp_path / "test.txt").write_text("\n".join(lines[120:]) + "\n")
-    build_dataset(tmp_path / "ds", tmp_path / "train.txt", tmp_path / "test.txt")
-    first = TextDataModule(dataset_dir=str(tmp_path / "ds"), max_references=60)
-    first.setup()
-    samples = [line.split() for line in lines[:50]]
-    scores = first.text_metrics(samples)
-    cache = first.bleu_references_path(5)
-    assert cache.is_file() and cache.parent.parent == tmp_path / "ds"
-    fresh = BleuReferences(first.references[:60], max_order=5).scores(samples, (2, 3, 4, 5))
-    assert {n: scores[f"bleu{n}"] for n in (2, 3, 4, 5)} == fresh  # the cached tables score exactly
-    stamp = cache.stat().st_mtime_ns
-    second = TextDataModule(dataset_dir=str(tmp_path / "ds"), max_references=60)
-    second.setup()
-    assert second.text_metrics(samples) == scores and cache.stat().st_mtime_ns == stamp  # read, not rebuilt
-    other = TextDataModule(dataset_dir=str(tmp_path / "ds"))  # all references: its own tables
-    other.setup()
-    assert other.bleu_references_path(5) != cache
-    cache.write_bytes(b"damaged")
-    third = TextDataModule(dataset_dir=str(tmp_path / "ds"), max_references=60)
-    third.setup()
-    assert third.text_metrics(samples) == scores

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
+from textgan.data.build import build_dataset
 from textgan.data.tokenization import (
     BOS_ID,
     EOS_ID,
     PAD_ID,
     UNK_ID,
     TokenizerOptions,
-    build_dataset,
     is_up_to_date,
     load_split,
     load_tokenizer,

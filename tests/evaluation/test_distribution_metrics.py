@@ -12,8 +12,8 @@ import random
 import pytest
 import torch
 
+from textgan.data.build import build_dataset
 from textgan.data.text import TextDataModule
-from textgan.data.tokenization import build_dataset
 from textgan.evaluation.distribution import (
     distribution_metrics,
     parse_metrics,
@@ -21,7 +21,8 @@ from textgan.evaluation.distribution import (
     rows_from_samples,
     rows_from_texts,
 )
-from textgan.metrics.language_model import LanguageModelSettings
+from textgan.evaluation.language_model import LanguageModelSettings
+from textgan.evaluation.sample_metrics import SampleMetrics
 
 ADJECTIVES = ["big", "small", "red", "old", "young", "happy", "sad", "tall"]
 NOUNS = ["dog", "cat", "man", "woman", "horse", "bird", "boy", "girl", "cow", "duck"]
@@ -65,7 +66,7 @@ def scored(tmp_path_factory):
     for name, texts in sets.items():
         rows = rows_from_texts(datamodule, texts)
         metrics = distribution_metrics(datamodule, rows, texts, settings=SETTINGS, cache_dir=folder / "lm", seed=25)
-        metrics.update(datamodule.text_metrics(datamodule.text_words(texts)))
+        metrics.update(SampleMetrics(datamodule).text(datamodule.text_words(texts)))
         results[name] = metrics
     return datamodule, results, folder
 

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from textgan.cli.generate import main as generate_main
+from textgan.data.build import build_dataset
 from textgan.data.text import TextDataModule
-from textgan.data.tokenization import BOS_ID, build_dataset
+from textgan.data.tokenization import BOS_ID
 from textgan.models.io import build_from_config, load_generator, save_generator
 from textgan.models.lstm import LSTMGenerator
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from textgan.data.tokenization import build_dataset
+from textgan.data.build import build_dataset
 from textgan.training import interrupt
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import re
-import sys
 from pathlib import Path
 
 import lightning as L
@@ -19,10 +18,7 @@ import torch
 from hydra_compose import compose_config, read_metrics, resume
 
 import textgan.train as train_module
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from fault_drill import differences, run_result  # noqa: E402  (what the drill compares: everything a run made)
-
+from textgan.benchmarks.fault_drill import differences, run_result  # what the drill compares: everything a run made
 from textgan.train import run
 from textgan.training.interrupt import RunInterrupted, request_stop
 

@@ -57,12 +57,14 @@ from textgan.cli.metric_arguments import (
     score_distribution,
 )
 from textgan.data.corpus_files import check_text_file
+from textgan.data.text import TextDataModule
 from textgan.data.tokenization import describe_invalid_utf8
 from textgan.evaluation.data import check_generator, describe_data
 from textgan.evaluation.distribution import DISTRIBUTION_METRICS, rows_from_samples, rows_from_texts
 from textgan.evaluation.protocol import draw_samples, evaluate_generator
 from textgan.evaluation.report import aggregate, markdown_report, write_report
 from textgan.evaluation.runs import STAGES, find_runs, group_runs, parse_group_by, select_runs
+from textgan.evaluation.sample_metrics import SampleMetrics
 from textgan.models.checkpoints import load_checkpoint
 from textgan.models.io import TRUST_HELP
 from textgan.numerics import flush_denormals
@@ -200,11 +202,11 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     else:
         texts = read_samples_file(args.samples_file, args.num_samples)
         datamodule = datamodule_from_args(args)
-        if not hasattr(datamodule, "text_metrics"):
+        if not isinstance(datamodule, TextDataModule):
             raise ValueError(f"--samples-file needs text data with a vocabulary, not {describe_data(datamodule)}")
         unknown, tokens = check_unknown_tokens(args, datamodule, texts)
         if "standard" in names:
-            metrics = datamodule.text_metrics(datamodule.text_words(texts))
+            metrics = SampleMetrics(datamodule).text(datamodule.text_words(texts))
         rows = rows_from_texts(datamodule, texts) if distribution else None
         source = {"samples_file": check_text_file(args.samples_file), "empty_samples": texts.count("")}
         source.update(tokens=tokens, unknown_tokens=unknown)
@@ -253,7 +255,7 @@ def check_unknown_tokens(args: argparse.Namespace, datamodule: Any, texts: list[
 
 def check_distribution_data(datamodule: Any, distribution: list[str]) -> None:
     """Refuse (ValueError) distribution metrics on data without text (the oracle has exact ones instead)."""
-    if distribution and not hasattr(datamodule, "text_metrics"):
+    if distribution and not isinstance(datamodule, TextDataModule):
         raise ValueError(
             f"--metrics {','.join(distribution)} needs text data, not {describe_data(datamodule)}: on the synthetic "
             "oracle NLL_oracle is the exact LM score and NLL_gen the exact reverse one (--metrics standard)"

@@ -11,7 +11,7 @@ import torch
 
 from textgan.evaluation.distribution import DISTRIBUTION_METRICS, distribution_metrics, parse_metrics
 from textgan.evaluation.encoders import ENCODER_HELP, POOLINGS, check_encoder_spec
-from textgan.metrics.language_model import LanguageModelSettings
+from textgan.evaluation.language_model import LanguageModelSettings
 
 
 def add_metric_arguments(parser: argparse.ArgumentParser, default: str, choices: Sequence[str]) -> None:

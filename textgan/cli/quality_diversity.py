@@ -42,6 +42,7 @@ from textgan.cli.metric_arguments import (
     distribution_settings,
     score_distribution,
 )
+from textgan.data.text import TextDataModule
 from textgan.evaluation.data import check_generator, describe_data
 from textgan.evaluation.distribution import DISTRIBUTION_METRICS, rows_from_samples
 from textgan.evaluation.protocol import DEFAULT_TEMPERATURES, quality_diversity_axes, temperature_sweep
@@ -163,7 +164,7 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
         if datamodule is None:
             datamodule = datamodule_from_args(args, metadata)
         check_generator(generator, metadata, datamodule, path)
-        if distribution and not hasattr(datamodule, "text_metrics"):
+        if distribution and not isinstance(datamodule, TextDataModule):
             raise ValueError(
                 f"--axes lm and --metrics {','.join(distribution)} need text data, not {describe_data(datamodule)}"
             )

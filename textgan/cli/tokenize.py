@@ -28,12 +28,12 @@ import warnings
 from dataclasses import asdict
 from pathlib import Path
 
+from textgan.data.build import build_dataset
 from textgan.data.corpus_files import read_hub_dataset
 from textgan.data.row_length import AUTO, MAX_LENGTH_HELP, max_length_argument
 from textgan.data.tokenization import (
     TOKENIZER_MODELS,
     TokenizerOptions,
-    build_dataset,
     build_dataset_from_lines,
 )
 

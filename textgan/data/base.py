@@ -3,8 +3,9 @@
 A ``TokenDataModule`` holds ``train_tokens`` and ``test_tokens`` as LongTensors (N, T) once ``setup()`` ran
 (a text corpus's ``train_tokens`` is a ``TokenRows``: read in place from its memory-mapped Arrow files, indexed
 like a LongTensor),
-and knows how to score generated samples (``sample_metrics``) and turn them back into text (``decode``).
-Subclasses (the synthetic oracle, tokenised text corpora) only fill those in.
+and knows how to turn token ids back into text (``decode``); scoring samples is the evaluation's
+(``textgan.evaluation.sample_metrics``). Subclasses (the synthetic oracle, tokenised text corpora) only fill
+those in.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, IterableDataset, Sampler
 
+from textgan.config_ranges import integer
 from textgan.data.token_rows import RowDataset, TokenRows, batch_as_is
 
 
 class TokenDataModule(L.LightningDataModule):
     """Base DataModule: MLE epochs over ``train_tokens`` and endless random batches for adversarial steps."""
+
+    config_ranges = {"batch_size": integer(1), "num_workers": integer(0), "seed": integer(0)}
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, seed: int = 0) -> None:
         super().__init__()
@@ -52,11 +56,7 @@ class TokenDataModule(L.LightningDataModule):
         """
         return f"ids:{self.vocab_size}"
 
-    # ---- evaluation hooks ------------------------------------------------------------------------------
-    def sample_metrics(self, samples: torch.Tensor) -> dict[str, float]:
-        """Scores of generated samples (N, T), e.g. NLL_oracle or BLEU; subclasses define them."""
-        return {}
-
+    # ---- text ------------------------------------------------------------------------------------------
     def decode(self, tokens: torch.Tensor) -> list[str]:
         """Token ids (N, T) -> one string per sequence."""
         return [" ".join(str(int(t)) for t in row) for row in tokens]

@@ -1,12 +1,13 @@
 """Building a dataset folder from corpus files larger than memory: the same folder, streamed through Arrow.
 
-``build_dataset_streamed`` writes exactly what ``tokenization.build_dataset`` writes (the same tokenizer, rows,
-columns and manifest; a test builds both and compares them), but never holds a split in memory: the files are
-read by ``datasets``' text builder into memory-mapped Arrow files in a scratch folder beside the output, and
-every pass over the lines (normalising, the vocabulary, the lengths for the ``auto`` cap, the fixed-length
-rows) runs as a batched ``Dataset.map`` over them, with ``num_proc`` worker processes. What stays in memory is
-per line a few integers (line numbers and lengths), the vocabulary's counts and one batch. ``build_dataset``
-switches to it for files over ``STREAMED_BYTES`` in all or when ``num_proc`` > 1.
+``build_dataset_streamed`` writes exactly what ``tokenization.build_dataset_from_lines`` writes (the same
+tokenizer, rows, columns and manifest; a test builds both and compares them), but never holds a split in
+memory: the files are read by ``datasets``' text builder into memory-mapped Arrow files in a scratch folder
+beside the output, and every pass over the lines (normalising, the vocabulary, the lengths for the ``auto`` cap,
+the fixed-length rows) runs as a batched ``Dataset.map`` over them, with ``num_proc`` worker processes. What
+stays in memory is per line a few integers (line numbers and lengths), the vocabulary's counts and one batch.
+``textgan.data.build.build_dataset`` chooses it for files over ``build.STREAMED_BYTES`` in all or when
+``num_proc`` > 1.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from textgan.atomic_files import atomic_directory
+from textgan.data import tokenization as tk
 from textgan.data.corpus_files import DataWarning, check_text_file, list_lines, load_text_dataset, quiet_datasets
 from textgan.data.row_length import AUTO, AUTO_PERCENTILE, LengthCap, check_max_length
 
-STREAMED_BYTES = 256 * 2**20  # files larger than this in all are built streamed
 BATCH_LINES = 10_000  # lines per map batch (bounds the memory of one batch)
 SPLITS = ("train", "test")
 
@@ -36,14 +37,12 @@ def build_dataset_streamed(
     out_dir: str | Path,
     train_file: str | Path,
     test_file: str | Path,
-    options: Any = None,
+    options: tk.TokenizerOptions | None = None,
     max_length: int | str | None = AUTO,
     *,
     num_proc: int = 1,
 ) -> dict[str, Any]:
     """``build_dataset``'s folder and manifest, streamed (see the module docstring); returns the manifest."""
-    from textgan.data import tokenization as tk
-
     options, max_length = options or tk.TokenizerOptions(), check_max_length(max_length)
     if num_proc < 1:
         raise ValueError(f"num_proc must be at least 1, got {num_proc}")
@@ -178,11 +177,9 @@ def _column(dataset: Any, name: str) -> np.ndarray:
 
 def _count_unk(rows: Any) -> int:
     """``<unk>`` ids among the stored rows, counted batch by batch."""
-    from textgan.data.tokenization import UNK_ID
-
     numpy_rows = rows.with_format("numpy", columns=["input_ids"])
     return sum(
-        int((numpy_rows[start : start + BATCH_LINES]["input_ids"] == UNK_ID).sum())
+        int((numpy_rows[start : start + BATCH_LINES]["input_ids"] == tk.UNK_ID).sum())
         for start in range(0, len(rows), BATCH_LINES)
     )
 
@@ -219,9 +216,7 @@ def _text_batches(dataset: Any) -> Iterator[list[str]]:
         yield dataset[start : start + BATCH_LINES]["text"]
 
 
-def _train_tokenizer(lines: dict[str, Any], options: Any) -> Tokenizer:
-    from textgan.data import tokenization as tk
-
+def _train_tokenizer(lines: dict[str, Any], options: tk.TokenizerOptions) -> Tokenizer:
     def vocabulary_lines() -> Iterator[list[str]]:
         yield from _text_batches(lines["train"])
         if options.vocab_from == "train+test":
@@ -259,8 +254,6 @@ def _fixed_length_rows(dataset: Any, tokenizer: Tokenizer, length: int, num_proc
     """The stored columns: ``input_ids`` (T int32), ``length``, ``text``, ``line``, as ``_save_split`` writes them."""
     import datasets
 
-    from textgan.data.tokenization import EOS_ID, PAD_ID
-
     features = datasets.Features(
         {
             "input_ids": datasets.Sequence(datasets.Value("int32"), length=length),
@@ -274,7 +267,7 @@ def _fixed_length_rows(dataset: Any, tokenizer: Tokenizer, length: int, num_proc
         batched=True,
         batch_size=BATCH_LINES,
         features=features,
-        fn_kwargs={"tokenizer": _unbounded(tokenizer), "length": length, "pad_id": PAD_ID, "eos_id": EOS_ID},
+        fn_kwargs={"tokenizer": _unbounded(tokenizer), "length": length, "pad_id": tk.PAD_ID, "eos_id": tk.EOS_ID},
         num_proc=_procs(num_proc, len(dataset)),
     ).select_columns(["input_ids", "length", "text", "line"])
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from textgan.atomic_files import atomic_torch_save
+from textgan.config_ranges import integer, list_of, optional
 from textgan.data.base import TokenDataModule
 from textgan.data.oracle import OracleLSTM
 
@@ -26,6 +26,15 @@ class OracleDataModule(TokenDataModule):
             samples, each against the others); empty (the default): NLL_oracle only.
         self_bleu_samples: Self-BLEU on the first s samples (None: all).
     """
+
+    config_ranges = {
+        **{name: integer(1) for name in ("embedding_dim", "hidden_dim", "num_train", "num_test")},
+        "oracle_seed": integer(0),
+        "vocab_size": integer(2),
+        "max_length": integer(2),  # at least one token and <eos>
+        "bleu_orders": list_of(integer(1), empty=True),  # empty: NLL_oracle only
+        "self_bleu_samples": optional(integer(2)),  # null: all
+    }
 
     def __init__(
         self,
@@ -51,7 +60,6 @@ class OracleDataModule(TokenDataModule):
         if self_bleu_samples is not None and self_bleu_samples < 2:
             raise ValueError(f"data.self_bleu_samples must be >= 2 (or null for all), got {self_bleu_samples}")
         self.self_bleu_samples = self_bleu_samples
-        self._bleu_references: Any = None
         self.oracle_path, self.oracle_seed = oracle_path, oracle_seed
         self.num_train, self.num_test, self.cache_dir = num_train, num_test, Path(cache_dir)
         if oracle_path:
@@ -89,20 +97,3 @@ class OracleDataModule(TokenDataModule):
         self.prepare_data()
         cached = torch.load(self._cache_path(), weights_only=True)
         self.train_tokens, self.test_tokens = cached["train"], cached["test"]
-
-    def sample_metrics(self, samples: torch.Tensor) -> dict[str, float]:
-        """NLL_oracle of generated samples (N, T): mean per-token NLL (nats) under the oracle; with
-        ``bleu_orders``, also ``bleu{n}`` against the training sentences and ``self_bleu{n}``."""
-        metrics = {"nll_oracle": self.oracle.nll(samples)}
-        if self.bleu_orders:
-            from textgan.metrics import BleuReferences, self_bleu_scores
-
-            if self._bleu_references is None:  # the n-gram tables of the training sentences, built once
-                references = self._require(self.train_tokens, "train_tokens").tolist()
-                self._bleu_references = BleuReferences(references, max(self.bleu_orders))
-            rows = samples.tolist()
-            bleu = self._bleu_references.scores(rows, self.bleu_orders)
-            self_bleu = self_bleu_scores(rows, self.bleu_orders, max_samples=self.self_bleu_samples)
-            metrics.update({f"bleu{n}": float(bleu[n]) for n in self.bleu_orders})
-            metrics.update({f"self_bleu{n}": float(self_bleu[n]) for n in self.bleu_orders})
-        return metrics

@@ -1,4 +1,4 @@
-"""Real text corpora (MS COCO captions, EMNLP2017 News) as a DataModule, scored with BLEU and Self-BLEU.
+"""Real text corpora (MS COCO captions, EMNLP2017 News) as a DataModule: tokens, and the words BLEU compares.
 
 The data live in a dataset folder (``textgan.data.tokenization``): fixed-length rows ``w_1 .. w_n <eos>
 <pad> ..`` with ``<pad>`` = 0, ``<bos>`` = 1 (the generator's start token), ``<eos>`` = 2, ``<unk>`` = 3.
@@ -6,9 +6,10 @@ Give either ``dataset_dir`` (a folder built by ``textgan-tokenize``) or ``train_
 ``test_file``: the folder is then built on first use and rebuilt only when the files' contents (sha256) or
 the tokenizer options change.
 
-Sample metrics follow Texygen / RelGAN: BLEU-n of each generated sentence against the whole test split as
-references, averaged over sentences, and Self-BLEU-n of each generated sentence against the other generated
-ones, at word level (``<unk>`` in a sample never matches a reference word).
+Samples are scored (``textgan.evaluation.sample_metrics``) as Texygen / RelGAN do: BLEU-n of each generated
+sentence against the whole test split as references, averaged over sentences, and Self-BLEU-n of each generated
+sentence against the other generated ones, at word level (``<unk>`` in a sample never matches a reference word).
+The module hands the words (``sample_words``, ``references``) and the protocol's settings (``bleu_orders`` ...).
 """
 
 from __future__ import annotations
@@ -23,16 +24,19 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
+from textgan.config_ranges import Rule, integer, is_int, list_of, one_of, optional
 from textgan.data.base import TokenDataModule
+from textgan.data.build import build_dataset
 from textgan.data.row_length import AUTO, check_max_length
 from textgan.data.token_rows import TokenRows
 from textgan.data.tokenization import (
     BOS_ID,
     EOS_ID,
     PAD_ID,
+    SPECIAL_TOKENS,
+    TOKENIZER_MODELS,
     UNK_ID,
     TokenizerOptions,
-    build_dataset,
     decode_rows,
     encode_lines,
     is_up_to_date,
@@ -44,7 +48,7 @@ from textgan.data.tokenization import (
 
 
 class TextDataModule(TokenDataModule):
-    """A tokenised text corpus: MLE / adversarial batches, decoding, BLEU-n and Self-BLEU-n of samples.
+    """A tokenised text corpus: MLE / adversarial batches, decoding, and the words of samples and references.
 
     Args:
         dataset_dir: the dataset folder to read; with ``train_file`` / ``test_file`` it is where the folder
@@ -65,6 +69,19 @@ class TextDataModule(TokenDataModule):
         self_bleu_samples: Self-BLEU is computed on the first s samples (None: all).
         dir: another name for ``dataset_dir`` (``conf/data/corpus.yaml``: ``data.dir=PATH``).
     """
+
+    config_ranges = {
+        "tokenizer": one_of(*TOKENIZER_MODELS),
+        "vocab_size": optional(Rule(lambda v: is_int(v) and v > len(SPECIAL_TOKENS),
+                                    f"an integer > {len(SPECIAL_TOKENS)} (room beside the special tokens)")),
+        "min_frequency": integer(1),
+        "pre_tokenizer": one_of("whitespace", "words"),
+        "vocab_from": one_of("train", "train+test"),
+        "max_length": Rule(lambda v: v in (AUTO, "none", None) or (is_int(v) and v >= 2),
+                           f"{AUTO!r}, null or an integer >= 2 (at least one token and <eos>)"),
+        "bleu_orders": list_of(integer(1)),
+        **{name: optional(integer(1)) for name in ("max_hypotheses", "max_references", "self_bleu_samples")},
+    }  # fmt: skip
 
     def __init__(
         self,
@@ -120,7 +137,6 @@ class TextDataModule(TokenDataModule):
         self._manifest: dict[str, Any] | None = None
         self._tokenizer: Tokenizer | None = None
         self._references: list[list[str]] | None = None
-        self._bleu_references: Any = None  # textgan.metrics.BleuReferences, built on first use
         self._trained_ids: np.ndarray | None = None  # (V,) bool: ids some training row holds (byte_bpe)
         self.test_texts: list[str] | None = None
 
@@ -249,60 +265,7 @@ class TextDataModule(TokenDataModule):
             self._references = self.text_words(self.test_texts)
         return self._references
 
-    # ---- metrics -----------------------------------------------------------------------------------------
-    def sample_metrics(self, samples: torch.Tensor) -> dict[str, float]:
-        """BLEU-n against the test split, Self-BLEU-n of generated ids (N, T): ``bleu2``, ``self_bleu2``.."""
-        return self.text_metrics(self.sample_words(samples))
-
-    def text_metrics(self, hypotheses: Sequence[Sequence[str]]) -> dict[str, float]:
-        """BLEU-n and Self-BLEU-n of word lists under this module's protocol (orders and sample limits).
-
-        BLEU: the first ``max_hypotheses`` against the first ``max_references`` test sentences (their n-gram
-        index is built once and kept); Self-BLEU: the first ``self_bleu_samples``, each against the others.
-        """
-        from textgan.metrics import self_bleu_scores
-
-        if self._bleu_references is None:
-            self._bleu_references = self._load_bleu_references(max(self.bleu_orders))
-        bleu = self._bleu_references.scores(hypotheses[: self.max_hypotheses], self.bleu_orders)
-        self_bleu = self_bleu_scores(hypotheses, self.bleu_orders, max_samples=self.self_bleu_samples)
-        scores = {f"bleu{n}": float(bleu[n]) for n in self.bleu_orders}
-        scores.update({f"self_bleu{n}": float(self_bleu[n]) for n in self.bleu_orders})
-        return scores
-
-    def bleu_references_path(self, max_order: int) -> Path:
-        """Where the BLEU reference tables are cached: in the dataset folder (a rebuild replaces the folder)."""
-        test_sha = str(self.manifest["splits"]["test"]["source"].get("sha256", self.vocab_fingerprint))[:12]
-        limit = "all" if self.max_references is None else self.max_references
-        return self.dataset_dir / "bleu_references" / f"{test_sha}-n{max_order}-refs-{limit}.npz"
-
-    def _load_bleu_references(self, max_order: int) -> Any:
-        """The test split's BLEU tables (``BleuReferences``): read from the cache, or built once and cached.
-
-        A folder that cannot be written to (read-only, full) is used without a cache.
-        """
-        from textgan.atomic_files import atomic_write
-        from textgan.metrics import BleuReferences
-
-        path = self.bleu_references_path(max_order)
-        if path.is_file():
-            try:
-                with np.load(path, allow_pickle=False) as arrays:
-                    return BleuReferences.from_arrays(dict(arrays))
-            except (OSError, ValueError, KeyError):
-                pass  # damaged: built again below
-        references = BleuReferences(self.references[: self.max_references], max_order=max_order)
-
-        def write(tmp: Path) -> None:
-            with tmp.open("wb") as handle:
-                np.savez(handle, **references.to_arrays())
-
-        try:
-            atomic_write(path, write)
-        except OSError:
-            pass
-        return references
-
+    # ---- the evaluation protocol ---------------------------------------------------------------------------
     def protocol(self) -> dict[str, Any]:
         """The evaluation settings that numbers depend on, for results files."""
         return {

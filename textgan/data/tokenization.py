@@ -19,7 +19,8 @@ Every position, pads included, is training data (as in RelGAN). The row length T
 dropped and T is the longest line left; a longer line keeps its first T - 1 tokens and the eos (the tokenizer's
 own truncation). Dropped and cut lines are counted and reported.
 
-Lines are read by ``textgan.data.corpus_files`` (checked, then read with ``datasets``); blank lines are
+Corpus files come in through ``textgan.data.build.build_dataset``: read by ``textgan.data.corpus_files``
+(checked, then read with ``datasets``) and tokenised here, or streamed when larger than memory. Blank lines are
 skipped, counted and reported. The vocabulary comes from the training split by default (RelGAN's choice:
 test words outside it become ``<unk>``). Pre-tokenizers: ``whitespace`` (split on whitespace only: right for
 corpora already tokenised with spaces) or ``words`` (also split punctuation off words: ``wheel.`` ->
@@ -51,13 +52,7 @@ import numpy as np
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 from textgan.atomic_files import atomic_directory
-from textgan.data.corpus_files import (
-    check_text_file,
-    drop_blank_lines,
-    file_sha256,
-    quiet_datasets,
-    read_text_files,
-)
+from textgan.data.corpus_files import drop_blank_lines, file_sha256, quiet_datasets
 from textgan.data.row_length import (
     AUTO,
     LengthCap,
@@ -372,34 +367,6 @@ def build_dataset_from_lines(
             }
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
-
-
-def build_dataset(
-    out_dir: str | Path,
-    train_file: str | Path,
-    test_file: str | Path,
-    options: TokenizerOptions | None = None,
-    max_length: int | str | None = AUTO,
-    num_proc: int = 1,
-) -> dict[str, Any]:
-    """Check, read and tokenise two local text files into ``out_dir``; returns the manifest.
-
-    ``train_file`` and ``test_file`` may be the same file (e.g. only a test split exists); the manifest then
-    shows the same source for both. Files over ``large_corpus.STREAMED_BYTES`` in all, or ``num_proc`` > 1,
-    are built streamed by ``large_corpus.build_dataset_streamed`` (the same folder, never in memory at once).
-    """
-    from textgan.data import large_corpus
-
-    options, max_length = options or TokenizerOptions(), check_max_length(max_length)
-    files = {"train": Path(train_file), "test": Path(test_file)}
-    sizes = [path.stat().st_size for path in files.values() if path.is_file()]
-    if num_proc > 1 or sum(sizes) > large_corpus.STREAMED_BYTES:
-        streamed = large_corpus.build_dataset_streamed
-        return streamed(out_dir, train_file, test_file, options, max_length, num_proc=num_proc)
-    sources = {split: check_text_file(path) for split, path in files.items()}
-    lines = read_text_files(files)
-    build_options = {"tokenizer": asdict(options), "max_length": max_length}
-    return build_dataset_from_lines(out_dir, lines, sources, options, max_length, build_options)
 
 
 def is_up_to_date(

@@ -1,6 +1,8 @@
 """Evaluating generators: one protocol shared by the training callback and the ``textgan-*`` commands.
 
 * ``textgan.evaluation.protocol``: sample, score with the DataModule's metrics plus NLL_gen, sweep temperatures;
+* ``textgan.evaluation.distribution``: LM, reverse-LM, MAUVE and FED of samples against a corpus, with
+  ``language_model`` (the LSTM language model behind the LM scores) and ``encoders`` (sentence features);
 * ``textgan.evaluation.data``: the data to evaluate on (a dataset folder, a data config or an oracle) and the
   checks that a generator fits them;
 * ``textgan.evaluation.runs``: training run folders (a run or a multirun folder), finished or not, labelled by

@@ -11,7 +11,7 @@
 MAUVE and FED compare equal-sized sets: the first N test sentences against the N samples (N at most the test
 split's size), since both depend on the sizes of the sets.
 
-The LM's size and budget are ``LanguageModelSettings``' (``textgan.metrics.language_model``), the encoder for
+The LM's size and budget are ``LanguageModelSettings``' (``textgan.evaluation.language_model``), the encoder for
 MAUVE and FED is ``textgan.evaluation.encoders``'. Generated rows (checkpoints) are scored as sampled, cut at
 their first ``<eos>``; sentences read from a file are encoded with the corpus's tokenizer, cut to the row length
 T with the ``<eos>`` kept, as the stored splits are.
@@ -32,14 +32,14 @@ from textgan.atomic_files import atomic_write, atomic_write_text
 from textgan.data.token_rows import TokenRows
 from textgan.data.tokenization import encode_lines
 from textgan.evaluation.encoders import make_encoder
-from textgan.metrics.frechet import frechet_distance
-from textgan.metrics.language_model import (
+from textgan.evaluation.language_model import (
     LanguageModel,
     LanguageModelSettings,
     end_at_eos,
     lm_nll,
     train_language_model,
 )
+from textgan.metrics.frechet import frechet_distance
 from textgan.metrics.mauve import mauve_score
 
 log = logging.getLogger(__name__)

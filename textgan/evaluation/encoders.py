@@ -1,7 +1,7 @@
 """Sentence encoders for MAUVE and FED: textgan's reference LM (offline default) or any Hugging Face model.
 
 ``--encoder lm`` embeds a sentence as the hidden state of the corpus's reference language model after reading
-it (``textgan.metrics.language_model.sentence_features``): always available, nothing downloaded, comparable
+it (``textgan.evaluation.language_model.sentence_features``): always available, nothing downloaded, comparable
 between runs on the same corpus. ``--encoder hf:NAME`` loads ``NAME`` (a Hub id or a local folder) with
 ``transformers.AutoModel`` and ``AutoTokenizer``, an optional extra (``pip install 'textgan[hf]'``): pooling
 ``last`` takes the last real token's final hidden state (MAUVE's choice with GPT-2), ``mean`` averages the real
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from textgan.metrics.language_model import LanguageModel, sentence_features
+from textgan.evaluation.language_model import LanguageModel, sentence_features
 
 POOLINGS = ("auto", "last", "mean")
 ENCODER_HELP = "lm (the corpus's reference language model, offline) or hf:NAME (a Hugging Face model or folder)"

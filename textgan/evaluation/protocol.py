@@ -1,7 +1,8 @@
 """The evaluation protocol, shared by the training callback, ``textgan-evaluate`` and ``textgan-quality-diversity``.
 
-``evaluate_generator`` samples N sentences from a generator and scores them with the DataModule's sample
-metrics (NLL_oracle on the synthetic benchmark; BLEU / Self-BLEU on text), plus NLL_gen: the mean per-token
+``evaluate_generator`` samples N sentences from a generator and scores them with the data's sample metrics
+(``textgan.evaluation.sample_metrics``: NLL_oracle on the synthetic benchmark; BLEU / Self-BLEU on text), plus
+NLL_gen: the mean per-token
 NLL of the test split under the generator (teacher forcing). Padding counts as in RelGAN / Texygen: every
 position of the fixed-length rows is scored, the pads after ``<eos>`` included (the generator is trained to
 emit them); ``nll_ignore_padding=True`` scores only the real tokens and the ``<eos>`` instead.
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 import torch
 
 from textgan.data.base import TokenDataModule
+from textgan.evaluation.sample_metrics import SampleMetrics
 from textgan.models.generator import Generator
 
 DEFAULT_TEMPERATURES = tuple(round(0.5 + 0.1 * i, 1) for i in range(11))  # 0.5, 0.6, ..., 1.5
@@ -92,17 +94,20 @@ def evaluate_generator(
     with_nll_gen: bool = True,
     nll_ignore_padding: bool = False,
     samples: torch.Tensor | None = None,
+    sample_metrics: SampleMetrics | None = None,
 ) -> EvaluationResult:
-    """Sample ``num_samples`` sequences and compute every metric the DataModule defines, plus NLL_gen.
+    """Sample ``num_samples`` sequences and compute the data's sample metrics, plus NLL_gen.
 
     ``samples``: score these (N, T) instead of sampling (e.g. gathered from data-parallel ranks).
+    ``sample_metrics``: the ``SampleMetrics`` of ``datamodule`` to score with; pass the same one to every
+    evaluation of a run, so that its BLEU reference tables are built once (default: a new one).
     """
     was_training = generator.training
     generator.eval()
     try:
         if samples is None:
             samples = draw_samples(generator, num_samples, seed, temperature)
-        metrics = dict(datamodule.sample_metrics(samples.cpu()))
+        metrics = dict((sample_metrics or SampleMetrics(datamodule))(samples.cpu()))
         if with_nll_gen and datamodule.test_tokens is not None:
             pad = datamodule.pad_token if nll_ignore_padding else None
             metrics["nll_gen"] = nll_gen(
@@ -161,7 +166,7 @@ def temperature_sweep(
     Points carry ``quality`` and ``diversity`` (see ``quality_diversity_axes``). ``score_samples``: more
     metrics of each point's samples (N, T), e.g. the distribution metrics.
     """
-    points = []
+    points, sample_metrics = [], SampleMetrics(datamodule)
     for temperature in temperatures:
         result = evaluate_generator(
             generator,
@@ -170,6 +175,7 @@ def temperature_sweep(
             temperature=float(temperature),
             seed=seed,
             nll_ignore_padding=nll_ignore_padding,
+            sample_metrics=sample_metrics,
         )
         point = {"temperature": float(temperature), **result.metrics}
         point["entropy"] = sample_entropy(generator, result.samples, float(temperature))

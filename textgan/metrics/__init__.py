@@ -1,8 +1,9 @@
 """Text metrics: BLEU-n and Self-BLEU-n exactly as Texygen / RelGAN compute them with nltk, but fast.
 
-Imports only the standard library and numpy (nltk is needed only by the tests that check equality with it).
-The distribution metrics are modules of their own, imported where used: ``language_model`` (LM and reverse-LM
-scores, torch), ``frechet`` (FED, numpy) and ``mauve`` (MAUVE through the optional ``mauve-text`` package).
+Metrics take tokens and numbers: they import only the standard library and numpy (nltk is needed only by the
+tests that check equality with it), never a model. The distribution metrics are modules of their own, imported
+where used: ``frechet`` (FED, numpy) and ``mauve`` (MAUVE through the optional ``mauve-text`` package); the LM
+and reverse-LM scores, which train a model, are ``textgan.evaluation.language_model``'s.
 """
 
 from textgan.metrics.bleu import BleuReferences, bleu, bleu_scores, sentence_bleu_scores

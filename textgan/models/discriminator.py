@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from textgan.config_ranges import integer
+
 
 class TextDiscriminator(nn.Module):
     """Base class: token / one-hot inputs -> embeddings (B, T, E) -> ``classify`` -> logits (B, R).
@@ -27,6 +29,8 @@ class TextDiscriminator(nn.Module):
         embedding_dim: ``E``.
         num_outputs: ``R``, logits per sentence.
     """
+
+    config_ranges = {"embedding_dim": integer(1)}
 
     def __init__(self, vocab_size: int, max_length: int, embedding_dim: int, num_outputs: int) -> None:
         super().__init__()

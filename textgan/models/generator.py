@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from textgan.config_ranges import integer
 from textgan.models.known_output_linear import known_output_linear
 from textgan.models.token_log_probs import token_log_probs
 from textgan.models.weight_casts import autocast_dtype, weights_cast_once
@@ -77,6 +78,8 @@ class Generator(nn.Module):
         max_length: default sequence length ``T`` of samples.
         start_token: id fed as the first input (token 0 in the SeqGAN / RelGAN convention).
     """
+
+    config_ranges = {"embedding_dim": integer(1), "hidden_size": integer(1)}
 
     def __init__(
         self, vocab_size: int, embedding_dim: int, hidden_size: int, max_length: int, start_token: int = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from textgan.config_ranges import integer
 from textgan.models.generator import Generator, State
 
 
@@ -15,6 +16,8 @@ class LSTMGenerator(Generator):
     under bf16 autocast); free-running loops use the same weights one step at a time, with the input product
     precomputed by ``project_inputs``.
     """
+
+    config_ranges = {"hidden_dim": integer(1)}
 
     def __init__(
         self, vocab_size: int, max_length: int, embedding_dim: int = 32, hidden_dim: int = 32, start_token: int = 0

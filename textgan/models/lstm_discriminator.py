@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from textgan.config_ranges import integer, number
 from textgan.models.discriminator import TextDiscriminator
 
 
@@ -26,6 +27,8 @@ class LSTMDiscriminator(TextDiscriminator):
         hidden_size: ``H``, the LSTM's width.
         dropout: drop probability on the last hidden state.
     """
+
+    config_ranges = {"hidden_size": integer(1), "dropout": number(0, 1)}
 
     def __init__(
         self, vocab_size: int, max_length: int, embedding_dim: int = 64, hidden_size: int = 64, dropout: float = 0.25

@@ -28,6 +28,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from textgan.config_ranges import Arguments, Refusals, integer, list_of, one_of
 from textgan.models import native_kernels
 from textgan.models.weight_casts import autocast_dtype
 
@@ -145,6 +146,20 @@ class _NativeConvMax(torch.autograd.Function):
         return grad_x, None, None, grad_bias.sum(0), *grad_weights
 
 
+BACKENDS = ("auto", "native", "torch")
+# the config ranges of a discriminator built on this layer (filter_sizes, num_filters, backend)
+FILTER_BANK_RANGES = {
+    "filter_sizes": list_of(integer(1)), "num_filters": list_of(integer(1)), "backend": one_of(*BACKENDS)
+}  # fmt: skip
+
+
+def paired_filters(arguments: Arguments) -> Refusals:
+    """The config relation of a discriminator built on this layer: one filter count per filter size."""
+    sizes, counts = arguments["filter_sizes"], arguments["num_filters"]
+    if len(sizes) != len(counts):
+        yield "num_filters", f"a list of {len(sizes)}, one count per filter size"
+
+
 class MaxOverTimeConv(nn.Module):
     """Conv2d filters of shape (f, d) over (T, d) sequences, ReLU, max-pooled over time.
 
@@ -164,7 +179,7 @@ class MaxOverTimeConv(nn.Module):
         super().__init__()
         if len(filter_sizes) != len(num_filters) or not filter_sizes:
             raise ValueError(f"filter_sizes {filter_sizes} and num_filters {num_filters} must pair up")
-        if backend not in ("auto", "native", "torch"):
+        if backend not in BACKENDS:
             raise ValueError(f"backend must be 'auto', 'native' or 'torch', not {backend!r}")
         self.width, self.backend = width, backend
         self.filter_sizes, self.num_filters = list(filter_sizes), list(num_filters)

@@ -33,11 +33,12 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as apply_spectral_norm
 
+from textgan.config_ranges import Arguments, Refusals, integer, number
 from textgan.models.composed_linear import composed_linear
 from textgan.models.discriminator import TextDiscriminator
 from textgan.models.generator import trunc_normal_linear_
 from textgan.models.highway import Highway
-from textgan.models.max_over_time_conv import MaxOverTimeConv
+from textgan.models.max_over_time_conv import FILTER_BANK_RANGES, MaxOverTimeConv, paired_filters
 
 
 def _trunc_normal_(tensor: torch.Tensor, std: float) -> None:
@@ -59,6 +60,14 @@ class RelGANDiscriminator(TextDiscriminator):
         backend: ``"auto"``, ``"native"`` or ``"torch"``: whether the conv + max-pool and the highway +
             dropout use the native CPU kernels (see :class:`MaxOverTimeConv` and :class:`Highway`).
     """
+
+    config_ranges = {**FILTER_BANK_RANGES, "num_rep": integer(1), "hidden_size": integer(1), "dropout": number(0, 1)}
+
+    @classmethod
+    def config_relations(cls, arguments: Arguments) -> Refusals:
+        yield from paired_filters(arguments)
+        if arguments["embedding_dim"] % arguments["num_rep"]:
+            yield "num_rep", f"a divisor of {{embedding_dim}}={arguments['embedding_dim']}"
 
     def __init__(
         self,

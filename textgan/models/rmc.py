@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from textgan.config_ranges import integer
 from textgan.models import rmc_cell
 from textgan.models.generator import Generator, State, trunc_normal_linear_
 from textgan.models.step_products import StepProducts
@@ -211,6 +212,10 @@ class RMCGenerator(Generator):
     product over all steps (the same sums in another order; see :mod:`textgan.models.step_products`). False
     restores per-step autograd, to continue a run made before the option existed bitwise.
     """
+
+    config_ranges = {
+        name: integer(1) for name in ("mem_slots", "head_size", "num_heads", "num_blocks", "attention_mlp_layers")
+    }
 
     def __init__(
         self,

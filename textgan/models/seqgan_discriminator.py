@@ -32,9 +32,10 @@ import warnings
 import torch
 from torch import nn
 
+from textgan.config_ranges import Arguments, Refusals, number
 from textgan.models.discriminator import TextDiscriminator
 from textgan.models.highway import Highway
-from textgan.models.max_over_time_conv import MaxOverTimeConv
+from textgan.models.max_over_time_conv import FILTER_BANK_RANGES, MaxOverTimeConv, paired_filters
 
 SEQGAN_FILTER_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
 SEQGAN_NUM_FILTERS = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
@@ -51,6 +52,12 @@ class SeqGANDiscriminator(TextDiscriminator):
         l2_reg_lambda: weight of SeqGAN's L2 penalty on the output layer, returned by :meth:`regularization`.
         backend: ``"auto"``, ``"native"`` or ``"torch"`` for the conv + max-pool and the highway + dropout.
     """
+
+    config_ranges = {**FILTER_BANK_RANGES, "dropout": number(0, 1), "l2_reg_lambda": number(0)}
+
+    @classmethod
+    def config_relations(cls, arguments: Arguments) -> Refusals:
+        yield from paired_filters(arguments)
 
     def __init__(
         self,

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from textgan.config_ranges import Arguments, Refusals, integer, number, optional
 from textgan.estimators.base import Estimator, OptimizerFactory
 from textgan.estimators.diagnostics import accumulated_gradient, flat_gradient
 from textgan.losses.gan import GANLoss
@@ -63,6 +64,21 @@ class AdversarialModule(L.LightningModule):
             (:mod:`textgan.training.nonfinite`). ``stop`` checks once per iteration (one host sync) and raises
             before anything is saved; ``skip`` checks before every optimiser step (one sync per update).
     """
+
+    config_ranges = {
+        "generator_steps": integer(1),
+        "discriminator_steps": integer(0),
+        "discriminator_epochs": integer(0),
+        "discriminator_pretrain_steps": integer(0),
+        "num_negatives": integer(1),
+        "grad_clip": optional(number(0)),  # null or 0: no clipping
+        "discriminator_regularization": number(0),
+    }
+
+    @classmethod
+    def config_relations(cls, arguments: Arguments) -> Refusals:
+        if arguments["discriminator_pretrain_steps"] > 0 and arguments["discriminator_epochs"] < 1:
+            yield "discriminator_epochs", "an integer >= 1 when {discriminator_pretrain_steps} > 0"
 
     def __init__(
         self,

@@ -22,6 +22,7 @@ from textgan.data.base import TokenDataModule
 from textgan.evaluation import evaluate_generator
 from textgan.evaluation.plots import history_figure
 from textgan.evaluation.protocol import EvaluationResult, draw_samples
+from textgan.evaluation.sample_metrics import SampleMetrics
 from textgan.training.distributed import gather_rows, ranks_in_sync, share
 from textgan.training.interrupt import stop_requested
 from textgan.training.progress import paused
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 class EvaluationCallback(L.Callback):
-    """Scores ``pl_module.generator`` with the DataModule's metrics, every ``every`` iterations or epochs.
+    """Scores ``pl_module.generator`` with the data's sample metrics and NLL_gen, every ``every`` iterations or epochs.
 
     Evaluates once before training starts (the starting point: e.g. the pretrained generator) and at the
     end. Metrics go to every logger as ``{prefix}/{name}`` at the module's global ``log_step`` (MLE optimizer
@@ -52,6 +53,7 @@ class EvaluationCallback(L.Callback):
         seed: int = 0,
     ) -> None:
         self.datamodule = datamodule
+        self.sample_metrics = SampleMetrics(datamodule)  # its BLEU reference tables serve every evaluation
         self.prefix, self.every, self.num_samples = prefix, every, num_samples
         self.num_logged_samples, self.seed = num_logged_samples, seed
         self.samples_dir = Path(samples_dir) if samples_dir else None
@@ -96,13 +98,21 @@ class EvaluationCallback(L.Callback):
     def _score(self, trainer: L.Trainer, pl_module: L.LightningModule, step: int) -> EvaluationResult | None:
         """One process: sample and score. N ranks: each samples its share (its own seed), rank 0 scores all."""
         if trainer.world_size == 1:
-            return evaluate_generator(pl_module.generator, self.datamodule, self.num_samples, seed=self.seed + step)
+            return evaluate_generator(
+                pl_module.generator,
+                self.datamodule,
+                self.num_samples,
+                seed=self.seed + step,
+                sample_metrics=self.sample_metrics,
+            )
         rank, world = trainer.global_rank, trainer.world_size
         seed = (self.seed + step) * 1_000_003 + rank
         samples = gather_rows(draw_samples(pl_module.generator, share(self.num_samples, rank, world), seed))
         if not trainer.is_global_zero:
             return None
-        return evaluate_generator(pl_module.generator, self.datamodule, samples=samples.cpu())
+        return evaluate_generator(
+            pl_module.generator, self.datamodule, samples=samples.cpu(), sample_metrics=self.sample_metrics
+        )
 
     def _log_samples(self, trainer: L.Trainer, texts: list[str], step: int) -> None:
         for logger in trainer.loggers:

@@ -29,8 +29,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
 STAGES = {"adversarial/eval/": "after_adversarial", "pretrain/eval/": "after_pretraining"}
 
 BLEU_FLOOR = 1e-6  # log(BLEU) of a run without a single matching 5-gram: -13.8 rather than -inf
@@ -89,14 +87,11 @@ def _available(prefix: str, scores: Mapping[str, Any]) -> str:
 def sqlite_url(path: str) -> str:
     """``sqlite:////ABSOLUTE/PATH`` of a study file, its folder made (SQLite makes the file, not its folder).
 
-    The config resolver ``${textgan_sqlite:PATH}`` (``conf/hparams_search/``): ``hydra.sweeper.storage``, so
-    that the study's file sits at a stable PATH, relative to the working directory, that the next sweep with
-    the same study name continues.
+    The config resolver ``${textgan_sqlite:PATH}`` (registered by ``textgan.training.config_resolvers``) in
+    ``conf/hparams_search/``: ``hydra.sweeper.storage``, so that the study's file sits at a stable PATH, relative
+    to the working directory, that the next sweep with the same study name continues.
     """
     file = Path(path).expanduser().resolve()
     file.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{file}"
 
-
-if not OmegaConf.has_resolver("textgan_sqlite"):  # registered when textgan.train imports this module
-    OmegaConf.register_new_resolver("textgan_sqlite", sqlite_url)

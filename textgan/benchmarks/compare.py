@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the checkout whose history REF names
 KEYS = ("device", "size", "precision")
 
 
@@ -42,12 +43,15 @@ def reference_worktree(ref: str) -> Iterator[Path]:
 
 
 def run_reference(worktree: Path, sizes, precisions, devices) -> list[dict]:
-    """One run of the reference's own ``benchmark.py --section models``: its model rows."""
+    """One run of the reference's own ``benchmark.py --section models``: its model rows.
+
+    The worktree leads ``PYTHONPATH``, so that the reference imports its own ``textgan``, not the installed one."""
     out = worktree.parent / "reference.json"
+    path = os.pathsep.join(filter(None, [str(worktree), os.environ.get("PYTHONPATH")]))
     subprocess.run(
         [sys.executable, str(worktree / "scripts" / "benchmark.py"), "--section", "models",
          "--size", *sizes, "--precision", *precisions, "--device", *devices, "--json", str(out)],
-        check=True,
+        check=True, env={**os.environ, "PYTHONPATH": path},
     )  # fmt: skip
     return json.loads(out.read_text())["models"]
 

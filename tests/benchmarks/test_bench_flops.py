@@ -3,17 +3,11 @@ formulation, forward and backward; the utilisation refuses a zero time or peak."
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
+from textgan.benchmarks.flops import count_flops, gemm_flops_per_second, utilisation
 from textgan.models.max_over_time_conv import MaxOverTimeConv
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-
-from bench_flops import count_flops, gemm_flops_per_second, utilisation  # noqa: E402
 
 
 def test_a_product_forward_and_backward_counts_three_products():

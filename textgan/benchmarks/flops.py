@@ -1,4 +1,4 @@
-"""FLOP counts and model FLOPs utilisation (MFU) for ``scripts/benchmark.py``.
+"""FLOP counts and model FLOPs utilisation (MFU) of the model rows (``textgan.benchmarks.models``).
 
 MFU = (FLOPs of one measured step / its seconds) / (this machine's measured GEMM FLOP/s at that precision).
 Seconds do not travel between hosts; MFU does, roughly.

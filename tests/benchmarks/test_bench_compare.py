@@ -4,15 +4,12 @@ cannot be checked out is refused by name before anything is measured."""
 from __future__ import annotations
 
 import contextlib
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-
-import bench_compare  # noqa: E402
-from bench_compare import interleaved_models, median_rows, reference_models, with_reference  # noqa: E402
+from textgan.benchmarks import compare
+from textgan.benchmarks.compare import interleaved_models, median_rows, reference_models, with_reference
 
 
 def test_rows_gain_the_reference_seconds_and_the_ratio():
@@ -60,8 +57,8 @@ def test_new_and_old_runs_alternate_and_merge_into_medians(monkeypatch):
         calls.append(("old", tuple(precisions)))
         return row([4.0, 8.0, 6.0][len(calls) // 2 - 1])
 
-    monkeypatch.setattr(bench_compare, "reference_worktree", lambda ref: contextlib.nullcontext(Path("/tmp")))
-    monkeypatch.setattr(bench_compare, "run_reference", run_reference)
+    monkeypatch.setattr(compare, "reference_worktree", lambda ref: contextlib.nullcontext(Path("/tmp")))
+    monkeypatch.setattr(compare, "run_reference", run_reference)
     (merged,) = interleaved_models(measure, "HEAD", ["oracle"], ["cpu"], 3, ["mle_step_s"])
     assert calls == ["new", ("old", ("bf16",))] * 3
     assert merged["mle_step_s"] == 2.0 and merged["mle_step_s_ref"] == 6.0

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from textgan.metrics.language_model import (
+from textgan.evaluation.language_model import (
     LanguageModel,
     LanguageModelSettings,
     end_at_eos,

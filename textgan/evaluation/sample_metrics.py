@@ -1,0 +1,105 @@
+"""The sample metrics of each kind of data: what ``evaluate_generator`` scores besides NLL_gen.
+
+* the synthetic oracle (``OracleDataModule``): ``nll_oracle``, the samples' mean per-token NLL (nats) under the
+  oracle; with ``data.bleu_orders``, also ``bleu{n}`` of the samples against the oracle's training sentences and
+  ``self_bleu{n}`` of each sample against the others (RelGAN's quality-diversity view of the oracle);
+* a text corpus (``TextDataModule``): ``bleu{n}`` of each decoded sample against the test split's sentences and
+  ``self_bleu{n}`` against the other samples, at word level (``<unk>`` in a sample never matches a reference
+  word), averaged over sentences as Texygen / RelGAN do, under the data's protocol: ``bleu_orders``, the first
+  ``max_hypotheses`` samples against the first ``max_references`` test sentences, Self-BLEU of the first
+  ``self_bleu_samples``.
+
+The DataModule hands tokens and words (``train_tokens``, ``sample_words``, ``references``); the n-gram tables of
+the BLEU references are built here, once per ``SampleMetrics``, so one instance serves every evaluation of a run.
+A text corpus's tables are also cached in its dataset folder (``bleu_references/``), where the next run reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from textgan.atomic_files import atomic_write
+from textgan.data.base import TokenDataModule
+from textgan.data.oracle_datamodule import OracleDataModule
+from textgan.data.text import TextDataModule
+from textgan.metrics import BleuReferences, self_bleu_scores
+
+
+class SampleMetrics:
+    """The sample metrics of ``datamodule`` (see the module docstring); call it on generated ids (N, T)."""
+
+    def __init__(self, datamodule: TokenDataModule) -> None:
+        self.datamodule = datamodule
+        self._bleu_references: BleuReferences | None = None  # built on first use
+
+    def __call__(self, samples: torch.Tensor) -> dict[str, float]:
+        """``nll_oracle`` (oracle), ``bleu{n}`` and ``self_bleu{n}`` of generated ids (N, T); none for other data."""
+        data = self.datamodule
+        if isinstance(data, OracleDataModule):
+            metrics = {"nll_oracle": data.oracle.nll(samples)}
+            if data.bleu_orders:
+                metrics.update(self._bleu(samples.tolist(), max_hypotheses=None))
+            return metrics
+        if isinstance(data, TextDataModule):
+            return self.text(data.sample_words(samples))
+        return {}
+
+    def text(self, hypotheses: Sequence[Sequence[str]]) -> dict[str, float]:
+        """BLEU-n and Self-BLEU-n of word lists (decoded samples, or the sentences of a file split by
+        ``text_words``) under the text corpus's protocol."""
+        if not isinstance(self.datamodule, TextDataModule):
+            raise TypeError(f"BLEU of words needs a text corpus, not {type(self.datamodule).__name__}")
+        return self._bleu(hypotheses, max_hypotheses=self.datamodule.max_hypotheses)
+
+    def _bleu(self, hypotheses: Sequence[Sequence], max_hypotheses: int | None) -> dict[str, float]:
+        data = self.datamodule
+        orders = data.bleu_orders
+        if self._bleu_references is None:
+            self._bleu_references = self._references(max(orders))
+        bleu = self._bleu_references.scores(hypotheses[:max_hypotheses], orders)
+        self_bleu = self_bleu_scores(hypotheses, orders, max_samples=data.self_bleu_samples)
+        scores = {f"bleu{n}": float(bleu[n]) for n in orders}
+        scores.update({f"self_bleu{n}": float(self_bleu[n]) for n in orders})
+        return scores
+
+    def _references(self, max_order: int) -> BleuReferences:
+        data = self.datamodule
+        if isinstance(data, TextDataModule):
+            return text_references(data, max_order)
+        if data.train_tokens is None:
+            raise RuntimeError("the oracle's BLEU references are its training sentences: call setup() first")
+        return BleuReferences(data.train_tokens.tolist(), max_order)
+
+
+def bleu_references_path(datamodule: TextDataModule, max_order: int) -> Path:
+    """Where a text corpus's BLEU tables are cached: in its dataset folder (a rebuild replaces the folder)."""
+    test_sha = str(datamodule.manifest["splits"]["test"]["source"].get("sha256", datamodule.vocab_fingerprint))[:12]
+    limit = "all" if datamodule.max_references is None else datamodule.max_references
+    return datamodule.dataset_dir / "bleu_references" / f"{test_sha}-n{max_order}-refs-{limit}.npz"
+
+
+def text_references(datamodule: TextDataModule, max_order: int) -> BleuReferences:
+    """The test split's BLEU tables (its first ``max_references`` sentences): read from the cache, or built and
+    cached. A folder that cannot be written to (read-only, full) is used without a cache."""
+    path = bleu_references_path(datamodule, max_order)
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                return BleuReferences.from_arrays(dict(arrays))
+        except (OSError, ValueError, KeyError):
+            pass  # damaged: built again below
+    references = BleuReferences(datamodule.references[: datamodule.max_references], max_order=max_order)
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as handle:
+            np.savez(handle, **references.to_arrays())
+
+    try:
+        atomic_write(path, write)
+    except OSError:
+        pass
+    return references
