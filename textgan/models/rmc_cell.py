@@ -21,15 +21,17 @@ elsewhere, and with ``RelationalMemory.native_cell = False``, the torch path run
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from textgan.models import native_kernels
 
-if TYPE_CHECKING:
-    from textgan.models.rmc import AttentionBlock, Linear, RelationalMemory
+# the cell's parts are passed in (the relational memory, its first attention block, its linear products), so this
+# module does not import the model it serves (``textgan.models.rmc`` imports it)
+Linear = Callable[[nn.Linear, torch.Tensor], torch.Tensor]
 
 _KINDS = {torch.float32: "f32", torch.bfloat16: "bf16"}
 MIN_ROWS = 128  # sentences per thread: a training batch of 64 (~0.1 ms a pass) runs in the calling thread
@@ -194,7 +196,7 @@ class _Update(torch.autograd.Function):
         return d_z2, d_hidden, dg2.sum(0), db2.sum(0), d_gates, d_gin, d_memory, None, None, None
 
 
-def usable(core: RelationalMemory, memory: torch.Tensor, products: torch.Tensor, projected: torch.Tensor) -> bool:
+def usable(core: nn.Module, memory: torch.Tensor, products: torch.Tensor, projected: torch.Tensor) -> bool:
     """Whether :func:`native_step` can run this step: CPU, the paper's block shape, float32 memory and
     parameters, and the products and the projected input in one type (float32 or bfloat16)."""
     if not (core.native_cell and memory.device.type == "cpu" and len(core.blocks) == 1):
@@ -212,7 +214,7 @@ def usable(core: RelationalMemory, memory: torch.Tensor, products: torch.Tensor,
 
 
 def native_step(
-    core: RelationalMemory, block: AttentionBlock, qkv_mem: torch.Tensor, row: torch.Tensor,
+    core: nn.Module, block: nn.Module, qkv_mem: torch.Tensor, row: torch.Tensor,
     input_qkv: torch.Tensor, input_gates: torch.Tensor, memory: torch.Tensor, linear: Linear,
 ) -> torch.Tensor:  # fmt: skip
     """The new memory (B, S, M) from the memory's qkv product (B, S, F), the projected input's row, qkv and
