@@ -8,8 +8,8 @@ one-hot.
 * ``gumbel_noise(shape)`` is the noise ``g`` of the Gumbel-Max trick: ``argmax(logits + g)`` is an exact
   categorical sample and ``softmax(beta * (logits + g))`` its relaxation (RelGAN's Gumbel-Softmax,
   ``Generator.rsample``);
-* ``native_gumbel_max(logits, seed, ...)`` is one step of RelGAN's sampler on a CPU in one native pass: the
-  noise, the Gumbel-Max token and the relaxed row ``softmax(beta * (logits + g))`` (or the noise itself);
+* ``draw_seeds(count)`` draws the seeds of the native sampler step (:mod:`textgan.kernels.gumbel_max`: the
+  noise, the Gumbel-Max token and the relaxed row in one pass on a CPU) from torch's stream;
 * ``straight_through(soft, hard_index)`` keeps the hard one-hot in the forward pass and the soft gradient in the
   backward pass.
 
@@ -93,58 +93,9 @@ def gumbel_noise(
     return uniform.clamp_min_(_TINY).log_().neg_().clamp_min_(_TINY).log_().neg_()
 
 
-def native_gumbel_max_available(logits: torch.Tensor) -> bool:
-    """Whether :func:`native_gumbel_max` can run for these logits (CPU, float32 or bfloat16, kernels built)."""
-    from textgan.models import native_kernels
-
-    return (
-        logits.device.type == "cpu"
-        and logits.dtype in (torch.float32, torch.bfloat16)
-        and native_kernels.available()
-    )
-
-
-BF16_ROWS_MAX_VOCAB = 65536  # a bfloat16 ``out`` row is built in a float32 row on the kernel's stack
-
-
-def native_gumbel_max(
-    logits: torch.Tensor, seed: int, out: torch.Tensor, inverse_temperature: float = 1.0, write_noise: bool = False
-) -> torch.Tensor:
-    """One Gumbel-Max step over rows of ``logits`` (N, V) in one native pass: the tokens (N,) long.
-
-    The noise ``g`` of row ``n``, entry ``v`` is a counter-based draw for ``(seed, n V + v)`` (SplitMix64, 23
-    random bits per uniform, ``g = -log(-log u)``), so the result does not depend on how rows are split over
-    threads. The token is the first argmax of ``logits + g`` (an exact categorical sample, as with
-    :func:`gumbel_noise`); ``out`` (N, V) float32 with unit stride along V receives ``g`` (``write_noise``) or
-    the relaxed row ``softmax(inverse_temperature * (logits + g))``; a bfloat16 ``out`` receives the same values
-    rounded once (the rows of V up to ``BF16_ROWS_MAX_VOCAB``). On a CPU this replaces torch's serial
-    random-number generator, two logarithm passes, the softmax and the argmax (half the time of RelGAN's
-    sampling without a graph); other devices use :func:`gumbel_noise`.
-    """
-    from textgan.models import native_kernels
-
-    rows, vocab = logits.shape
-    low = out.dtype == torch.bfloat16 and vocab <= BF16_ROWS_MAX_VOCAB
-    if out.shape != logits.shape or not (out.dtype == torch.float32 or low) or out.stride(-1) != 1:
-        kinds = f"float32 (or bfloat16 for V <= {BF16_ROWS_MAX_VOCAB})"
-        raise ValueError(f"out must be {tuple(logits.shape)} {kinds} with unit stride along V, got {out.dtype} "
-                         f"{tuple(out.shape)} strides {out.stride()}")  # fmt: skip
-    logits = logits.contiguous()
-    tokens = torch.empty(rows, dtype=torch.int64)
-    library = native_kernels.library()
-    name = "bf16" if logits.dtype == torch.bfloat16 else "f32"
-    kernel = getattr(library, f"gumbel_max_{name}_to_bf16" if low else f"gumbel_max_{name}")
-    beta, ld = float(inverse_temperature), out.stride(0)
-
-    def work(part: int, n0: int, n1: int) -> None:
-        kernel(logits.data_ptr(), n0, n1, vocab, seed, beta, int(write_noise), out.data_ptr(), ld, tokens.data_ptr())
-
-    native_kernels.parallel_rows(rows, work)
-    return tokens
-
-
 def draw_seeds(count: int, generator: torch.Generator | None = None) -> list[int]:
-    """``count`` seeds for :func:`native_gumbel_max` from torch's random stream (reproducible, resumable)."""
+    """``count`` seeds for :func:`textgan.kernels.gumbel_max.gumbel_max` from torch's random stream (reproducible,
+    resumable)."""
     return torch.randint(0, 2**62, (count,), generator=generator).tolist()
 
 

@@ -32,11 +32,11 @@ from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from textgan.bf16_products import EmulatedBF16Products
 from textgan.conf_location import CONF_DIR  # and the resolvers every config needs
 from textgan.evaluation.data import check_vocabulary
+from textgan.kernels.bf16_products import EmulatedBF16Products
+from textgan.kernels.numerics import bf16_products_mode, flush_denormals, slow_bf16_warning
 from textgan.models.io import build_from_config, load_generator, save_generator, save_generator_build
-from textgan.numerics import bf16_products_mode, flush_denormals, slow_bf16_warning
 from textgan.training.callbacks import AtomicCheckpoint, EvaluationCallback
 from textgan.training.config_resolvers import TRAINING_RESOLVERS  # noqa: F401  (registers them)
 from textgan.training.console import quiet_lightning
@@ -197,7 +197,7 @@ def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir,
 
 def _bf16_products(cfg: DictConfig) -> contextlib.AbstractContextManager:
     """Where training runs bf16 products on a CPU: the emulation to train under (``bf16_products``, see
-    ``textgan/bf16_products.py``), or a warning when native products would run ~20x slower than float32."""
+    ``textgan/kernels/bf16_products.py``), or a warning when native products would run ~20x slower than float32."""
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
     on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
     precision = str(cfg.trainer.get("precision", "32-true"))

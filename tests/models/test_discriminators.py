@@ -4,14 +4,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from textgan.models import native_kernels
-from textgan.models.highway import Dropout, Highway, _highway_torch, counter_words, dropout_bits_from_seed
+from textgan.kernels import build, policy
+from textgan.kernels.highway import counter_words, dropout_bits_from_seed
+from textgan.models.highway import Dropout, Highway, _highway_torch
 from textgan.models.max_over_time_conv import MaxOverTimeConv
 from textgan.models.relgan_discriminator import RelGANDiscriminator
 from textgan.models.seqgan_discriminator import SeqGANDiscriminator
 
 V, T, B = 30, 9, 6
-NATIVE = native_kernels.available()
+NATIVE = policy.available()
 BACKENDS = ["torch", pytest.param("native", marks=pytest.mark.skipif(not NATIVE, reason="no C compiler"))]
 
 
@@ -302,12 +303,16 @@ def test_conv_rejects_sentences_shorter_than_the_widest_window():
         conv(torch.randn(2, 3, 1))
 
 
-def test_without_the_native_kernels_auto_falls_back_to_torch(monkeypatch):
-    monkeypatch.setattr(native_kernels, "_tried", True)
-    monkeypatch.setattr(native_kernels, "_library", None)
+@pytest.mark.parametrize("why", ["TEXTGAN_NATIVE=0", "no library"])
+def test_without_the_native_kernels_auto_falls_back_to_torch(monkeypatch, why):
+    if why == "no library":
+        monkeypatch.setattr(build, "_tried", True)
+        monkeypatch.setattr(build, "_library", None)
+    else:
+        monkeypatch.setenv("TEXTGAN_NATIVE", "0")
     tokens = torch.randint(0, V, (B, T))
     auto = relgan("auto").eval()
     assert not auto.features.uses_native(torch.zeros(1, T, 2))
     assert torch.allclose(auto(tokens), relgan("torch").eval()(tokens))
-    with pytest.raises(RuntimeError, match="could not be built"):
+    with pytest.raises(RuntimeError, match="could not be built|TEXTGAN_NATIVE=0"):
         relgan("native")(tokens)

@@ -4,13 +4,13 @@ import contextlib
 
 from hydra_compose import compose_config
 
-import textgan.numerics
-from textgan.bf16_products import EmulatedBF16Products
+import textgan.kernels.numerics
+from textgan.kernels.bf16_products import EmulatedBF16Products
 from textgan.train import _bf16_products
 
 
 def test_bf16_on_a_cpu_without_kernels_is_emulated_and_native_on_request_is_warned_of(tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(textgan.numerics, "cpu_has_bf16_kernels", lambda: False)
+    monkeypatch.setattr(textgan.kernels.numerics, "cpu_has_bf16_kernels", lambda: False)
     bf16 = ("trainer=cpu", "trainer.precision=bf16-mixed")
     with caplog.at_level("INFO", logger="textgan.train"):
         chosen = _bf16_products(compose_config(tmp_path, *bf16))
@@ -28,7 +28,7 @@ def test_bf16_on_a_cpu_without_kernels_is_emulated_and_native_on_request_is_warn
 
 
 def test_bf16_on_a_cpu_with_kernels_runs_them_unless_emulation_is_asked_for(tmp_path, monkeypatch):
-    monkeypatch.setattr(textgan.numerics, "cpu_has_bf16_kernels", lambda: True)
+    monkeypatch.setattr(textgan.kernels.numerics, "cpu_has_bf16_kernels", lambda: True)
     bf16 = ("trainer=cpu", "trainer.precision=bf16-mixed")
     assert isinstance(_bf16_products(compose_config(tmp_path, *bf16)), contextlib.nullcontext)
     forced = _bf16_products(compose_config(tmp_path, *bf16, "bf16_products=emulated"))

@@ -6,7 +6,7 @@ Seconds do not travel between hosts; MFU does, roughly.
 **The count.** The matrix products and convolutions one step executes, forward and backward, each counted from
 its shapes as 2 m n k (``torch.utils.flop_counter.FlopCounterMode``: ``mm``, ``addmm``, ``bmm``, convolutions,
 attention); elementwise work, norms, softmaxes and gathers are not counted. The discriminator's fused native
-convolution + max-pool (``textgan/models/native_kernels.c``) is invisible to the counter, so the count runs with
+convolution + max-pool (``textgan/kernels/csrc/native_kernels.c``) is invisible to the counter, so the count runs with
 ``TEXTGAN_NATIVE=0``: the same convolution as unfolded windows times the filter matrix, i.e. the dense
 formulation's FLOPs (its backward as two dense products, although the native kernel only scatters through the
 argmax). Counts depend on shapes only, not on precision or device, so one count per size serves every row.
@@ -35,9 +35,8 @@ def count_flops(step: Callable[[], object]) -> int:
 
 
 def disable_native_kernels() -> None:
-    """Make the CNN discriminators use their torch formulation (counted), not the native C kernels (not).
-
-    Must run before the first discriminator forward of the process (the library is loaded once)."""
+    """Make the CNN discriminators use their torch formulation (counted), not the native C kernels (not):
+    ``TEXTGAN_NATIVE=0``, which :func:`textgan.kernels.policy.native_applies` reads at each call."""
     os.environ["TEXTGAN_NATIVE"] = "0"
 
 

@@ -7,9 +7,9 @@ and peak memory, at the paper's oracle and COCO sizes (``scripts/benchmark.py --
 * ``sample_10k_s``: sampling 10,000 sentences.
 
 Each in fp32 or bf16 mixed precision (``bf16-emulated``: bf16-mixed with its products in float32 arithmetic, as
-textgan-train runs it on CPUs without bf16 kernels, see textgan/bf16_products.py). Each measurement runs in a fresh
-subprocess (:func:`run_isolated`) so that its peak resident memory (CPU) or peak allocated memory (CUDA) is its
-own; its MFU is its FLOPs (:mod:`textgan.benchmarks.flops`) over its seconds, over the machine's GEMM peak. Needs
+textgan-train runs it on CPUs without bf16 kernels, see textgan/kernels/bf16_products.py). Each measurement runs
+in a fresh subprocess (:func:`run_isolated`) so that its peak resident memory (CPU) or peak allocated memory (CUDA)
+is its own; its MFU is its FLOPs (:mod:`textgan.benchmarks.flops`) over its seconds, over the machine's GEMM peak. Needs
 torch and lightning only (no Hydra, datasets or wandb), so it runs on a bare GPU machine.
 """
 
@@ -26,8 +26,8 @@ import time
 import torch
 
 from textgan.benchmarks.flops import count_flops, disable_native_kernels, gemm_flops_per_second, utilisation
-from textgan.bf16_products import EmulatedBF16Products
-from textgan.numerics import flush_denormals, slow_bf16_warning
+from textgan.kernels.bf16_products import EmulatedBF16Products
+from textgan.kernels.numerics import flush_denormals, slow_bf16_warning
 from textgan.training.host_memory import configure_cpu_heap
 
 # The paper's settings: RelGAN oracle (length 20, vocabulary 5,000) and COCO (vocabulary 4,683, length 37), with

@@ -47,10 +47,10 @@ from textgan.benchmarks.command_line import device_argument, markdown_table, pos
 from textgan.estimators.reinforce import ReinforceEstimator
 from textgan.estimators.rewards import DiscriminatorReward, evaluation_mode
 from textgan.estimators.rollout import rollout_rewards
+from textgan.kernels.numerics import flush_denormals
 from textgan.losses.gan import StandardGANLoss
 from textgan.models.lstm import LSTMGenerator
 from textgan.models.seqgan_discriminator import SeqGANDiscriminator
-from textgan.numerics import flush_denormals
 
 SIZES = {  # (vocabulary, length): SeqGAN's oracle and COCO captions; "debug" for quick checks
     "oracle": (5000, 20),
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
 
-    flush_denormals()  # as textgan-train does (textgan/numerics.py)
+    flush_denormals()  # as textgan-train does (textgan/kernels/numerics.py)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     rows = benchmark_rollout(

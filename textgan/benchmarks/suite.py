@@ -5,7 +5,7 @@ Sections (all by default):
 * ``models``: time per MLE step, per adversarial iteration (1 generator + 5 discriminator updates through the
   real ``AdversarialModule`` under a Lightning Trainer), sampling throughput (10,000 sentences), peak memory;
   in fp32 and bf16 mixed precision (`bf16-emulated`: bf16-mixed with its products in float32 arithmetic, as
-  textgan-train runs it on CPUs without bf16 kernels, see textgan/bf16_products.py);
+  textgan-train runs it on CPUs without bf16 kernels, see textgan/kernels/bf16_products.py);
 * ``bleu``: BLEU-2..5 and Self-BLEU-2..5 on 10k x 10k COCO sentences against nltk (``scripts/bench_metrics.py``);
 * ``reinforce``: the rollout reward with K = 16 Monte-Carlo rollouts, vectorised vs the per-prefix loop, and
   REINFORCE generator steps with the SeqGAN preset's reward and the default one (minus the GAN generator loss)
@@ -32,7 +32,7 @@ import torch
 
 from textgan.benchmarks.command_line import device_argument, markdown_table, positive_int
 from textgan.benchmarks.models import MEASUREMENTS, SIZES, benchmark_models, count_model_flops
-from textgan.numerics import flush_denormals
+from textgan.kernels.numerics import flush_denormals
 from textgan.training.host_memory import CPU_HEAP_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: ../shared/data beside it is the default data

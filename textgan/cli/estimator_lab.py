@@ -39,8 +39,8 @@ from textgan.estimators.diagnostics import (
     gradient_statistics,
     sequence_rewards,
 )
+from textgan.kernels.numerics import flush_denormals
 from textgan.models.io import TRUST_HELP
-from textgan.numerics import flush_denormals
 
 TEMPERATURES = (0.1, 0.3, 1.0, 3.0, 10.0)
 SAMPLE_COUNTS = (2, 4, 8, 16)

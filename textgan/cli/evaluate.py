@@ -65,9 +65,9 @@ from textgan.evaluation.protocol import draw_samples, evaluate_generator
 from textgan.evaluation.report import aggregate, markdown_report, write_report
 from textgan.evaluation.runs import STAGES, find_runs, group_runs, parse_group_by, select_runs
 from textgan.evaluation.sample_metrics import SampleMetrics
+from textgan.kernels.numerics import flush_denormals
 from textgan.models.checkpoints import load_checkpoint
 from textgan.models.io import TRUST_HELP
-from textgan.numerics import flush_denormals
 
 METRIC_CHOICES = ("standard", *DISTRIBUTION_METRICS)
 WARN_UNKNOWN, MAX_UNKNOWN = 0.05, 0.5  # fractions of a samples file's tokens unknown to the vocabulary
@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.runs:
         return report_runs(args)
-    flush_denormals()  # as textgan-train does (textgan/numerics.py)
+    flush_denormals()  # as textgan-train does (textgan/kernels/numerics.py)
     logging.basicConfig(format="textgan-evaluate: %(message)s")
     logging.getLogger("textgan").setLevel(logging.INFO)  # the LMs' training takes minutes: say what happens
     name = Path(args.checkpoint or args.samples_file).stem

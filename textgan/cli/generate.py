@@ -34,10 +34,10 @@ from textgan.cli.data_arguments import add_data_arguments, datamodule_from_args
 from textgan.data.base import TokenDataModule
 from textgan.data.tokenization import describe_invalid_utf8
 from textgan.evaluation.data import check_generator
+from textgan.kernels.numerics import flush_denormals
 from textgan.models.checkpoints import load_checkpoint
 from textgan.models.generator import Generator
 from textgan.models.io import TRUST_HELP
-from textgan.numerics import flush_denormals
 from textgan.sampling import categorical_sample, filter_logits
 
 PROG = "textgan-generate"
@@ -308,7 +308,7 @@ def generate(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    flush_denormals()  # as textgan-train does (textgan/numerics.py)
+    flush_denormals()  # as textgan-train does (textgan/kernels/numerics.py)
     try:
         lines = generate(args)
     except (FileNotFoundError, ValueError) as error:

@@ -48,9 +48,9 @@ from textgan.evaluation.distribution import DISTRIBUTION_METRICS, rows_from_samp
 from textgan.evaluation.protocol import DEFAULT_TEMPERATURES, quality_diversity_axes, temperature_sweep
 from textgan.evaluation.report import temperature_bands
 from textgan.evaluation.runs import find_runs, group_runs, parse_group_by, select_runs
+from textgan.kernels.numerics import flush_denormals
 from textgan.models.checkpoints import load_checkpoint
 from textgan.models.io import TRUST_HELP
-from textgan.numerics import flush_denormals
 
 AXIS_LABELS = {
     "bleu5": "BLEU-5 (quality, higher is better)",
@@ -281,7 +281,7 @@ def convex_hull(points: np.ndarray) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    flush_denormals()  # as textgan-train does (textgan/numerics.py)
+    flush_denormals()  # as textgan-train does (textgan/kernels/numerics.py)
     logging.basicConfig(format="textgan-quality-diversity: %(message)s")
     logging.getLogger("textgan").setLevel(logging.INFO)  # LMs train for minutes at --axes lm: say what happens
     try:

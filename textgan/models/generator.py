@@ -28,18 +28,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from textgan.config_ranges import integer
-from textgan.models.known_output_linear import known_output_linear
-from textgan.models.token_log_probs import token_log_probs
-from textgan.models.weight_casts import autocast_dtype, weights_cast_once
-from textgan.sampling import (
-    BF16_ROWS_MAX_VOCAB,
-    categorical_sample,
-    draw_seeds,
-    gumbel_noise,
-    native_gumbel_max,
-    native_gumbel_max_available,
-    straight_through,
-)
+from textgan.kernels import gumbel_max, token_log_probs
+from textgan.kernels.known_output_linear import known_output_linear
+from textgan.kernels.weight_casts import autocast_dtype, weights_cast_once
+from textgan.sampling import categorical_sample, draw_seeds, gumbel_noise, straight_through
 
 State = tuple[torch.Tensor, ...]
 
@@ -137,7 +129,11 @@ class Generator(nn.Module):
 
     def log_prob(self, tokens: torch.Tensor) -> torch.Tensor:
         """Per-token log-likelihood ``log p(y_t | y_<t)`` under teacher forcing: (B, T) -> (B, T) float32."""
-        return token_log_probs(self(tokens), tokens)  # log_softmax in float32, gathered (one native pass on CPU)
+        logits = self(tokens)
+        if token_log_probs.applies(logits):  # bf16 logits on a CPU: one native pass each way
+            return token_log_probs.native(logits, tokens)
+        log_probs = torch.log_softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=-1)
+        return log_probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
 
     def nll(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Mean per-token negative log-likelihood in nats (scalar), over the tokens where ``mask`` is true."""
@@ -264,13 +260,13 @@ class Generator(nn.Module):
         length = length or self.max_length
         record = torch.is_grad_enabled()
         probe = torch.empty(0, device=self.device)
-        seeds = draw_seeds(length, generator) if native_gumbel_max_available(probe) else None
+        seeds = draw_seeds(length, generator) if gumbel_max.applies(probe) else None
         # with a graph: the noise of every step; without: the relaxed rows themselves, natively in bfloat16 under
         # bf16 autocast (the type, and the rounding, the discriminator's first product reads them in)
         low = (
             not record
             and seeds is not None
-            and self.vocab_size <= BF16_ROWS_MAX_VOCAB
+            and self.vocab_size <= gumbel_max.BF16_ROWS_MAX_VOCAB
             and autocast_dtype(self.device.type) == torch.bfloat16
         )
         dtype = torch.bfloat16 if low else torch.float32
@@ -279,8 +275,8 @@ class Generator(nn.Module):
 
         def choose(logits: torch.Tensor) -> torch.Tensor:
             t = next(step)
-            if seeds is not None and native_gumbel_max_available(logits):  # CPU: one native pass
-                return native_gumbel_max(logits, seeds[t], buffer[:, t], inverse_temperature, write_noise=record)
+            if seeds is not None and gumbel_max.applies(logits):  # CPU: one native pass
+                return gumbel_max.gumbel_max(logits, seeds[t], buffer[:, t], inverse_temperature, write_noise=record)
             noise = gumbel_noise(logits.shape, device=logits.device, generator=generator)
             perturbed = logits.float() + noise
             if record:

@@ -11,15 +11,15 @@ Faithful to ``discriminator`` in weilinie/RelGAN ``models/rmc_vanilla.py`` (defa
   representation), i.e. (B * num_rep, 1200);
 * highway with gate bias 0 and bias-free products; dropout with keep probability 0.75 (``p = 0.25``); linear
   1200 -> 100 then linear 100 -> 1, both with bias and *no* nonlinearity between them (as in the reference),
-  computed as the one affine map they compose to (:mod:`textgan.models.composed_linear`: the same two
+  computed as the one affine map they compose to (:mod:`textgan.kernels.composed_linear`: the same two
   parameters and their gradients, without the (B * R, 100) activations); logits reshaped to (B, num_rep).
 * Initialisation as RelGAN's ``ops.py``: linears truncated normal with std 1/sqrt(fan_in) and zero bias; convs
   truncated normal with std sqrt(2 / (k_h * k_w * in_channels)) and zero bias (TensorFlow truncates at 2 std).
 
 Performance on a CPU: the convolution + max-pool and the highway gate + dropout run in the native kernels of
-:mod:`textgan.models.native_kernels` (``backend="auto"``). What remains is dominated by the highway's matrix
-products on (B * 64, 1200) x (1200, 2400): about 47 GFLOP forward and 94 backward per 128 sentences, at BLAS
-peak, twice as fast under ``torch.autocast("cpu", dtype=torch.bfloat16)``.
+:mod:`textgan.kernels.conv_max` and :mod:`textgan.kernels.highway` (``backend="auto"``). What remains is
+dominated by the highway's matrix products on (B * 64, 1200) x (1200, 2400): about 47 GFLOP forward and 94
+backward per 128 sentences, at BLAS peak, twice as fast under ``torch.autocast("cpu", dtype=torch.bfloat16)``.
 
 Dropout is ``highway.dropout``, an ``nn.Dropout``: RelGAN applies it in every discriminator call, generator
 steps included, so keep the module in ``train()`` mode there to be faithful; ``eval()`` disables it.
@@ -34,7 +34,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as apply_spectral_norm
 
 from textgan.config_ranges import Arguments, Refusals, integer, number
-from textgan.models.composed_linear import composed_linear
+from textgan.kernels.composed_linear import composed_linear
 from textgan.models.discriminator import TextDiscriminator
 from textgan.models.generator import trunc_normal_linear_
 from textgan.models.highway import Highway

@@ -14,7 +14,8 @@ Faithful to the RelGAN reference implementation (``utils/models/relational_memor
 * the initial memory is the identity matrix padded with zeros; the output is the flattened memory.
 
 On a CPU the elementwise work of a step (everything between the matrix products) runs in two native passes
-each way (:mod:`textgan.models.rmc_cell`; ``native_cell = False`` keeps the torch ops below).
+each way (:mod:`textgan.kernels.rmc_step`, dispatched in one line of :meth:`RelationalMemory.cell`;
+``native_cell = False`` keeps the torch ops below).
 
 The layer norms use TensorFlow's epsilon, 1e-12 (``layer_norm_eps``; generators saved before the option existed
 were built with 1e-5 and load with it). The paper's setting: 1 slot x 2 heads x 256 (M = 512), embedding 32.
@@ -29,9 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from textgan.config_ranges import integer
-from textgan.models import rmc_cell
+from textgan.kernels import rmc_step
+from textgan.kernels.step_products import StepProducts
 from textgan.models.generator import Generator, State, trunc_normal_linear_
-from textgan.models.step_products import StepProducts
 
 LAYER_NORM_EPS = 1e-12  # tf.contrib.layers.layer_norm's fixed variance epsilon, which RelGAN's RMC uses
 LEGACY_LAYER_NORM_EPS = 1e-5  # what generators saved before the option existed were built and trained with
@@ -114,7 +115,7 @@ class RelationalMemory(nn.Module):
     """
 
     step_products: StepProducts | None = None
-    native_cell: bool = True  # False: the torch ops below even where rmc_cell's native step could run
+    native_cell: bool = True  # False: the torch ops below even where the native step (kernels.rmc_step) could run
 
     def __init__(
         self,
@@ -182,15 +183,36 @@ class RelationalMemory(nn.Module):
             folded_weight = torch.cat([weight, *(side @ weight for side in sides)])
             return folded_weight, torch.cat([bias, *(side @ bias for side in sides)])
 
+    @property
+    def _paper_block(self) -> bool:
+        """One attention block with a two-layer MLP: the cell :mod:`textgan.kernels.rmc_step` computes."""
+        return len(self.blocks) == 1 and len(self.blocks[0].mlp) == 3
+
+    @property
+    def _backend(self) -> str:
+        return "auto" if self.native_cell else "torch"
+
+    def _native_cell(self, linear: Linear) -> rmc_step.Cell:
+        """This cell's parameters and products as :func:`textgan.kernels.rmc_step.step` takes them."""
+        block = self.blocks[0]
+        first, _, second = block.mlp
+        norms = [rmc_step.Norm(n.weight, n.bias, n.eps) for n in (block.qkv_norm, block.attention_norm, block.mlp_norm)]
+        return rmc_step.Cell(
+            *norms, block.num_heads, block.key_size, block.head_size,
+            mlp=lambda rows: linear(second, torch.relu(linear(first, rows))),
+            memory_gates=lambda memory: linear(self.gate_memory, memory),
+            input_bias=self.input_bias, forget_bias=self.forget_bias,
+        )  # fmt: skip
+
     def cell(self, projected: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         (memory,) = state  # (B, S, M)
         linear = self.step_products.linear if self.step_products is not None else apply_layer
         row, input_qkv, input_gates = projected.split([self.mem_size, self.qkv_width, 2 * self.mem_size], -1)
         first = self.blocks[0]
         qkv_memory = linear(first.qkv, memory)  # (B, S, F)
-        if rmc_cell.usable(self, memory, qkv_memory, projected):  # the same step, elementwise work native
-            memory = rmc_cell.native_step(self, first, qkv_memory, row, input_qkv, input_gates, memory, linear)
-            return memory.flatten(1), (memory,)
+        if rmc_step.applies(memory, qkv_memory, projected, first.qkv_norm.weight, self._paper_block, self._backend):
+            memory = rmc_step.step(qkv_memory, row, input_qkv, input_gates, memory, self._native_cell(linear))
+            return memory.flatten(1), (memory,)  # the same step as below, its elementwise work in native passes
         rows = torch.cat([memory, row.unsqueeze(1)], dim=1)  # (B, S + 1, M)
         qkv = torch.cat([qkv_memory, input_qkv.unsqueeze(1)], dim=1)  # (B, S + 1, F)
         rows = first(rows, qkv, linear)
@@ -209,7 +231,7 @@ class RMCGenerator(Generator):
     """RelGAN's relational-memory generator (see the module docstring for the exact architecture).
 
     ``batched_weight_gradients``: teacher forcing with a graph (MLE) computes the cell's weight gradients as one
-    product over all steps (the same sums in another order; see :mod:`textgan.models.step_products`). False
+    product over all steps (the same sums in another order; see :mod:`textgan.kernels.step_products`). False
     restores per-step autograd, to continue a run made before the option existed bitwise.
     """
 
@@ -262,7 +284,7 @@ class RMCGenerator(Generator):
 
     def hidden_states(self, tokens: torch.Tensor) -> torch.Tensor:
         """Teacher forcing (see :class:`Generator`); with a graph, the cell's weight gradients are batched over
-        steps (:mod:`textgan.models.step_products`) unless ``batched_weight_gradients`` is False (per-step
+        steps (:mod:`textgan.kernels.step_products`) unless ``batched_weight_gradients`` is False (per-step
         autograd, bitwise as runs made before 2026-12-02 trained)."""
         if not (self.batched_weight_gradients and torch.is_grad_enabled()):
             return super().hidden_states(tokens)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from textgan.config_ranges import Rule, integer, is_int, number, one_of, optional
-from textgan.numerics import BF16_PRODUCTS_SETTINGS
+from textgan.kernels.numerics import BF16_PRODUCTS_SETTINGS
 from textgan.training.host_memory import CPU_HEAP_SETTINGS
 from textgan.training.nonfinite import MODES as NONFINITE_MODES
 from textgan.training.objective import STAGES as OBJECTIVE_STAGES

@@ -7,7 +7,7 @@ Why a module of its own: teacher forcing (MLE, NLL_gen) evaluates this on every 
 torch it is a cast of the logits to float32, the log-softmax, a gather, then in the backward pass a zero-filled
 (B, T, V) gradient, the scatter into it, the log-softmax backward and the cast back: a dozen passes over
 (B, T, V) tensors (25 MB each at the oracle's 64 x 20 x 5,000), about a sixth of a bf16 MLE step. On a CPU the
-native kernel of :mod:`textgan.models.native_kernels` reads the logits twice forward (maximum, then sum of
+native kernel of :mod:`textgan.kernels.build` reads the logits twice forward (maximum, then sum of
 exponentials) and once backward, writing only the (B, T) results and the (B, T, V) gradient: 7 ms instead of
 27 ms for a forward and backward pass at oracle size on one thread of an AVX-512 EPYC. It runs for bfloat16
 logits; for float32 ones torch's ops were measured as fast (11.7 ms both), so they keep torch's results bitwise.
@@ -21,16 +21,19 @@ from __future__ import annotations
 
 import torch
 
-from textgan.models import native_kernels
+from textgan.kernels import build
+from textgan.kernels.parallel import parallel_rows
+from textgan.kernels.policy import native_applies
 
 
-def _torch_token_log_probs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    log_probs = torch.log_softmax(logits.float() if logits.dtype != torch.float64 else logits, dim=-1)
+def reference(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """The torch path (the specification): log-softmax in float32 (float64 for float64 logits), gathered."""
+    log_probs = torch.log_softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=-1)
     return log_probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
 
 
 def _kernel(name: str, dtype: torch.dtype):
-    return getattr(native_kernels.library(), f"token_logp_{name}_{'bf16' if dtype == torch.bfloat16 else 'f32'}")
+    return getattr(build.library(), f"token_logp_{name}_{'bf16' if dtype == torch.bfloat16 else 'f32'}")
 
 
 class _NativeTokenLogProbs(torch.autograd.Function):
@@ -45,7 +48,7 @@ class _NativeTokenLogProbs(torch.autograd.Function):
         def work(part: int, n0: int, n1: int) -> None:
             kernel(logits.data_ptr(), targets.data_ptr(), n0, n1, vocab, log_probs.data_ptr(), lse.data_ptr())
 
-        native_kernels.parallel_rows(rows, work)
+        parallel_rows(rows, work)
         ctx.save_for_backward(logits, targets, lse)
         ctx.mark_non_differentiable(lse)
         return log_probs
@@ -68,27 +71,28 @@ class _NativeTokenLogProbs(torch.autograd.Function):
                 grad_logits.data_ptr(),
             )  # fmt: skip
 
-        native_kernels.parallel_rows(rows, work)
+        parallel_rows(rows, work)
         return grad_logits, None
 
 
-def uses_native(logits: torch.Tensor) -> bool:
-    """Whether :func:`token_log_probs` runs the native kernel for these logits."""
-    return (
-        logits.device.type == "cpu"
-        and logits.dtype == torch.bfloat16  # float32: torch's own ops are as fast (measured), and stay bitwise
-        and native_kernels.available()
-    )
+def applies(logits: torch.Tensor) -> bool:
+    """Whether :func:`token_log_probs` runs the native kernel for these logits: bfloat16 CPU logits (float32:
+    torch's own ops are as fast, measured, and stay bitwise)."""
+    return native_applies(logits, dtypes=(torch.bfloat16,))
 
 
 def token_log_probs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """``log_softmax(logits, -1)`` at ``tokens``: logits (..., V), tokens (...) long -> (...) float32 (float64
-    for float64 logits), differentiable in the logits."""
+    for float64 logits), differentiable in the logits: :func:`native` where it :func:`applies`, else
+    :func:`reference`."""
     if tokens.shape != logits.shape[:-1]:
         shapes = f"tokens {tuple(tokens.shape)} do not match logits {tuple(logits.shape)}"
         raise ValueError(f"{shapes} without the last axis")
-    if not uses_native(logits):
-        return _torch_token_log_probs(logits, tokens)
+    return native(logits, tokens) if applies(logits) else reference(logits, tokens)
+
+
+def native(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """:func:`token_log_probs` in the native kernel (bfloat16 or float32 CPU logits; see :func:`applies`)."""
     vocab = logits.shape[-1]
     flat = logits.reshape(-1, vocab).contiguous()
     targets = tokens.reshape(-1).to(torch.int64).contiguous()

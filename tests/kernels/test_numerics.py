@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from textgan.numerics import flush_denormals
+from textgan.kernels.numerics import flush_denormals
 
 
 def test_flushing_makes_subnormal_results_zero_and_can_be_undone():
@@ -20,7 +20,7 @@ def test_flushing_makes_subnormal_results_zero_and_can_be_undone():
 
 
 def test_bf16_on_a_cpu_without_bf16_kernels_is_named_with_the_option_to_use_instead():
-    from textgan.numerics import slow_bf16_warning
+    from textgan.kernels.numerics import slow_bf16_warning
 
     warning = slow_bf16_warning("bf16-mixed", on_cpu=True, native=False)
     assert warning is not None
@@ -32,7 +32,7 @@ def test_bf16_on_a_cpu_without_bf16_kernels_is_named_with_the_option_to_use_inst
 
 
 def test_bf16_products_are_emulated_only_on_cpus_without_kernels_unless_forced():
-    from textgan.numerics import bf16_products_mode
+    from textgan.kernels.numerics import bf16_products_mode
 
     assert bf16_products_mode("auto", "bf16-mixed", on_cpu=True, native=False) == "emulated"
     assert bf16_products_mode("auto", "bf16-true", on_cpu=True, native=True) == "native"
@@ -45,7 +45,7 @@ def test_bf16_products_are_emulated_only_on_cpus_without_kernels_unless_forced()
 
 
 def test_the_kernel_query_is_torchs_own():
-    from textgan.numerics import cpu_has_bf16_kernels
+    from textgan.kernels.numerics import cpu_has_bf16_kernels
 
     assert cpu_has_bf16_kernels() is bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 

@@ -1,13 +1,13 @@
-"""native_kernels.parallel_rows: the row ranges, the threads they run on, and errors raised inside them."""
+"""textgan.kernels.parallel.parallel_rows: the row ranges, the threads they run on, and errors raised inside them."""
 
 import threading
 
 import pytest
 import torch
 
-from textgan.models import native_kernels
+from textgan.kernels import build, parallel, policy
 
-needs_native = pytest.mark.skipif(not native_kernels.available(), reason="no C compiler for the native kernels")
+needs_native = pytest.mark.skipif(not policy.available(), reason="native kernels off or not built")
 
 
 @pytest.fixture
@@ -24,13 +24,13 @@ def record_parts(rows: int, min_rows: int = 1):
     def work(part: int, n0: int, n1: int) -> None:
         seen[part] = (n0, n1, threading.get_ident())
 
-    return native_kernels.parallel_rows(rows, work, min_rows), seen
+    return parallel.parallel_rows(rows, work, min_rows), seen
 
 
 @pytest.fixture(params=[True, False], ids=["torch's OpenMP threads", "own thread pool"])
 def shared(request, two_threads, monkeypatch):
     """Run the parts on torch's OpenMP threads (where this build can) or on the module's thread pool."""
-    library = native_kernels.library()
+    library = build.library()
     if request.param and not library.shares_torch_threads:
         pytest.skip("this build does not share torch's OpenMP runtime")
     monkeypatch.setattr(library, "shares_torch_threads", request.param)
@@ -56,14 +56,14 @@ def test_an_error_inside_a_part_reaches_the_caller(shared):
             raise ValueError(f"rows {n0}..{n1} failed")
 
     with pytest.raises(ValueError, match="rows 2..4 failed"):
-        native_kernels.parallel_rows(4, work)
+        parallel.parallel_rows(4, work)
 
 
 @needs_native
 def test_the_kernels_share_torchs_openmp_runtime_where_torch_uses_libgomp(two_threads):
     """torch.set_num_threads reaches the kernels' runtime: one set of threads for torch and the kernels."""
-    library = native_kernels.library()
-    if not native_kernels._torch_loaded_libgomp():
+    library = build.library()
+    if not build.torch_loaded_libgomp():
         assert not library.shares_torch_threads  # no second OpenMP runtime of our own: the thread pool
         pytest.skip("this torch does not use libgomp")
     if not library.openmp_build():

@@ -5,8 +5,8 @@ about twenty small elementwise torch ops each way (three joint layer norms, atte
 gates, casts between the float32 memory and bf16 products), every one with its own dispatch, autograd node and
 pass over memory. Teacher forcing runs 20 such steps per MLE batch, so those ops were about half of a bf16 MLE
 step on a 2-core CPU. Here the products stay in torch (through the cell's ``linear``, so MLE still batches their
-weight gradients, :mod:`textgan.models.step_products`) and the work between them is two native passes forward
-(``rmc_cell.c``) and two backward:
+weight gradients, :mod:`textgan.kernels.step_products`) and the work between them is two native passes forward
+(``csrc/rmc_cell.c``) and two backward:
 
 * ``attend``: the joint layer norm of the qkv rows, attention over memory + input row, the residual and the
   joint layer norm after it, giving the MLP's input ``rows1``;
@@ -15,30 +15,30 @@ weight gradients, :mod:`textgan.models.step_products`) and the work between them
 The same functions as :meth:`RelationalMemory.cell`'s torch path, computed in float32 whatever the products'
 type: equal to it within float32 rounding when the products are float32 (see the tests); under bf16 autocast the
 attention and gate sums are not rounded to bf16 between ops, as the torch path rounds them (closer to float32).
-Used on CPU when the native kernels are built, for one attention block with a two-layer MLP (the paper's cell);
-elsewhere, and with ``RelationalMemory.native_cell = False``, the torch path runs.
+Used on CPU when the native kernels are built, for one attention block with a two-layer MLP (the paper's cell;
+:func:`applies`, through :func:`textgan.kernels.policy.native_applies`); elsewhere, and with
+``RelationalMemory.native_cell = False``, the torch path runs. This module takes tensors and the products as
+callables, never the model's classes: :class:`textgan.models.rmc.RelationalMemory` calls it in one line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from textgan.models import native_kernels
-
-# the cell's parts are passed in (the relational memory, its first attention block, its linear products), so this
-# module does not import the model it serves (``textgan.models.rmc`` imports it)
-Linear = Callable[[nn.Linear, torch.Tensor], torch.Tensor]
+from textgan.kernels import build
+from textgan.kernels.parallel import num_parts, parallel_rows
+from textgan.kernels.policy import native_applies
 
 _KINDS = {torch.float32: "f32", torch.bfloat16: "bf16"}
 MIN_ROWS = 128  # sentences per thread: a training batch of 64 (~0.1 ms a pass) runs in the calling thread
 
 
 def _kernel(name: str, dtype: torch.dtype):
-    return getattr(native_kernels.library(), f"rmc_{name}_{_KINDS[dtype]}")
+    return getattr(build.library(), f"rmc_{name}_{_KINDS[dtype]}")
 
 
 def _per_sentence_sums(batch: int, width: int) -> torch.Tensor:
@@ -95,7 +95,7 @@ class _Attend(torch.autograd.Function):
         xhat, zhat = torch.empty(batch, rows, width), torch.empty(batch, rows, mem_size)
         probs, rstd = torch.empty(batch, heads, rows, rows), torch.empty(batch, 2)
         rows1 = torch.empty(batch, rows, mem_size)
-        scratch = torch.empty(native_kernels.num_parts(batch, MIN_ROWS), rows * width)
+        scratch = torch.empty(num_parts(batch, MIN_ROWS), rows * width)
         kernel = _kernel("attend_forward", qkv_mem.dtype)
 
         def work(part: int, n0: int, n1: int) -> None:
@@ -106,7 +106,7 @@ class _Attend(torch.autograd.Function):
                 rstd.data_ptr(), rows1.data_ptr(), scratch[part].data_ptr(),
             )  # fmt: skip
 
-        native_kernels.parallel_rows(batch, work, MIN_ROWS)
+        parallel_rows(batch, work, MIN_ROWS)
         ctx.save_for_backward(xhat, probs, zhat, rstd, qkv_mem, qkv_in, memory, row, gq, bq, g1, b1)
         ctx.facts = (heads, key_size, head_size, scale, eps)
         return rows1
@@ -124,7 +124,7 @@ class _Attend(torch.autograd.Function):
         d_rows1 = d_rows1.float().contiguous()
         d_qkv = torch.empty(batch, rows, width, dtype=product_dtype)
         d_rows = torch.empty(batch, rows, mem_size)
-        parts = native_kernels.num_parts(batch, MIN_ROWS)
+        parts = num_parts(batch, MIN_ROWS)
         dgq, dbq, dg1, db1 = (_per_sentence_sums(batch, n) for n in (width, width, mem_size, mem_size))
         scratch = torch.empty(parts, 2 * rows * width)
         kernel = _kernel("attend_backward", product_dtype)
@@ -137,7 +137,7 @@ class _Attend(torch.autograd.Function):
                 db1.data_ptr(), scratch[part].data_ptr(),
             )  # fmt: skip
 
-        native_kernels.parallel_rows(batch, work, MIN_ROWS)
+        parallel_rows(batch, work, MIN_ROWS)
         sums = [total.sum(0) for total in (dgq, dbq, dg1, db1)]
         d_row = d_rows[:, -1].to(row_dtype)
         return d_qkv[:, :-1], d_qkv[:, -1], d_rows[:, :-1], d_row, *sums, None, None, None, None, None
@@ -161,7 +161,7 @@ class _Update(torch.autograd.Function):
                 z2hat.data_ptr(), rstd2.data_ptr(), new_memory.data_ptr(),
             )  # fmt: skip
 
-        native_kernels.parallel_rows(batch, work, MIN_ROWS)
+        parallel_rows(batch, work, MIN_ROWS)
         ctx.save_for_backward(z2hat, rstd2, rows1, hidden, g2, b2, gm, gin, memory)
         ctx.facts = (input_bias, forget_bias, eps)
         return new_memory
@@ -191,44 +191,67 @@ class _Update(torch.autograd.Function):
                 d_hidden.data_ptr(), dg2.data_ptr(), db2.data_ptr(),
             )  # fmt: skip
 
-        native_kernels.parallel_rows(batch, work, MIN_ROWS)
+        parallel_rows(batch, work, MIN_ROWS)
         d_gin = d_gates[:, 0] if slots == 1 else d_gates.float().sum(1).to(product_dtype)
         return d_z2, d_hidden, dg2.sum(0), db2.sum(0), d_gates, d_gin, d_memory, None, None, None
 
 
-def usable(core: nn.Module, memory: torch.Tensor, products: torch.Tensor, projected: torch.Tensor) -> bool:
-    """Whether :func:`native_step` can run this step: CPU, the paper's block shape, float32 memory and
-    parameters, and the products and the projected input in one type (float32 or bfloat16)."""
-    if not (core.native_cell and memory.device.type == "cpu" and len(core.blocks) == 1):
-        return False
-    block = core.blocks[0]
-    return (
-        len(block.mlp) == 3
-        and memory.dtype == torch.float32
-        and block.qkv_norm.weight.dtype == torch.float32
-        and products.dtype in _KINDS
+class Norm(NamedTuple):
+    """A joint layer norm's gain (F,), bias (F,) and epsilon."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+    eps: float
+
+
+class Cell(NamedTuple):
+    """What one native step needs of the cell besides its tensors: the paper's block (one attention block,
+    a two-layer MLP) as parameters, shapes and product callables (``linear`` applied to the model's layers)."""
+
+    qkv_norm: Norm
+    attention_norm: Norm
+    mlp_norm: Norm
+    heads: int
+    key_size: int
+    head_size: int
+    mlp: Callable[[torch.Tensor], torch.Tensor]  # rows1 (B, N, M) -> the MLP's output (B, N, M), its products
+    memory_gates: Callable[[torch.Tensor], torch.Tensor]  # tanh(memory) (B, S, M) -> its gate product (B, S, 2M)
+    input_bias: float
+    forget_bias: float
+
+
+def applies(
+    memory: torch.Tensor, products: torch.Tensor, projected: torch.Tensor, gain: torch.Tensor,
+    paper_block: bool, backend: str = "auto",
+) -> bool:  # fmt: skip
+    """Whether :func:`step` runs this step: CPU, the paper's block shape (``paper_block``: one attention block
+    with a two-layer MLP), float32 memory and norm ``gain``, and the products and the projected input in one type
+    (float32 or bfloat16) with unit stride along features."""
+    fits = (
+        paper_block
+        and memory.dtype == gain.dtype == torch.float32
         and projected.dtype == products.dtype
         and projected.stride(-1) == 1
-        and native_kernels.available()
     )
+    return native_applies(memory, products, projected, gain, fits=fits, backend=backend)
 
 
-def native_step(
-    core: nn.Module, block: nn.Module, qkv_mem: torch.Tensor, row: torch.Tensor,
-    input_qkv: torch.Tensor, input_gates: torch.Tensor, memory: torch.Tensor, linear: Linear,
+def step(
+    qkv_mem: torch.Tensor, row: torch.Tensor, input_qkv: torch.Tensor, input_gates: torch.Tensor,
+    memory: torch.Tensor, cell: Cell,
 ) -> torch.Tensor:  # fmt: skip
     """The new memory (B, S, M) from the memory's qkv product (B, S, F), the projected input's row, qkv and
-    gate parts (B, ...) and the memory (B, S, M); ``linear`` applies the MLP's and the gates' products."""
+    gate parts (B, ...) and the memory (B, S, M); ``cell`` applies the MLP's and the gates' products."""
     memory = memory.contiguous()  # the initial state is an expanded view
+    qkv_norm, attention_norm, mlp_norm = cell.qkv_norm, cell.attention_norm, cell.mlp_norm
+    qkv_size = 2 * cell.key_size + cell.head_size
     rows1 = _Attend.apply(
-        qkv_mem.contiguous(), input_qkv, memory, row, block.qkv_norm.weight, block.qkv_norm.bias,
-        block.attention_norm.weight, block.attention_norm.bias, block.num_heads, block.key_size, block.head_size,
-        block.qkv_size**-0.5, block.qkv_norm.eps,
+        qkv_mem.contiguous(), input_qkv, memory, row, qkv_norm.weight, qkv_norm.bias, attention_norm.weight,
+        attention_norm.bias, cell.heads, cell.key_size, cell.head_size, qkv_size**-0.5, qkv_norm.eps,
     )  # fmt: skip
-    first, _, second = block.mlp
-    hidden = linear(second, torch.relu(linear(first, rows1)))
-    gates = linear(core.gate_memory, torch.tanh(memory))
+    hidden = cell.mlp(rows1)
+    gates = cell.memory_gates(torch.tanh(memory))
     return _Update.apply(
-        rows1, hidden.contiguous(), block.mlp_norm.weight, block.mlp_norm.bias, gates.contiguous(), input_gates,
-        memory, float(core.input_bias), float(core.forget_bias), block.mlp_norm.eps,
+        rows1, hidden.contiguous(), mlp_norm.weight, mlp_norm.bias, gates.contiguous(), input_gates,
+        memory, float(cell.input_bias), float(cell.forget_bias), mlp_norm.eps,
     )  # fmt: skip

@@ -7,7 +7,7 @@ the output projection's backward product over them then runs orders of magnitude
 zero (the FTZ and DAZ modes) changes results only below 1.2e-38 and keeps runs deterministic.
 
 bfloat16 on CPUs: its matrix products are fast only where oneDNN has bf16 kernels (AVX-512, AMX). Elsewhere
-``textgan-train`` emulates them (:func:`bf16_products_mode`, :mod:`textgan.bf16_products`), or, where the user
+``textgan-train`` emulates them (:func:`bf16_products_mode`, :mod:`textgan.kernels.bf16_products`), or, where the user
 asked for the native kernels anyway, says what that costs (:func:`slow_bf16_warning`).
 """
 
@@ -43,7 +43,7 @@ def cpu_has_bf16_kernels() -> bool:
 
 
 def bf16_products_mode(setting: str, precision: str, on_cpu: bool, native: bool | None = None) -> str | None:
-    """How bf16 matrix products run: ``"native"``, ``"emulated"`` (:mod:`textgan.bf16_products`) or ``None``
+    """How bf16 matrix products run: ``"native"``, ``"emulated"`` (:mod:`textgan.kernels.bf16_products`) or ``None``
     where none run on the CPU (a precision other than bf16, or a GPU).
 
     ``setting`` is ``textgan-train``'s ``bf16_products``: ``auto`` emulates where the CPU has no bf16 kernels
@@ -77,5 +77,5 @@ def slow_bf16_warning(precision: str, on_cpu: bool, native: bool | None = None) 
         f"trainer.precision={precision} on a CPU without bfloat16 kernels (torch reports {capability}; "
         "oneDNN's bf16 products need AVX-512 or AMX): bfloat16 matrix products run in a reference loop, "
         "~20x slower than float32 here. bf16_products=auto emulates them at float32 speed with bf16's "
-        "numerics (textgan/bf16_products.py); trainer.precision=32-true trains in float32."
+        "numerics (textgan/kernels/bf16_products.py); trainer.precision=32-true trains in float32."
     )

@@ -9,9 +9,9 @@ import contextlib
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from textgan.kernels.weight_casts import weights_cast_once
 from textgan.models import generator as generator_module
 from textgan.models.rmc import RMCGenerator
-from textgan.models.weight_casts import weights_cast_once
 
 LENGTH = 6
 

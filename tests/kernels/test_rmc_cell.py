@@ -1,12 +1,19 @@
-"""The RMC cell's native step (textgan/models/rmc_cell.py) computes the torch cell's function and gradients."""
+"""The RMC cell's native step (textgan/kernels/rmc_step.py) computes the torch cell's function and gradients."""
 
 import pytest
 import torch
 
-from textgan.models import native_kernels, rmc_cell
+from textgan.kernels import parallel, policy
+from textgan.kernels import rmc_step as rmc_cell
 from textgan.models.rmc import RMCGenerator
 
-needs_native = pytest.mark.skipif(not native_kernels.available(), reason="no C compiler for the native kernels")
+needs_native = pytest.mark.skipif(not policy.available(), reason="native kernels off or not built")
+
+
+def usable(core, memory: torch.Tensor, products: torch.Tensor, projected: torch.Tensor) -> bool:
+    """The cell's own dispatch condition (RelationalMemory.cell)."""
+    gain = core.blocks[0].qkv_norm.weight
+    return rmc_cell.applies(memory, products, projected, gain, core._paper_block, core._backend)
 V, T = 31, 6
 
 
@@ -37,7 +44,7 @@ def relative_error(got: torch.Tensor, reference: torch.Tensor) -> float:
 @pytest.mark.parametrize("slots", [1, 3])
 def test_float32_teacher_forcing_equals_the_torch_cell_with_its_gradients(slots):
     generator, tokens = make(slots), torch.randint(0, V, (5, T))
-    assert rmc_cell.usable(generator.core, torch.zeros(1, slots, 16), torch.zeros(1), torch.zeros(1))
+    assert usable(generator.core, torch.zeros(1, slots, 16), torch.zeros(1), torch.zeros(1))
     native_loss, native = mle_gradients(generator, tokens, native=True)
     torch_loss, reference = mle_gradients(generator, tokens, native=False)
     torch.testing.assert_close(native_loss, torch_loss, rtol=0, atol=2e-6)
@@ -116,7 +123,7 @@ def test_the_native_passes_do_not_depend_on_the_thread_count(monkeypatch):
     saved = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        assert native_kernels.num_parts(tokens.shape[0], rmc_cell.MIN_ROWS) == 2  # two parts at 2 threads
+        assert parallel.num_parts(tokens.shape[0], rmc_cell.MIN_ROWS) == 2  # two parts at 2 threads
     finally:
         torch.set_num_threads(saved)
     for function, inputs in calls.items():
@@ -149,13 +156,13 @@ def test_model_gradients_at_two_threads_equal_one_thread_to_rounding():
 
 def test_other_cell_shapes_and_devices_use_the_torch_cell():
     memory, products = torch.zeros(2, 1, 16), torch.zeros(2, 1, 8)
-    assert not rmc_cell.usable(make(num_blocks=2).core, memory, products, products)
+    assert not usable(make(num_blocks=2).core, memory, products, products)
     generator = make()
-    assert not rmc_cell.usable(generator.core, memory.double(), products, products)  # float32 memory only
-    assert not rmc_cell.usable(generator.core, memory, products.half(), products.half())
-    assert not rmc_cell.usable(generator.core, memory, products.bfloat16(), products)  # one type for both
+    assert not usable(generator.core, memory.double(), products, products)  # float32 memory only
+    assert not usable(generator.core, memory, products.half(), products.half())
+    assert not usable(generator.core, memory, products.bfloat16(), products)  # one type for both
     generator.core.native_cell = False
-    assert not rmc_cell.usable(generator.core, memory, products, products)
+    assert not usable(generator.core, memory, products, products)
 
 
 @needs_native

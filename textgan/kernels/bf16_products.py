@@ -4,7 +4,7 @@ Under bf16 autocast every matrix product (``F.linear``, ``bmm``, the discriminat
 operands and returns a bfloat16 result; oneDNN's bf16 kernels (AVX-512, AMX cores) multiply the bf16 operands
 exactly, accumulate in float32 and round the sum to bfloat16 once. On CPUs without those kernels (AVX2-only x86
 cores, for one) torch runs the same products in a reference loop about 20x slower than float32
-(:func:`textgan.numerics.cpu_has_bf16_kernels`), which makes bf16-mixed training unusable there.
+(:func:`textgan.kernels.numerics.cpu_has_bf16_kernels`), which makes bf16-mixed training unusable there.
 
 :class:`EmulatedBF16Products` computes each such product the way the bf16 kernels do, in float32 kernels: the
 bf16 operands are widened to float32 (exactly), multiplied and accumulated in float32 (a product of two bf16

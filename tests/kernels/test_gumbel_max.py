@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from textgan.models import native_kernels
+from textgan.kernels import policy
+from textgan.kernels.gumbel_max import applies as native_gumbel_max_available
+from textgan.kernels.gumbel_max import gumbel_max as native_gumbel_max
 from textgan.models.rmc import RMCGenerator
-from textgan.sampling import native_gumbel_max, native_gumbel_max_available
 
-pytestmark = pytest.mark.skipif(not native_kernels.available(), reason="no C compiler for the native kernels")
+pytestmark = pytest.mark.skipif(not policy.available(), reason="native kernels off or not built")
 
 
 def _reference_noise(seed: int, count: int) -> np.ndarray:
@@ -93,7 +94,7 @@ def test_rsample_without_a_graph_under_bf16_autocast_gives_the_rows_the_discrimi
         torch.manual_seed(4)
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
             if dtype == torch.float32:  # the float32 rows of the same draw (through the torch fallback's buffer)
-                with unittest.mock.patch("textgan.models.generator.BF16_ROWS_MAX_VOCAB", 0):
+                with unittest.mock.patch("textgan.kernels.gumbel_max.BF16_ROWS_MAX_VOCAB", 0):
                     samples[dtype] = generator.rsample(5, 3.0)
             else:
                 samples[dtype] = generator.rsample(5, 3.0)

@@ -3,12 +3,13 @@
 import pytest
 import torch
 
-from textgan.models import native_kernels
+from textgan.kernels import build, policy
+from textgan.kernels.token_log_probs import applies as uses_native
+from textgan.kernels.token_log_probs import token_log_probs
 from textgan.models.rmc import RMCGenerator
-from textgan.models.token_log_probs import token_log_probs, uses_native
 
-NATIVE = native_kernels.available()
-needs_native = pytest.mark.skipif(not NATIVE, reason="no C compiler for the native kernels")
+NATIVE = policy.available()
+needs_native = pytest.mark.skipif(not NATIVE, reason="native kernels off or not built")
 
 
 def _reference(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
@@ -89,15 +90,20 @@ def test_the_result_does_not_depend_on_the_thread_count():
 def test_token_ids_outside_the_vocabulary_and_mismatched_shapes_are_refused():
     logits, tokens = _case(vocab=50)
     tokens[2, 3] = 50
-    with pytest.raises(IndexError, match=r"token ids must lie in \[0, 50\), got \d+\.\.50"):
+    refusal = r"token ids must lie in \[0, 50\), got \d+\.\.50" if NATIVE else "out of bounds"  # else torch's gather
+    with pytest.raises(IndexError if NATIVE else RuntimeError, match=refusal):
         token_log_probs(logits, tokens)
     with pytest.raises(ValueError, match=r"tokens \(3, 6\) do not match logits \(3, 7, 50\)"):
         token_log_probs(logits, tokens[:, :6])
 
 
-def test_without_the_native_kernels_torch_computes_it(monkeypatch):
-    monkeypatch.setattr(native_kernels, "_tried", True)
-    monkeypatch.setattr(native_kernels, "_library", None)
+@pytest.mark.parametrize("why", ["TEXTGAN_NATIVE=0", "no library"])
+def test_without_the_native_kernels_torch_computes_it(monkeypatch, why):
+    if why == "no library":
+        monkeypatch.setattr(build, "_tried", True)
+        monkeypatch.setattr(build, "_library", None)
+    else:
+        monkeypatch.setenv("TEXTGAN_NATIVE", "0")
     logits, tokens = _case(vocab=50)
     assert not uses_native(logits)
     assert torch.equal(token_log_probs(logits, tokens), _reference(logits, tokens))

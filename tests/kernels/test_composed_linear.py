@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from textgan.models.composed_linear import composed_linear
+from textgan.kernels.composed_linear import composed_linear
 
 
 def layers(bias: bool = True, dtype=torch.float64) -> tuple[nn.Linear, nn.Linear]:

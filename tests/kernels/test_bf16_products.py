@@ -1,4 +1,4 @@
-"""bf16 products in float32 arithmetic (``textgan.bf16_products``): the bf16 kernels' result, everywhere it is
+"""bf16 products in float32 arithmetic (``textgan.kernels.bf16_products``): the bf16 kernels' result, everywhere it is
 needed (forward and backward of the RelGAN generator and discriminator), and nothing else touched."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from textgan.bf16_products import PRODUCTS, EmulatedBF16Products
+from textgan.kernels.bf16_products import PRODUCTS, EmulatedBF16Products
 from textgan.models.relgan_discriminator import RelGANDiscriminator
 from textgan.models.rmc import RMCGenerator
 

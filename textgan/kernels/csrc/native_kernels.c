@@ -1,6 +1,6 @@
 /* Native CPU kernels of textgan's CNN discriminators, the generators' token log-likelihood and RelGAN's
-   sampling step, loaded with ctypes by native_kernels.py (which holds the Python signatures of the functions below). Plain C11 with
-   GCC/Clang vector extensions, no torch headers. */
+   sampling step, loaded with ctypes by textgan/kernels/build.py (which holds the Python signatures of the
+   functions below). Plain C11 with GCC/Clang vector extensions, no torch headers. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>

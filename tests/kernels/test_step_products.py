@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from textgan.kernels.step_products import StepProducts
 from textgan.models.generator import Generator
 from textgan.models.rmc import RMCGenerator
-from textgan.models.step_products import StepProducts
 
 
 def small_rmc() -> RMCGenerator:

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from textgan.models.weight_casts import autocast_dtype
+from textgan.kernels.weight_casts import autocast_dtype
 
 
 class _Record:

@@ -1,6 +1,6 @@
 /* The elementwise work of one step of RelGAN's relational memory core (one attention block, a 2-layer MLP),
    in two passes each way; compiled together with native_kernels.c (whose helpers it uses) and driven by
-   rmc_cell.py. The matrix products stay in torch. Shapes per sentence b: N = S + 1 rows (S memory slots and
+   textgan/kernels/rmc_step.py. The matrix products stay in torch. Shapes per sentence b: N = S + 1 rows (S memory slots and
    the input row), F = H (2K + D) qkv features, M = H D memory features. All arithmetic in float32; AT is the
    type of the products' outputs (float or bfloat16 bits). Rows [n0, n1) of the batch.
 

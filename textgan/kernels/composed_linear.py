@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from textgan.models.weight_casts import autocast_dtype
+from textgan.kernels.weight_casts import autocast_dtype
 
 
 class _ComposedLinear(torch.autograd.Function):

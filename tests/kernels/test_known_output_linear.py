@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from textgan.models.known_output_linear import known_output_linear
+from textgan.kernels.known_output_linear import known_output_linear
 
 
 def _inputs(dtype=torch.float32):
