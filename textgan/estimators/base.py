@@ -15,7 +15,15 @@ The protocol, in the order the adversarial module calls it:
 * ``after_backward(generator)``: after that backward pass, with the estimate in the generator's ``.grad``
   and before clipping and the generator's step: a learned estimator sets the ``.grad`` of its own parameters
   here (e.g. from the gradient's squared norm, a variance proxy) and the module steps its optimiser;
-* ``discriminator_fakes(...)``: what the discriminator is trained on.
+* ``discriminator_fakes(...)``: what the discriminator is trained on;
+* ``discriminator_loss(...)``: the loss of one discriminator update, for schemes whose discriminator-like
+  module is not trained by the configured GAN loss (CoT's mediator, DPGAN's language model, RankGAN's ranker);
+  None (the default) keeps the GAN loss.
+
+``trains_discriminator = False`` declares a scheme without a discriminator network to train (DGSAN's implicit
+discriminator, JSDGAN): the adversarial module then skips the discriminator updates, whatever their count.
+A scheme that needs a particular discriminator-like module (a ``discriminator=`` config choice) checks it in
+``setup`` and names the choice in its error.
 
 A new estimator is one file subclassing :class:`Estimator` plus one config file in ``conf/estimator/`` (or in a
 folder of one's own on Hydra's search path); it states its arguments' ranges beside its constructor,
@@ -61,6 +69,9 @@ class Estimator(nn.Module):
         optimizer: factory ``parameters -> optimizer`` for the estimator's own parameters (learned
             estimators); ignored when the estimator has no trainable parameters.
     """
+
+    #: False: the scheme has no discriminator network to train; the adversarial module skips its updates
+    trains_discriminator: bool = True
 
     def __init__(self, optimizer: OptimizerFactory | None = None) -> None:
         super().__init__()
@@ -109,3 +120,14 @@ class Estimator(nn.Module):
         else (relaxed one-hot rows) override this, so the discriminator is trained on what it is shown.
         """
         return generator.sample(batch_size, length, batch_size=batch_size)
+
+    def discriminator_loss(
+        self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, gan_loss: GANLoss
+    ) -> torch.Tensor | None:
+        """The loss of one discriminator update on real sentences (B, T) and ``discriminator_fakes``' output.
+
+        Default: None, the configured GAN loss (with the discriminator's regularisation and the loss's
+        penalty, added by the adversarial module). A scheme whose discriminator-like module learns something
+        else (a mediator's or a language model's likelihood, a ranking) returns that loss here, complete.
+        """
+        return None

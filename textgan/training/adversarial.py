@@ -209,6 +209,9 @@ class AdversarialModule(L.LightningModule):
             release_free_memory()
 
     def _discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        scheme_loss = self.estimator.discriminator_loss(self.discriminator, real, fake, self.gan_loss)
+        if scheme_loss is not None:  # a discriminator-like module with its own objective (CoT, DPGAN, RankGAN)
+            return scheme_loss
         loss = self.gan_loss.discriminator_loss(self.discriminator(real), self.discriminator(fake))
         regularization = getattr(self.discriminator, "regularization", None)
         if callable(regularization) and self.discriminator_regularization:
@@ -256,7 +259,8 @@ class AdversarialModule(L.LightningModule):
         real_batches = list(batch.split(batch_size))
         length = batch.shape[1]
 
-        if self.iteration == 0 and self.discriminator_pretrain_steps > 0:  # SeqGAN pretrains D before GAN steps
+        trains_discriminator = self.estimator.trains_discriminator  # False: DGSAN, JSDGAN (no network to train)
+        if self.iteration == 0 and self.discriminator_pretrain_steps > 0 and trains_discriminator:  # SeqGAN: D first
             self.toggle_optimizer(discriminator_optimizer)
             for real, fake in self._fresh_negative_batches(self.discriminator_pretrain_steps, batch_size, length):
                 self._update("discriminator", discriminator_optimizer, self._discriminator_loss(real, fake))
@@ -285,7 +289,7 @@ class AdversarialModule(L.LightningModule):
 
         logs = {"adversarial/g_loss": out.loss.detach()}
         logs.update({f"adversarial/{key}": value for key, value in {**out.logs, **estimator_logs}.items()})
-        if self.discriminator_steps > 0:
+        if self.discriminator_steps > 0 and trains_discriminator:
             self.toggle_optimizer(discriminator_optimizer)
             fake_batches = self._discriminator_batches(real_batches[self.generator_steps :], batch_size, length)
             for real, fake in fake_batches:
