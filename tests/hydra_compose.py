@@ -16,17 +16,18 @@ LOSSES = sorted(path.stem for path in (CONF_DIR / "loss").glob("*.yaml"))
 TRAINERS = sorted(path.stem for path in (CONF_DIR / "trainer").glob("*.yaml"))
 
 
-def compose_config(tmp_path: Path, *overrides: str):
+def compose_train(tmp_path: Path, *overrides: str):
+    """``conf/train.yaml`` composed with ``overrides``, its run and cache folders under ``tmp_path``."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose(
             "train",
-            overrides=[
-                "debug=default",
-                f"paths.output_dir={tmp_path / 'run'}",
-                f"paths.cache_dir={tmp_path / 'cache'}",
-                *overrides,
-            ],
+            overrides=[f"paths.output_dir={tmp_path / 'run'}", f"paths.cache_dir={tmp_path / 'cache'}", *overrides],
         )
+
+
+def compose_config(tmp_path: Path, *overrides: str):
+    """``compose_train`` at debug size (``debug=default``)."""
+    return compose_train(tmp_path, "debug=default", *overrides)
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra_compose import compose_train
 
 from textgan.cli.tokenize import main as tokenize_main
 from textgan.data.build import build_dataset
@@ -188,30 +189,21 @@ def test_bad_input_keeps_its_named_errors(tmp_path, capsys, mode):
 def corpus_config(tmp_path: Path, dataset_dir: Path, *overrides: str):
     """``data=corpus`` at debug size, as the getting-started page's command line: not through the debug preset,
     which swaps the data for the oracle; the default experiment's row length (20, for the oracle) is unset instead."""
-    from hydra import compose, initialize_config_dir
-
-    from textgan.train import CONF_DIR
-
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(
-            "train",
-            overrides=[
-                "data=corpus",
-                f"data.dir={dataset_dir}",
-                "data.max_length=null",
-                "data.batch_size=4",
-                "logger=csv",
-                "pretrain.epochs=1",
-                "adversarial.steps=2",
-                "adversarial.eval_every=2",
-                "adversarial.checkpoint_every=2",
-                "evaluation.num_samples=8",
-                "trainer.enable_progress_bar=false",
-                f"paths.output_dir={tmp_path / 'run'}",
-                f"paths.cache_dir={tmp_path / 'cache'}",
-                *overrides,
-            ],
-        )
+    return compose_train(
+        tmp_path,
+        "data=corpus",
+        f"data.dir={dataset_dir}",
+        "data.max_length=null",
+        "data.batch_size=4",
+        "logger=csv",
+        "pretrain.epochs=1",
+        "adversarial.steps=2",
+        "adversarial.eval_every=2",
+        "adversarial.checkpoint_every=2",
+        "evaluation.num_samples=8",
+        "trainer.enable_progress_bar=false",
+        *overrides,
+    )
 
 
 def test_data_corpus_composes_with_every_key_read(tmp_path):

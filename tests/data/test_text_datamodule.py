@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_corpus import TEST, TRAIN, offline_hub, write_corpus  # noqa: F401  (offline_hub: autouse)
 
 from textgan.data.base import TokenDataModule
 from textgan.data.build import build_dataset
@@ -15,29 +16,10 @@ from textgan.data.tokenization import BOS_ID, EOS_ID, PAD_ID
 from textgan.evaluation.data import data_config
 from textgan.models.io import build_from_config
 
-TRAIN = [
-    "a man rides a horse .",
-    "two dogs play in the park .",
-    "a cat sits on the mat .",
-    "the man and the woman walk the dog .",
-    "a horse runs in the park .",
-]
-TEST = ["a dog rides a zebra .", "the cat and the dog .", "two men play in the park ."]
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
 
 @pytest.fixture
 def corpus(tmp_path) -> Path:
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    (folder / "train.txt").write_text("\n".join(TRAIN) + "\n")
-    (folder / "test.txt").write_text("\n".join(TEST) + "\n")
-    return folder
+    return write_corpus(tmp_path / "corpus")
 
 
 def text_module(corpus: Path, dataset_dir: Path, **kwargs) -> TextDataModule:
@@ -52,9 +34,7 @@ def test_builds_on_first_use_then_reuses_the_folder(corpus, tmp_path, capsys):
     datamodule = text_module(corpus, tmp_path / "ds", batch_size=2)
     assert "tokenised" in capsys.readouterr().out
     longest = max(len(line.split()) for line in TRAIN + TEST) + 1
-    assert (
-        datamodule.train_tokens.shape == (len(TRAIN), longest) and datamodule.train_tokens.dtype == torch.long
-    )
+    assert datamodule.train_tokens.shape == (len(TRAIN), longest) and datamodule.train_tokens.dtype == torch.long
     assert datamodule.test_tokens.shape == (len(TEST), longest)
     assert (datamodule.max_length, datamodule.start_token, datamodule.pad_token) == (longest, BOS_ID, PAD_ID)
     assert datamodule.vocab_size == len({w for line in TRAIN for w in line.split()}) + 4
@@ -76,9 +56,7 @@ def test_default_folder_lives_under_the_cache_dir(corpus, tmp_path):
         cache_dir=str(tmp_path / "cache"),
     )
     datamodule.setup()
-    assert datamodule.dataset_dir.parent == tmp_path / "cache" and datamodule.dataset_dir.name.startswith(
-        "corpus-"
-    )
+    assert datamodule.dataset_dir.parent == tmp_path / "cache" and datamodule.dataset_dir.name.startswith("corpus-")
     prebuilt = TextDataModule(dataset_dir=str(datamodule.dataset_dir))  # a built folder on its own
     prebuilt.setup()
     assert torch.equal(prebuilt.test_tokens, datamodule.test_tokens)
@@ -94,9 +72,7 @@ def test_decode_stops_at_eos_and_drops_padding(corpus, tmp_path):
         "two <unk> play in the park .",
     ]
     man, horse = datamodule.tokenizer.token_to_id("man"), datamodule.tokenizer.token_to_id("horse")
-    rows = torch.tensor(
-        [[man, PAD_ID, horse, EOS_ID, man], [BOS_ID, man, man, man, man], [EOS_ID, man, 0, 0, 0]]
-    )
+    rows = torch.tensor([[man, PAD_ID, horse, EOS_ID, man], [BOS_ID, man, man, man, man], [EOS_ID, man, 0, 0, 0]])
     assert datamodule.decode(rows) == ["man horse", "man man man man", ""]
     assert datamodule.sample_words(rows) == [["man", "horse"], ["man"] * 4, []]
     assert datamodule.references == [line.split() for line in TEST]  # the real words, not <unk>

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_corpus import TEST, TRAIN, offline_hub, write_corpus  # noqa: F401  (offline_hub: autouse)
 
 from textgan import metrics
 from textgan.data.build import build_dataset
@@ -16,27 +17,10 @@ from textgan.data.text import TextDataModule
 from textgan.evaluation.sample_metrics import SampleMetrics, bleu_references_path
 from textgan.metrics import BleuReferences
 
-TRAIN = [
-    "a man rides a horse .",
-    "two dogs play in the park .",
-    "a cat sits on the mat .",
-    "the man and the woman walk the dog .",
-    "a horse runs in the park .",
-]
-TEST = ["a dog rides a zebra .", "the cat and the dog .", "two men play in the park ."]
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
 
 def text_module(folder: Path, **kwargs) -> TextDataModule:
     """The tiny corpus above as a set-up ``TextDataModule`` built under ``folder``."""
-    folder.mkdir()
-    (folder / "train.txt").write_text("\n".join(TRAIN) + "\n")
-    (folder / "test.txt").write_text("\n".join(TEST) + "\n")
+    write_corpus(folder)
     build_dataset(folder / "ds", folder / "train.txt", folder / "test.txt", **kwargs.pop("build", {}))
     datamodule = TextDataModule(dataset_dir=str(folder / "ds"), **kwargs)
     datamodule.setup()
