@@ -59,6 +59,7 @@ class TextGANMMDEstimator(GumbelSoftmaxEstimator):
         mmd_weight: ``lambda_m``, the MMD's weight in the discriminator's loss (0: a plain GAN discriminator).
         unbiased: the unbiased (U-statistic) estimate of MMD^2, else the biased (V-statistic) one.
         feedback: ``"relaxed"`` (the paper's soft-embedding feedback) or ``"hard"`` (the Gumbel-Max token).
+        straight_through: one-hot rows forward, soft gradient (with ``feedback="hard"`` only; not the paper's).
         discriminator_regularization: weight of the discriminator's own ``regularization()`` in its loss (the
             loss is the scheme's, so ``adversarial.module.discriminator_regularization`` does not apply).
     """
