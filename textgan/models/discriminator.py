@@ -10,6 +10,11 @@ sentence (RelGAN's multiple representations; 1 for SeqGAN). ``inputs`` is either
 Both give the same embeddings, bit for bit, for one-hot rows (a product with one 1 and zeros is exact), and
 the lookup avoids the (B*T, V) x (V, E) product. The work is per sentence, so one call on a concatenated
 (2B, ...) batch of real and fake sentences costs about the same as two calls (measured for RelGAN's).
+
+Every discriminator here ends in one affine output map, so ``forward`` is ``score(embedded_features(embed(x)))``:
+``sentence_features(inputs)`` (B, F) is the vector that output map reads, dropout included in training mode, the
+feature vector that TextGAN's feature matching compares between real and generated sentences (an attribute
+``features``, the convolution layer of the CNN discriminators, keeps its name so that checkpoints still load).
 """
 
 from __future__ import annotations
@@ -49,9 +54,24 @@ class TextDiscriminator(nn.Module):
             )
         return inputs @ self.embedding.weight  # (B, T, V) @ (V, E)
 
+    def embedded_features(self, embedded: torch.Tensor) -> torch.Tensor:
+        """(B, T, E) embeddings -> (B, F) features: what the output map reads."""
+        raise NotImplementedError
+
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        """The output map: (B, F) features -> (B, R) logits."""
+        raise NotImplementedError
+
     def classify(self, embedded: torch.Tensor) -> torch.Tensor:
         """(B, T, E) embeddings -> (B, R) logits."""
-        raise NotImplementedError
+        return self.score(self.embedded_features(embedded))
+
+    def sentence_features(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(B, T) token ids or (B, T, V) one-hot / relaxed rows -> (B, F), the input of the output map.
+
+        ``score(sentence_features(x))`` is ``forward(x)``, the same operations (dropout included in training
+        mode, so one call draws one mask)."""
+        return self.embedded_features(self.embed(inputs))
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """(B, T) token ids or (B, T, V) one-hot rows -> (B, R) logits."""

@@ -39,10 +39,14 @@ class LSTMDiscriminator(TextDiscriminator):
         self.logit = nn.Linear(hidden_size, 1)
         nn.init.normal_(self.embedding.weight, std=0.1)
 
-    def classify(self, embedded: torch.Tensor) -> torch.Tensor:
+    def embedded_features(self, embedded: torch.Tensor) -> torch.Tensor:
+        """(B, T, E) -> (B, H): the last hidden state, dropout included."""
         if embedded.device.type == "cpu":  # oneDNN's CPU LSTM refuses bfloat16 without bf16 units
             with torch.autocast("cpu", enabled=False):
                 _, (hidden, _) = self.lstm(embedded.float())  # hidden: (1, B, H), after the last position
         else:
             _, (hidden, _) = self.lstm(embedded)
-        return self.logit(self.dropout(hidden[-1]))  # (B, 1)
+        return self.dropout(hidden[-1])  # (B, H)
+
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        return self.logit(features)  # (B, 1)

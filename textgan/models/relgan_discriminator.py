@@ -109,11 +109,17 @@ class RelGANDiscriminator(TextDiscriminator):
             _trunc_normal_(conv.weight, math.sqrt(2.0 / (window * width * conv.in_channels)))
             nn.init.zeros_(conv.bias)
 
-    def classify(self, embedded: torch.Tensor) -> torch.Tensor:
+    def embedded_features(self, embedded: torch.Tensor) -> torch.Tensor:
+        """(B, T, E) -> (B, R * F): every representation's highway output (dropout included), side by side."""
         batch, length, _ = embedded.shape  # (B, T, E)
         # each representation is its own sequence of width emb_dim_single: (B * R, T, d)
         per_rep = embedded.reshape(batch, length, self.num_rep, self.emb_dim_single).transpose(1, 2)
         features = self.features(per_rep.reshape(batch * self.num_rep, length, self.emb_dim_single))
+        return self.highway(features).reshape(batch, -1)  # (B * R, F) -> (B, R * F)
+
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, R * F) -> (B, R): the output map, ``logit(hidden(.))`` per representation."""
+        batch = features.shape[0]
         # logit(hidden(.)) with no nonlinearity between: one composed affine map, the same two layers' maths
-        logits = composed_linear(self.highway(features), self.hidden, self.logit)  # (B * R, 1), dropout included
+        logits = composed_linear(features.reshape(batch * self.num_rep, -1), self.hidden, self.logit)  # (B * R, 1)
         return logits.view(batch, self.num_rep)  # (B, R)

@@ -108,9 +108,12 @@ class SeqGANDiscriminator(TextDiscriminator):
         nn.init.trunc_normal_(self.logit.weight, std=std, a=-2 * std, b=2 * std)
         nn.init.zeros_(self.logit.bias)
 
-    def classify(self, embedded: torch.Tensor) -> torch.Tensor:
+    def embedded_features(self, embedded: torch.Tensor) -> torch.Tensor:
         features = self.features(embedded)  # (B, 1720): the whole embedding is one vector per time step
-        return self.logit(self.highway(features))  # (B, 1), dropout included
+        return self.highway(features)  # (B, 1720), dropout included
+
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        return self.logit(features)  # (B, 1)
 
     def regularization(self) -> torch.Tensor:
         """SeqGAN's ``l2_reg_lambda * l2_loss`` of the output layer, written for the single logit.
