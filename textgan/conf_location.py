@@ -25,8 +25,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -55,9 +53,15 @@ RESOLVERS = {
 
 def register_resolvers(resolvers: dict | None = None) -> None:
     """Register ``resolvers`` (default :data:`RESOLVERS`) with OmegaConf, each unless one of its name is there."""
+    from omegaconf import OmegaConf  # here, so that finding the configs needs no OmegaConf (scripts/benchmark.py)
+
     for name, resolver in (RESOLVERS if resolvers is None else resolvers).items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)
 
 
-register_resolvers()
+try:  # OmegaConf comes with Hydra; without them (a bare GPU image running scripts/benchmark.py) nothing resolves
+    register_resolvers()
+except ModuleNotFoundError as missing:
+    if missing.name != "omegaconf":
+        raise

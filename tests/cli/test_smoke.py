@@ -130,9 +130,11 @@ def test_bench_reinforce_times_both_rewards_at_the_debug_size(tmp_path):
 
 
 @pytest.mark.slow
-def test_benchmark_runs_its_model_and_reinforce_rows_at_the_debug_size(tmp_path):
+def test_benchmark_runs_its_model_reinforce_and_scheme_rows_at_the_debug_size(tmp_path):
+    from textgan.benchmarks.schemes import SCHEMES
+
     results_file = tmp_path / "results.json"
-    result = run("python", "scripts/benchmark.py", "--section", "models", "reinforce", "--size", "debug",
+    result = run("python", "scripts/benchmark.py", "--section", "models", "reinforce", "schemes", "--size", "debug",
                  "--precision", "fp32", "--device", "cpu", "--json", str(results_file))  # fmt: skip
     results = json.loads(results_file.read_text())
     (models,) = results["models"]
@@ -140,7 +142,9 @@ def test_benchmark_runs_its_model_and_reinforce_rows_at_the_debug_size(tmp_path)
     for name in ("mle_step", "adversarial_iteration", "sample_10k"):
         assert positive(models[f"{name}_s"]) and positive(models[f"{name}_mfu"]), models
     assert_both_rewards_timed(results["reinforce"])
-    assert "### models" in result.stdout and "### reinforce" in result.stdout
+    assert [row["scheme"] for row in results["schemes"]] == list(SCHEMES)  # every scheme of the zoo, timed
+    assert all(positive(row["adversarial_iteration_s"]) for row in results["schemes"])
+    assert "### models" in result.stdout and "### reinforce" in result.stdout and "### schemes" in result.stdout
 
 
 @pytest.mark.slow

@@ -121,8 +121,6 @@ def measure_adversarial_iteration(
     """Seconds per iteration (the mean of iterations 2 ..), or with ``count`` the FLOPs of iteration 2."""
     if count:
         iterations = 2  # only the second is counted
-    import lightning as L
-
     from textgan.estimators import GumbelSoftmaxEstimator, InverseTemperatureSchedule
     from textgan.losses.gan import RSGANLoss
     from textgan.training.adversarial import AdversarialModule
@@ -132,8 +130,19 @@ def measure_adversarial_iteration(
     module = AdversarialModule(
         generator, discriminator, estimator, RSGANLoss(), num_iterations=iterations + 1, release_memory=RELEASE_MEMORY
     )
-    data = torch.randint(0, facts["vocab_size"], ((iterations + 2) * 6 * BATCH, facts["max_length"]))
-    loader = torch.utils.data.DataLoader(data, batch_size=6 * BATCH)
+    return time_iterations(module, facts, device, precision, iterations, count)
+
+
+def time_iterations(
+    module, facts: dict, device: str, precision: str, iterations: int = 4, count: bool = False
+) -> float:
+    """Seconds per iteration of an ``AdversarialModule`` under a Lightning Trainer (the mean of iterations 2 ..,
+    the first is warm-up), or with ``count`` the FLOPs of iteration 2. Random real batches of ``facts``' size."""
+    import lightning as L
+
+    rows = module.batches_per_step * BATCH
+    data = torch.randint(0, facts["vocab_size"], ((iterations + 2) * rows, facts["max_length"]))
+    loader = torch.utils.data.DataLoader(data, batch_size=rows)
     times: list[float] = []
     counted: list[int] = []
 
@@ -168,7 +177,7 @@ def measure_adversarial_iteration(
     trainer.fit(module, train_dataloaders=loader)
     if count:
         return counted[0]
-    return sum(times[1 : iterations + 1]) / len(times[1 : iterations + 1])  # the first iteration is warm-up
+    return sum(times[1 : iterations + 1]) / len(times[1 : iterations + 1])
 
 
 MEASUREMENTS = {

@@ -10,6 +10,8 @@ Sections (all by default):
 * ``reinforce``: the rollout reward with K = 16 Monte-Carlo rollouts, vectorised vs the per-prefix loop, and
   REINFORCE generator steps with the SeqGAN preset's reward and the default one (minus the GAN generator loss)
   (``scripts/bench_reinforce.py``).
+* ``schemes``: seconds per adversarial iteration of every scheme of the model zoo beside RelGAN's and SeqGAN's, on
+  one generator (:mod:`textgan.benchmarks.schemes`).
 * ``processes``: 1 process against 2 DDP processes, and 2 runs side by side against one after another, on the
   default CPU experiment (``scripts/bench_processes.py``; needs hydra-core, so not on a bare GPU machine).
 
@@ -36,7 +38,7 @@ from textgan.kernels.numerics import flush_denormals
 from textgan.training.host_memory import CPU_HEAP_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: ../shared/data beside it is the default data
-SECTIONS = ("models", "bleu", "reinforce", "processes")
+SECTIONS = ("models", "bleu", "reinforce", "schemes", "processes")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,6 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         from textgan.benchmarks.reinforce import benchmark_rollout
 
         results["reinforce"] = benchmark_rollout(device=devices[-1], sizes=tuple(args.size))
+    if "schemes" in args.section:
+        from textgan.benchmarks.schemes import benchmark_schemes
+
+        results["schemes"] = [
+            row
+            for precision in args.precision
+            for row in benchmark_schemes(tuple(args.size), device=devices[-1], precision=precision)
+        ]
     if "processes" in args.section:  # needs hydra-core: textgan-train processes side by side and under DDP
         from textgan.benchmarks.processes import benchmark_processes
 
