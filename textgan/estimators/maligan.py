@@ -38,7 +38,9 @@ sampled part grows until whole sentences are sampled (then it is Algorithm 1 wit
 :class:`ReinforceEstimator` (``reward_transform="maligan"``); ``reward: rollout`` there gives each token the mean
 weight of ``K`` Monte-Carlo completions of its prefix, each completion a fresh sample (TextGAN-PyTorch's
 MaliGAN scores the *same* sentences ``rollout_num`` times instead), normalised per position over the batch.
-The discriminator scores in ``eval()`` mode by default (no dropout in a reward).
+Both paths keep the paper's scale: the weights sum to one, so ``sum_i (w_i - b) log p(x_i)`` is already an
+average over the samples (the REINFORCE path runs with ``reduction="sum"``). The discriminator scores in
+``eval()`` mode by default (no dropout in a reward).
 """
 
 from __future__ import annotations
@@ -148,8 +150,9 @@ class MaliGANEstimator(ReinforceEstimator):
             raise ValueError("samples_per_prefix, suffix_step and suffix_every must be positive")
         super().__init__(
             reward=reward, rollout_num=rollout_num, baseline=MeanWeightBaseline() if baseline == "mean" else "none",
-            reward_transform="maligan", num_samples=num_samples, max_batch=max_batch, sample_batch=sample_batch,
-            deduplicate=deduplicate, discriminator_dropout=discriminator_dropout, reward_autocast=reward_autocast,
+            reward_transform="maligan", reduction="sum", num_samples=num_samples, max_batch=max_batch,
+            sample_batch=sample_batch, deduplicate=deduplicate, discriminator_dropout=discriminator_dropout,
+            reward_autocast=reward_autocast,
         )  # fmt: skip
         self.mixed_mle, self.samples_per_prefix = mixed_mle, samples_per_prefix
         self.suffix_step, self.suffix_every = suffix_step, suffix_every
