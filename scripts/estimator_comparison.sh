@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The estimator comparison (docs/experiments/estimator-comparison.md): each named estimator
-# x SEEDS adversarial runs from one pretrained generator, one Hydra multirun folder per estimator, then the seed
-# report (mean ± std of NLL_oracle, NLL_gen and seconds per iteration) and the NLL_oracle curves of all runs.
+# The estimator and scheme comparisons (docs/experiments/estimator-comparison.md, docs/experiments/zoo-oracle.md):
+# each named estimator or scheme x SEEDS adversarial runs from one pretrained generator, one Hydra multirun folder
+# per name, then the seed report (mean ± std of NLL_oracle, NLL_gen and seconds per iteration) and the NLL_oracle
+# curves of all runs.
 #
 # usage: scripts/estimator_comparison.sh PRETRAINED_GENERATOR OUT_DIR [NAME ...]
-#   NAME: gumbel_softmax gumbel_rao gst reinmax rebar relax reinforce_loo reinforce_maligan (default: all)
+#   NAME: gumbel_softmax gumbel_rao gst reinmax rebar relax reinforce_loo reinforce_maligan (default: these), or
+#   the model zoo's schemes on the same generator: relgan seqgan maligan dgsan jsdgan cot dpgan rankgan textgan_mmd
+#   (a scheme with a discriminator-like module of its own gets it through conf/experiment_estimator/)
 #   environment: SEEDS (default 0,1,2), STEPS (200), EVAL_EVERY (20), NUM_SAMPLES (5000), THREADS (1),
 #   REPORT_ONLY=1 to only (re)write the report and the figure from the runs already in OUT_DIR,
 #   OVERRIDES: more Hydra overrides for every run (e.g. generator.layer_norm_eps=1e-5 for a generator file
@@ -26,13 +29,18 @@ names=("$@")
 overrides_of() {
   case $1 in
     gumbel_softmax | gumbel_rao | gst | reinmax | rebar | relax) echo "estimator=$1" ;;
+    maligan | dgsan | jsdgan | cot | dpgan | rankgan | textgan_mmd) echo "estimator=$1" ;;
+    relgan) echo "estimator=gumbel_softmax" ;;
+    seqgan)  # SeqGAN's rollout reward (K = 16, sigmoid(D), D without dropout) on the same models
+      echo "estimator=reinforce estimator.reward=rollout estimator.rollout_num=16 estimator.reward_transform=prob" \
+        "estimator.discriminator_dropout=false" ;;
     reinforce_loo) echo "estimator=reinforce estimator.reward=sequence estimator/baseline=leave_one_out" ;;
     reinforce_maligan)
       echo "estimator=reinforce estimator.reward=sequence estimator.reward_transform=maligan" \
         "estimator/baseline=leave_one_out" ;;
     *)
       echo "unknown estimator name '$1' (known: gumbel_softmax gumbel_rao gst reinmax rebar relax" \
-        "reinforce_loo reinforce_maligan)" >&2
+        "reinforce_loo reinforce_maligan relgan seqgan maligan dgsan jsdgan cot dpgan rankgan textgan_mmd)" >&2
       return 1 ;;
   esac
 }
