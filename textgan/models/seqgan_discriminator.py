@@ -112,6 +112,11 @@ class SeqGANDiscriminator(TextDiscriminator):
         features = self.features(embedded)  # (B, 1720): the whole embedding is one vector per time step
         return self.logit(self.highway(features))  # (B, 1), dropout included
 
+    def sentence_features(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids or (B, T, V) one-hot rows -> (B, F): the highway's output after dropout, the input of the
+        output layer (``forward(x) == logit(sentence_features(x))``). RankGAN's ranker compares sentences by it."""
+        return self.highway(self.features(self.embed(inputs)))
+
     def regularization(self) -> torch.Tensor:
         """SeqGAN's ``l2_reg_lambda * l2_loss`` of the output layer, written for the single logit.
 
