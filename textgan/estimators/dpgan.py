@@ -79,7 +79,7 @@ def check_language_model(discriminator: nn.Module) -> LanguageModelDiscriminator
     return discriminator
 
 
-class DPGANEstimator(Estimator):
+class DpganEstimator(Estimator):
     """DPGAN's REINFORCE on free-running samples with language-model novelty rewards (module docstring).
 
     Args:

@@ -101,7 +101,7 @@ class RankScore:
         return self.rewards(self.logits(tokens))
 
 
-class RankGANEstimator(ReinforceEstimator):
+class RankganEstimator(ReinforceEstimator):
     """RankGAN's REINFORCE with Monte-Carlo rollouts of ``log R(y | U, C+)`` (see the module docstring).
 
     Args:
