@@ -115,11 +115,6 @@ class SeqGANDiscriminator(TextDiscriminator):
     def score(self, features: torch.Tensor) -> torch.Tensor:
         return self.logit(features)  # (B, 1)
 
-    def sentence_features(self, inputs: torch.Tensor) -> torch.Tensor:
-        """(B, T) ids or (B, T, V) one-hot rows -> (B, F): the highway's output after dropout, the input of the
-        output layer (``forward(x) == logit(sentence_features(x))``). RankGAN's ranker compares sentences by it."""
-        return self.highway(self.features(self.embed(inputs)))
-
     def regularization(self) -> torch.Tensor:
         """SeqGAN's ``l2_reg_lambda * l2_loss`` of the output layer, written for the single logit.
 
