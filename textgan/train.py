@@ -34,6 +34,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from textgan.conf_location import CONF_DIR  # and the resolvers every config needs
 from textgan.evaluation.data import check_vocabulary
+from textgan.evaluation.runs import target_name
 from textgan.kernels.bf16_products import EmulatedBF16Products
 from textgan.kernels.numerics import bf16_products_mode, flush_denormals, slow_bf16_warning
 from textgan.models.io import build_from_config, load_generator, save_generator, save_generator_build
@@ -76,8 +77,7 @@ def run_name(cfg: DictConfig) -> str:
     """``{experiment_name}-{estimator}-seed{seed}`` unless ``run_name`` is set: says estimator and seed."""
     if cfg.get("run_name"):
         return str(cfg.run_name)
-    estimator = cfg.estimator._target_.rsplit(".", 1)[-1].removesuffix("Estimator")
-    estimator = "".join(f"_{c.lower()}" if c.isupper() else c for c in estimator).lstrip("_")
+    estimator = target_name(cfg.estimator._target_, "Estimator")  # the name textgan-evaluate --runs groups by
     return f"{cfg.experiment_name}-{estimator}-seed{cfg.seed}"
 
 

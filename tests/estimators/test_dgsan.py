@@ -8,7 +8,7 @@ import torch
 from small_models import small_generators
 from torch import nn
 
-from textgan.estimators.dgsan import DGSANEstimator, RefreshSchedule, dgsan_losses, implicit_discriminator
+from textgan.estimators.dgsan import DgsanEstimator, RefreshSchedule, dgsan_losses, implicit_discriminator
 from textgan.models.lstm import LSTMGenerator
 
 VOCAB, LENGTH = 3, 3
@@ -79,7 +79,7 @@ def test_finite_and_exact_when_probabilities_underflow():
 
 def test_refresh_every_fixed_interval_and_the_copy_is_frozen_between():
     generator = tiny_generator(0)
-    estimator = DGSANEstimator(refresh="every", refresh_every=3)
+    estimator = DgsanEstimator(refresh="every", refresh_every=3)
     estimator.setup(generator, nn.Identity())
     real = torch.randint(VOCAB, (4, LENGTH))
     refreshed = []
@@ -123,7 +123,7 @@ def test_gradient_is_the_exact_gradient_of_the_objective():
     """J = -sum_x p_d(x) log D(x) - sum_y p_old(y) log(1 - D(y)) by enumeration; its gradient also has the closed
     form sum_x [-p_d (1 - D) + p_old D] grad log p_new; the estimator's gradient averages to it."""
     generator, data = tiny_generator(0), tiny_generator(5)
-    estimator = DGSANEstimator(refresh_every=10**6, num_samples=64)
+    estimator = DgsanEstimator(refresh_every=10**6, num_samples=64)
     estimator.setup(generator, nn.Identity())
     estimator.generator_loss(generator, nn.Identity(), torch.zeros(2, LENGTH, dtype=torch.long), None, 0)  # sync
     perturb(generator, 7)  # now p_new != p_old
@@ -151,7 +151,7 @@ def test_gradient_is_the_exact_gradient_of_the_objective():
 
 def test_the_copy_checkpoints_and_resumes():
     generator = tiny_generator(0)
-    estimator = DGSANEstimator(refresh_every=2)
+    estimator = DgsanEstimator(refresh_every=2)
     estimator.setup(generator, nn.Identity())
     real = torch.randint(VOCAB, (4, LENGTH))
     for step in range(3):
@@ -160,7 +160,7 @@ def test_the_copy_checkpoints_and_resumes():
     state = estimator.state_dict()
     assert any(key.startswith("old.policy.") for key in state)
     for setup_first in (True, False):  # setup() before the checkpoint loads (the module's order), or after
-        resumed = DGSANEstimator(refresh_every=2)
+        resumed = DgsanEstimator(refresh_every=2)
         if setup_first:
             resumed.setup(tiny_generator(9), nn.Identity())
         resumed.load_state_dict(state)
@@ -178,7 +178,7 @@ def test_the_copy_checkpoints_and_resumes():
 def test_trains_every_generator_without_a_discriminator(generator_index: int):
     torch.manual_seed(0)
     generator = small_generators(7, 5)[generator_index]
-    estimator = DGSANEstimator()
+    estimator = DgsanEstimator()
     assert estimator.trains_discriminator is False
     estimator.setup(generator, nn.Identity())
     estimator.generator_loss(generator, None, torch.randint(7, (4, 5)), None, 0)

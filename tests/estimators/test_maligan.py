@@ -11,7 +11,7 @@ from small_models import small_discriminators, small_generators
 from torch import nn
 
 from textgan.estimators.maligan import (
-    MaliGANEstimator,
+    MaliganEstimator,
     MeanWeightBaseline,
     maligan_group_losses,
     normalized_weights,
@@ -108,7 +108,7 @@ def test_self_normalised_weights_are_consistent_not_unbiased():
     assert bias[0] > 0.5  # one sample: its weight is 1 and the baseline 1, no signal at all
     assert bias[1] > 0.05 and bias[2] < bias[1]  # biased, decreasingly
 
-    estimator = MaliGANEstimator(mixed_mle=False, num_samples=256)
+    estimator = MaliganEstimator(mixed_mle=False, num_samples=256)
     torch.manual_seed(1)
     draws = torch.stack([
         flat_gradient(generator, estimator.generator_loss(generator, discriminator, torch.zeros(8, LENGTH,
@@ -123,14 +123,14 @@ def test_mixed_schedule_prefix_length():
     """Algorithm 2: N starts at T - K and drops by K every I iterations, down to whole samples (N = 0)."""
     lengths = [prefix_length_at(step, 20, 2, 100) for step in (0, 99, 100, 250, 899, 900, 10_000)]
     assert lengths == [18, 18, 16, 14, 2, 0, 0]
-    estimator = MaliGANEstimator(suffix_step=3, suffix_every=10)
+    estimator = MaliganEstimator(suffix_step=3, suffix_every=10)
     assert [estimator.prefix_length(step, 7) for step in (0, 9, 10, 20)] == [4, 4, 1, 0]
-    assert MaliGANEstimator(mixed_mle=False).prefix_length(0, 7) == 0
+    assert MaliganEstimator(mixed_mle=False).prefix_length(0, 7) == 0
 
 
 def test_mixed_rows_keep_the_real_prefix_and_sample_the_suffix():
     generator, _ = tiny_problem(vocab=5, length=6)
-    estimator = MaliGANEstimator(samples_per_prefix=8)
+    estimator = MaliganEstimator(samples_per_prefix=8)
     real = torch.randint(5, (4, 6))
     rows = estimator.sample_suffixes(generator, real, 2).view(4, 8, 6)
     assert torch.equal(rows[:, :, :2], real[:, None, :2].expand(4, 8, 2))
@@ -149,7 +149,7 @@ def test_mixed_loss_estimates_mle_of_the_prefix_plus_the_conditional_target():
     q = (conditional.exp() * odds / (conditional.exp() * odds).sum()).detach()
     target = flat_gradient(generator, -log_p[0, 0] - (q * conditional).sum())
 
-    estimator = MaliGANEstimator(samples_per_prefix=2048, suffix_step=2)
+    estimator = MaliganEstimator(samples_per_prefix=2048, suffix_step=2)
     torch.manual_seed(2)
     draws = torch.stack([
         flat_gradient(generator, estimator.generator_loss(generator, discriminator, real, None, 0).loss)
@@ -163,7 +163,7 @@ def test_rollouts_score_fresh_completions():
     """Each rollout of a prefix is a new completion (TextGAN-PyTorch's MaliGAN scores the sampled sentences
     themselves rollout_num times, so every reward of a sentence is that sentence's own weight)."""
     generator, discriminator = tiny_problem(vocab=5, length=4)
-    estimator = MaliGANEstimator(mixed_mle=False, reward="rollout", rollout_num=4, num_samples=8)
+    estimator = MaliganEstimator(mixed_mle=False, reward="rollout", rollout_num=4, num_samples=8)
     torch.manual_seed(0)
     samples = generator.sample(8, 4)
     torch.manual_seed(0)
@@ -182,7 +182,7 @@ def test_trains_every_generator(generator_index: int, mixed_mle: bool):
     torch.manual_seed(0)
     generator = small_generators(7, 5)[generator_index]
     discriminator = small_discriminators(7, 5)[1]
-    estimator = MaliGANEstimator(mixed_mle=mixed_mle, samples_per_prefix=3)
+    estimator = MaliganEstimator(mixed_mle=mixed_mle, samples_per_prefix=3)
     estimator.setup(generator, discriminator)
     out = estimator.generator_loss(generator, discriminator, torch.randint(7, (4, 5)), None, 0)
     gradient = flat_gradient(generator, out.loss)
@@ -191,6 +191,6 @@ def test_trains_every_generator(generator_index: int, mixed_mle: bool):
 
 def test_refuses_rollouts_with_the_mixed_schedule():
     with pytest.raises(ValueError, match="mixed_mle=false"):
-        MaliGANEstimator(reward="rollout")
+        MaliganEstimator(reward="rollout")
     with pytest.raises(ValueError, match="baseline"):
-        MaliGANEstimator(baseline="moving_average")
+        MaliganEstimator(baseline="moving_average")

@@ -18,7 +18,7 @@ import torch
 from small_models import small_discriminators, small_generators
 
 from textgan.estimators.schedules import InverseTemperatureSchedule
-from textgan.estimators.textgan_mmd import TextGANMMDEstimator
+from textgan.estimators.textgan_mmd import TextganMmdEstimator
 from textgan.losses.gan import StandardGANLoss, WGANGPLoss
 from textgan.losses.mmd import mmd2
 
@@ -26,9 +26,9 @@ VOCAB, LENGTH, BATCH = 6, 6, 8
 BANDWIDTHS = (0.5, 1.0, 4.0)
 
 
-def estimator(beta: float = 1000.0, **kwargs) -> TextGANMMDEstimator:
+def estimator(beta: float = 1000.0, **kwargs) -> TextganMmdEstimator:
     kwargs.setdefault("bandwidths", BANDWIDTHS)
-    return TextGANMMDEstimator(InverseTemperatureSchedule(beta_max=beta, adapt="no", horizon=2), **kwargs)
+    return TextganMmdEstimator(InverseTemperatureSchedule(beta_max=beta, adapt="no", horizon=2), **kwargs)
 
 
 def mmd2_by_loops(x: torch.Tensor, y: torch.Tensor, bandwidths, unbiased: bool) -> float:

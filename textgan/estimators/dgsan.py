@@ -133,7 +133,7 @@ class RefreshSchedule(nn.Module):
         self.loss_count = int(state["loss_count"])
 
 
-class DGSANEstimator(Estimator):
+class DgsanEstimator(Estimator):
     """DGSAN's generator update against its implicit discriminator (see the module docstring).
 
     Args:
@@ -182,7 +182,7 @@ class DGSANEstimator(Estimator):
     @property
     def old_generator(self) -> Generator:
         if self.old.policy is None:
-            raise RuntimeError("DGSANEstimator.setup(generator, discriminator) creates the frozen copy first")
+            raise RuntimeError("DgsanEstimator.setup(generator, discriminator) creates the frozen copy first")
         return self.old.policy
 
     def generator_loss(

@@ -99,7 +99,7 @@ def prefix_length_at(step: int, length: int, suffix_step: int, suffix_every: int
     return max(length - suffix_step * (1 + step // suffix_every), 0)
 
 
-class MaliGANEstimator(ReinforceEstimator):
+class MaliganEstimator(ReinforceEstimator):
     """MaliGAN's normalised importance weights, with the mixed-MLE schedule (see the module docstring).
 
     Args:

@@ -104,12 +104,13 @@ class RankScore:
 class RankganEstimator(ReinforceEstimator):
     """RankGAN's REINFORCE with Monte-Carlo rollouts of ``log R(y | U, C+)`` (see the module docstring).
 
+    The other arguments (``reward``, ``rollout_num``, ``baseline``, ``rollout_update_rate``, ``num_samples``,
+    ``max_batch``, ``sample_batch``, ``deduplicate``, ``normalize_rewards``, ``entropy_weight``, ``reduction``,
+    ``discriminator_dropout``) are :class:`ReinforceEstimator`'s (rollouts of 16 per prefix, SeqGAN's and RankGAN's).
+
     Args:
         gamma: the inverse temperature of the rank softmax.
         num_references: ``|U|``, taken from the front of each real batch (at most half of it).
-        reward, rollout_num, baseline, rollout_update_rate, num_samples, max_batch, sample_batch, deduplicate,
-            normalize_rewards, entropy_weight, reduction, discriminator_dropout: as
-            :class:`ReinforceEstimator` (rollouts of 16 per prefix, SeqGAN's and RankGAN's).
     """
 
     config_ranges = {"gamma": number(0, above=True), "num_references": integer(1)}

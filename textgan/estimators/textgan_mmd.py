@@ -50,7 +50,7 @@ from textgan.models.generator import Generator
 DEFAULT_BANDWIDTHS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)  # 1-2-5 over three decades
 
 
-class TextGANMMDEstimator(GumbelSoftmaxEstimator):
+class TextganMmdEstimator(GumbelSoftmaxEstimator):
     """Generator loss ``MMD^2(F(fake), F(real))``; discriminator loss ``loss_D - mmd_weight * MMD^2`` (see above).
 
     Args:
