@@ -68,7 +68,7 @@ from textgan.training.settings import (
     unread_keys,
 )
 from textgan.training.threads import available_cores, use_threads
-from textgan.training.validation import ConfigError, check_machine, validate_config
+from textgan.training.validation import ConfigError, check_machine, check_scheme, validate_config
 
 log = logging.getLogger("textgan.train")
 
@@ -206,8 +206,12 @@ def _bf16_products(cfg: DictConfig) -> contextlib.AbstractContextManager:
     if mode == "emulated":
         if is_rank_zero():
             reason = ": this CPU has no bf16 kernels" if setting == "auto" else ""
-            log.info("trainer.precision=%s: bf16 matrix products computed in float32 and rounded to bf16 "
-                     "(bf16_products=emulated%s)", precision, reason)
+            log.info(
+                "trainer.precision=%s: bf16 matrix products computed in float32 and rounded to bf16 "
+                "(bf16_products=emulated%s)",
+                precision,
+                reason,
+            )
         return EmulatedBF16Products()
     warning = slow_bf16_warning(precision, on_cpu) if mode == "native" else None
     if warning and is_rank_zero():
@@ -245,8 +249,8 @@ def decided_at_start(cfg: DictConfig) -> dict[str, Any]:
 
 def check_config(cfg: DictConfig) -> None:
     """Refuse a config with keys nothing reads (a typo, or a key of another version), a value of the wrong
-    type or out of range, or a trainer this machine cannot run (``textgan.training.validation``), naming each:
-    one ``ConfigError`` line."""
+    type or out of range, a discriminator the estimator cannot train with, or a trainer this machine cannot run
+    (``textgan.training.validation``), naming each: one ``ConfigError`` line."""
     unread = unread_keys(OmegaConf.to_container(cfg, resolve=False))
     if unread:
         raise ConfigError([f"key(s) that nothing reads: {', '.join(unread)}"])
@@ -255,6 +259,7 @@ def check_config(cfg: DictConfig) -> None:
     except OmegaConfBaseException as error:
         raise ConfigError([f"cannot resolve {getattr(error, 'full_key', '') or 'a value'}: {error.msg}"]) from None
     validate_config(resolved)
+    check_scheme(resolved)
     check_machine(resolved)
 
 

@@ -11,8 +11,13 @@ from textgan.train import run
 
 pytestmark = pytest.mark.slow
 
-SCHEMES = ["maligan", "dgsan", "dpgan", "rankgan", "textgan_mmd"]
-OWN_DISCRIMINATOR = {"dpgan": "LanguageModelDiscriminator", "rankgan": "Ranker"}
+SCHEMES = ["maligan", "dgsan", "jsdgan", "cot", "dpgan", "rankgan", "textgan_mmd"]
+# the schemes with a discriminator-like module of their own: (discriminator= choice, its class)
+OWN_DISCRIMINATOR = {
+    "cot": ("mediator", "Mediator"),
+    "dpgan": ("language_model", "LanguageModelDiscriminator"),
+    "rankgan": ("ranker", "Ranker"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -25,17 +30,19 @@ def pretrained(tmp_path_factory):
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_each_scheme_trains_the_shared_pretrained_generator(tmp_path, pretrained, scheme):
+    choice, discriminator = OWN_DISCRIMINATOR.get(scheme, ("relgan", "RelGANDiscriminator"))
     cfg = compose_config(
-        tmp_path, f"estimator={scheme}", f"generator.pretrained={pretrained}", "adversarial.steps=2",
-        "adversarial.eval_every=2", "adversarial.checkpoint_every=2",
+        tmp_path, f"estimator={scheme}", f"discriminator={choice}", f"generator.pretrained={pretrained}",
+        "adversarial.steps=2", "adversarial.eval_every=2", "adversarial.checkpoint_every=2",
     )  # fmt: skip
     assert cfg.generator._target_.endswith("RMCGenerator")
-    assert cfg.discriminator._target_.endswith(OWN_DISCRIMINATOR.get(scheme, "RelGANDiscriminator"))
+    assert cfg.discriminator._target_.endswith(discriminator)
     summary = run(cfg)
     assert summary["pretrained_from"] == str(pretrained)
     assert summary["after_adversarial"]["step"] == 2
     logged = {key for row in read_metrics(tmp_path / "run") for key, value in row.items() if value not in ("", None)}
     assert {"adversarial/g_loss", "adversarial/eval/nll_oracle"} <= logged
+    assert ("adversarial/d_loss" in logged) == (scheme not in ("dgsan", "jsdgan"))  # no discriminator network
     start = load_generator(pretrained)[0].state_dict()
     trained = load_generator(tmp_path / "run" / "generator.pt")[0].state_dict()
     assert any(not torch.equal(start[name], trained[name]) for name in start), "the generator did not move"

@@ -138,7 +138,7 @@ BAD = [
     (("estimator.schedule.beta_max=0.5",), "estimator.schedule.beta_max", "0.5", "a number >= 1 with adapt='exp'"),
     (("estimator=reinmax", "estimator.schedule.beta_max=2"), "estimator.schedule.beta_max", "2", "a number <= 1"),
     (("estimator.schedule.horizon=1",), "estimator.schedule.horizon", "1", "null or an integer >= 2"),
-    (("estimator._target_=torch.nn.Linear",), "estimator._target_", "'torch.nn.Linear'", "gumbel_softmax, rebar"),
+    (("estimator._target_=torch.nn.Linear",), "estimator._target_", "'torch.nn.Linear'", "gumbel_rao, gumbel_softmax"),
     (("loss._target_=textgan.losses.gan.NoSuchLoss",), "loss._target_", "'textgan.losses.gan.NoSuchLoss'",
      "rsgan, standard"),  # fmt: skip
     (("loss=wgan_gp", "loss.gp_weight=-1"), "loss.gp_weight", "-1", "a number >= 0"),

@@ -105,9 +105,24 @@ def build_estimator(variant: Variant, generator=None, discriminator=None):
 
 
 def available_estimators() -> set[str]:
-    from textgan.conf_location import CONF_DIR
+    """The estimator configs whose estimators estimate the gradient of the GAN loss, the lab's one objective.
 
-    return {path.stem for path in (CONF_DIR / "estimator").glob("*.yaml")}
+    Schemes with an objective of their own are left out: no discriminator network to train (JSDGAN), or a
+    discriminator-like module with its own loss (CoT's mediator)."""
+    from hydra._internal.utils import _locate
+    from omegaconf import OmegaConf
+
+    from textgan.conf_location import CONF_DIR
+    from textgan.estimators.base import Estimator
+
+    def own_objective(path: Path) -> bool:
+        target = OmegaConf.load(path).get("_target_")
+        cls = _locate(target) if isinstance(target, str) else None
+        if not (isinstance(cls, type) and issubclass(cls, Estimator)):
+            return False
+        return not cls.trains_discriminator or cls.discriminator_loss is not Estimator.discriminator_loss
+
+    return {path.stem for path in (CONF_DIR / "estimator").glob("*.yaml") if not own_objective(path)}
 
 
 # ------------------------------------------------------------------------------------------------ exact

@@ -22,8 +22,9 @@ The protocol, in the order the adversarial module calls it:
 
 ``trains_discriminator = False`` declares a scheme without a discriminator network to train (DGSAN's implicit
 discriminator, JSDGAN): the adversarial module then skips the discriminator updates, whatever their count.
-A scheme that needs a particular discriminator-like module (a ``discriminator=`` config choice) checks it in
-``setup`` and names the choice in its error.
+A scheme that needs a particular discriminator-like module (a ``discriminator=`` config choice) says why it
+refuses another class in ``discriminator_refusal``, naming the choice: ``textgan-train`` asks before anything is
+built (``textgan.training.validation.check_scheme``) and ``setup`` raises it for the instance.
 
 A new estimator is one file subclassing :class:`Estimator` plus one config file in ``conf/estimator/`` (or in a
 folder of one's own on Hydra's search path); it states its arguments' ranges beside its constructor,
@@ -76,6 +77,12 @@ class Estimator(nn.Module):
     def __init__(self, optimizer: OptimizerFactory | None = None) -> None:
         super().__init__()
         self.optimizer_factory = optimizer
+
+    @classmethod
+    def discriminator_refusal(cls, discriminator_class: type) -> str | None:
+        """Why this scheme cannot train with a discriminator of ``discriminator_class``, in words that name the
+        ``discriminator=`` choice it needs; None (the default): it can."""
+        return None
 
     def setup(self, generator: Generator, discriminator: nn.Module) -> None:
         """Called once with the models before any checkpoint is restored. Default: nothing to set up."""

@@ -65,12 +65,8 @@ class MovingAverageBaseline(Baseline):
 
     @torch.no_grad()
     def forward(self, rewards: torch.Tensor, greedy_rewards: torch.Tensor | None = None) -> torch.Tensor:
-        correction = 1.0 - torch.pow(
-            torch.full_like(self.steps, self.decay), self.steps
-        )  # 0 before any update
-        value = torch.where(
-            self.steps > 0, self.average / correction.clamp_min(1e-12), torch.zeros_like(self.average)
-        )
+        correction = 1.0 - torch.pow(torch.full_like(self.steps, self.decay), self.steps)  # 0 before any update
+        value = torch.where(self.steps > 0, self.average / correction.clamp_min(1e-12), torch.zeros_like(self.average))
         baseline = value.to(rewards.dtype).expand_as(rewards).clone()  # taken before this batch is seen
         self.average.mul_(self.decay).add_(rewards.detach().float().mean(), alpha=1.0 - self.decay)
         self.steps.add_(1.0)

@@ -67,12 +67,8 @@ class DelayedPolicy(nn.Module):
     def set_extra_state(self, state: dict[str, Any]) -> None:
         self.synced = bool(state.get("synced", False))
 
-    def _load_from_state_dict(
-        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, errors
-    ):
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, errors):
         if self.policy is None:  # keep the copy's weights until setup() creates it
             for key in [key for key in state_dict if key.startswith(prefix + "policy.")]:
                 self._pending[key[len(prefix + "policy.") :]] = state_dict.pop(key)
-        super()._load_from_state_dict(
-            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, errors
-        )
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, errors)

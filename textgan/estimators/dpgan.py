@@ -70,12 +70,20 @@ def dpgan_rewards(
     return word, sentence, sentence * discounted_returns(word, discount)
 
 
+def language_model_refusal(discriminator_class: type) -> str | None:
+    """Why DPGAN cannot train with a discriminator of ``discriminator_class`` (None: it can)."""
+    if issubclass(discriminator_class, LanguageModelDiscriminator):
+        return None
+    return (
+        "estimator=dpgan needs discriminator=language_model (DPGAN's discriminator is a language model), "
+        f"got {discriminator_class.__name__}"
+    )
+
+
 def check_language_model(discriminator: nn.Module) -> LanguageModelDiscriminator:
-    if not isinstance(discriminator, LanguageModelDiscriminator):
-        raise ValueError(
-            "estimator=dpgan needs discriminator=language_model (DPGAN's discriminator is a language model), "
-            f"got {type(discriminator).__name__}"
-        )
+    refusal = language_model_refusal(type(discriminator))
+    if refusal is not None:
+        raise ValueError(refusal)
     return discriminator
 
 
@@ -117,6 +125,10 @@ class DpganEstimator(Estimator):
         if self.baseline.needs_greedy:
             raise ValueError(f"estimator=dpgan takes a baseline without greedy rewards: one of {FREE_BASELINES}")
         self.num_samples, self.discriminator_dropout = num_samples, discriminator_dropout
+
+    @classmethod
+    def discriminator_refusal(cls, discriminator_class: type) -> str | None:
+        return language_model_refusal(discriminator_class)
 
     def setup(self, generator: Generator, discriminator: nn.Module) -> None:
         check_language_model(discriminator)

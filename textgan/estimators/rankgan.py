@@ -69,12 +69,20 @@ def split_references(real_features: torch.Tensor, num_references: int) -> tuple[
     return real_features[:count], real_features[count:]
 
 
+def ranker_refusal(discriminator_class: type) -> str | None:
+    """Why RankGAN cannot train with a discriminator of ``discriminator_class`` (None: it can)."""
+    if issubclass(discriminator_class, Ranker):
+        return None
+    return (
+        "estimator=rankgan needs discriminator=ranker (RankGAN's discriminator ranks by CNN features), "
+        f"got {discriminator_class.__name__}"
+    )
+
+
 def check_ranker(discriminator: nn.Module) -> Ranker:
-    if not isinstance(discriminator, Ranker):
-        raise ValueError(
-            "estimator=rankgan needs discriminator=ranker (RankGAN's discriminator ranks by CNN features), "
-            f"got {type(discriminator).__name__}"
-        )
+    refusal = ranker_refusal(type(discriminator))
+    if refusal is not None:
+        raise ValueError(refusal)
     return discriminator
 
 
@@ -140,6 +148,10 @@ class RankganEstimator(ReinforceEstimator):
             raise ValueError(f"gamma must be > 0 and num_references >= 1, got {gamma}, {num_references}")
         self.reward_transform = "log_rank"  # the scorer below; none of the discriminator-logit transforms
         self.gamma, self.num_references = gamma, num_references
+
+    @classmethod
+    def discriminator_refusal(cls, discriminator_class: type) -> str | None:
+        return ranker_refusal(discriminator_class)
 
     def setup(self, generator: Generator, discriminator: nn.Module) -> None:
         check_ranker(discriminator)

@@ -127,9 +127,7 @@ class ReinforceEstimator(Estimator):
         if reduction not in REDUCTIONS:
             raise ValueError(f"unknown reduction {reduction!r}; choose one of {REDUCTIONS}")
         if reward_transform not in REWARD_TRANSFORMS:
-            raise ValueError(
-                f"unknown reward transform {reward_transform!r}; choose one of {REWARD_TRANSFORMS}"
-            )
+            raise ValueError(f"unknown reward transform {reward_transform!r}; choose one of {REWARD_TRANSFORMS}")
         if reward_autocast not in _AUTOCAST:
             raise ValueError(f"reward_autocast must be one of {list(_AUTOCAST)}, got {reward_autocast!r}")
         if min(rollout_num, max_batch, sample_batch) < 1:

@@ -80,8 +80,7 @@ def stack_states(initial: State, states: Sequence[State]) -> State:
     Index ``t`` holds the state after ``t`` tokens (index 0 is ``initial``), detached: rollouts need no graph.
     """
     return tuple(
-        torch.stack([initial[i].detach()] + [state[i].detach() for state in states], dim=0)
-        for i in range(len(initial))
+        torch.stack([initial[i].detach()] + [state[i].detach() for state in states], dim=0) for i in range(len(initial))
     )
 
 
@@ -252,11 +251,13 @@ def score_rows(
     if hasattr(score, "logits"):
         logits_of, rewards_of = score.logits, score.rewards
     else:
+
         def logits_of(chunk: torch.Tensor) -> torch.Tensor:
             return score(chunk).float().unsqueeze(-1)  # (n, 1)
 
         def rewards_of(values: torch.Tensor, sentences: torch.Tensor | None) -> torch.Tensor:
             return values[:, 0]
+
     inverse = None
     if deduplicate:
         rows, inverse = torch.unique(rows, dim=0, return_inverse=True)  # (U, T), (N,)

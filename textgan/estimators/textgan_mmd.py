@@ -89,14 +89,21 @@ class TextganMmdEstimator(GumbelSoftmaxEstimator):
         self.mmd_weight, self.unbiased = float(mmd_weight), unbiased
         self.discriminator_regularization = float(discriminator_regularization)
 
-    def setup(self, generator: Generator, discriminator: nn.Module) -> None:
+    @classmethod
+    def discriminator_refusal(cls, discriminator_class: type) -> str | None:
         needed = ("sentence_features", "score", "regularization")
-        if not all(callable(getattr(discriminator, name, None)) for name in needed):
-            raise TypeError(
-                "estimator=textgan_mmd matches the discriminator's features: it needs sentence_features(), score() "
-                "and regularization() (discriminator=textgan_cnn, seqgan, relgan or lstm), not "
-                f"{type(discriminator).__name__}"
-            )
+        if all(callable(getattr(discriminator_class, name, None)) for name in needed):
+            return None
+        return (
+            "estimator=textgan_mmd matches the discriminator's features: it needs sentence_features(), score() "
+            "and regularization() (discriminator=textgan_cnn, seqgan, relgan or lstm), not "
+            f"{discriminator_class.__name__}"
+        )
+
+    def setup(self, generator: Generator, discriminator: nn.Module) -> None:
+        refusal = self.discriminator_refusal(type(discriminator))
+        if refusal is not None:
+            raise TypeError(refusal)
 
     def mmd2(self, fake_features: torch.Tensor, real_features: torch.Tensor) -> torch.Tensor:
         """The squared MMD of this scheme's kernel between (m, F) and (n, F) features (scalar, float32)."""

@@ -138,6 +138,9 @@ class AdversarialModule(L.LightningModule):
         self.nonfinite = NonFiniteGuard("adversarial", on_nonfinite)
         self._checked: dict[str, torch.Tensor] = {}  # this iteration's losses and gradient norms (mode stop)
         self._resumed_rng_state: torch.Tensor | None = None
+        refusal = estimator.discriminator_refusal(type(discriminator))  # CoT without its mediator, DPGAN without ...
+        if refusal is not None:
+            raise ValueError(refusal)
         estimator.setup(generator, discriminator)  # before a checkpoint loads: learned state must exist by then
 
     @property
@@ -272,9 +275,7 @@ class AdversarialModule(L.LightningModule):
                 for parameter in group["params"]:
                     parameter.requires_grad_(True)
         for real in real_batches[: self.generator_steps]:
-            out = self.estimator.generator_loss(
-                self.generator, self.discriminator, real, self.gan_loss, self.iteration
-            )
+            out = self.estimator.generator_loss(self.generator, self.discriminator, real, self.gan_loss, self.iteration)
             diagnose = self.diagnostics_every > 0 and self.iteration % self.diagnostics_every == 0
 
             def after_backward(diagnose: bool = diagnose, second: torch.Tensor = real_batches[-1]) -> dict:

@@ -270,6 +270,25 @@ def _with_defaults(node: Mapping[str, Any]) -> dict[str, Any]:
     return arguments
 
 
+def check_scheme(config: Mapping[str, Any]) -> None:
+    """Refuse a discriminator the estimator cannot train with (CoT without its mediator), before anything is built.
+
+    ``config``: as for :func:`validate_config`, which it must have passed. The estimator's class says why in its
+    ``discriminator_refusal`` (:class:`textgan.estimators.base.Estimator`), naming the ``discriminator=`` choice
+    it needs; raises :class:`ConfigError` with that line. Otherwise the refusal would come from the estimator's
+    ``setup``, after MLE pretraining.
+    """
+    estimator, discriminator = config.get("estimator"), config.get("discriminator")
+    if not (_is_object(estimator) and _is_object(discriminator)):
+        return
+    estimator_class, discriminator_class = _locate(estimator["_target_"]), _locate(discriminator["_target_"])
+    if not (inspect.isclass(estimator_class) and issubclass(estimator_class, Estimator)):
+        return
+    why = estimator_class.discriminator_refusal(discriminator_class)
+    if why is not None:
+        raise ConfigError([violation("discriminator._target_", discriminator["_target_"], why)])
+
+
 # ---- the machine ----------------------------------------------------------------------------------------------
 GPU_NAMES = {"cuda": "CUDA GPU", "mps": "Apple MPS GPU", "tpu": "TPU"}
 
