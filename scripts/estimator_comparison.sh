@@ -7,7 +7,7 @@
 # usage: scripts/estimator_comparison.sh PRETRAINED_GENERATOR OUT_DIR [NAME ...]
 #   NAME: gumbel_softmax gumbel_rao gst reinmax rebar relax reinforce_loo reinforce_maligan (default: these), or
 #   the model zoo's schemes on the same generator: relgan seqgan maligan dgsan jsdgan cot dpgan rankgan textgan_mmd
-#   (a scheme with a discriminator-like module of its own gets it through conf/experiment_estimator/)
+#   (a scheme with a discriminator-like module of its own runs with that discriminator= choice)
 #   environment: SEEDS (default 0,1,2), STEPS (200), EVAL_EVERY (20), NUM_SAMPLES (5000), THREADS (1),
 #   REPORT_ONLY=1 to only (re)write the report and the figure from the runs already in OUT_DIR,
 #   OVERRIDES: more Hydra overrides for every run (e.g. generator.layer_norm_eps=1e-5 for a generator file
@@ -29,7 +29,10 @@ names=("$@")
 overrides_of() {
   case $1 in
     gumbel_softmax | gumbel_rao | gst | reinmax | rebar | relax) echo "estimator=$1" ;;
-    maligan | dgsan | jsdgan | cot | dpgan | rankgan | textgan_mmd) echo "estimator=$1" ;;
+    maligan | dgsan | jsdgan | textgan_mmd) echo "estimator=$1" ;;
+    cot) echo "estimator=cot discriminator=mediator" ;;
+    dpgan) echo "estimator=dpgan discriminator=language_model" ;;
+    rankgan) echo "estimator=rankgan discriminator=ranker" ;;
     relgan) echo "estimator=gumbel_softmax" ;;
     seqgan)  # SeqGAN's rollout reward (K = 16, sigmoid(D), D without dropout) on the same models
       echo "estimator=reinforce estimator.reward=rollout estimator.rollout_num=16 estimator.reward_transform=prob" \

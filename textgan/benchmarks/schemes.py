@@ -34,6 +34,12 @@ SCHEMES: dict[str, tuple[str, str | None, str, dict[str, Any]]] = {
         "standard",
         {"reward": "rollout", "rollout_num": 16, "reward_transform": "prob", "discriminator_dropout": False},
     ),  # fmt: skip
+    "MaliGAN": ("maligan", None, "standard", {}),
+    "DGSAN": ("dgsan", None, "standard", {}),
+    "JSDGAN": ("jsdgan", None, "standard", {}),
+    "CoT": ("cot", "mediator", "standard", {}),
+    "DPGAN": ("dpgan", "language_model", "standard", {}),
+    "RankGAN": ("rankgan", "ranker", "standard", {}),
     "TextGAN (feature matching)": ("textgan_mmd", None, "standard", {}),
 }
 LOSSES = {"rsgan": "RSGANLoss", "standard": "StandardGANLoss"}
@@ -46,8 +52,10 @@ def build(node: Any) -> Any:
         return [build(value) for value in node]
     if not isinstance(node, dict):
         return node
-    node = {key: build(value) for key, value in node.items() if key != "defaults"}
+    recursive = node.get("_recursive_", True)
+    node = {key: build(value) if recursive else value for key, value in node.items() if key != "defaults"}
     target, partial = node.pop("_target_", None), node.pop("_partial_", False)
+    node.pop("_recursive_", None)
     if target is None:
         return node
     module, _, name = target.rpartition(".")
@@ -75,7 +83,10 @@ def scheme_module(scheme: str, size: str, device: str, iterations: int):
     if discriminator_name is None:
         discriminator = RelGANDiscriminator(**discriminator_options, **facts)
     else:
-        discriminator = build({**config("discriminator", discriminator_name), **facts})
+        discriminator_config = config("discriminator", discriminator_name)
+        if discriminator_config.get("generator") == "${generator}":  # CoT's mediator: the generator's blueprint
+            discriminator_config["generator"] = {"_target_": "textgan.models.rmc.RMCGenerator", **generator_options}
+        discriminator = build({**discriminator_config, **facts})
     estimator_config = config("estimator", estimator_name)
     schedule = estimator_config.get("schedule")
     if isinstance(schedule, dict) and schedule.get("horizon") is None:  # textgan-train fills in the run's steps
