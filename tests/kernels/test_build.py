@@ -43,7 +43,7 @@ def test_a_failed_build_warns_with_the_compilers_message_and_the_torch_paths_run
 
 def test_textgan_build_kernels_prints_the_compilers_message_and_exits_1(failing_compiler, tmp_path):
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    result = subprocess.run([sys.executable, "-m", "textgan.kernels.build"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "textgan.cli.build_kernels"], capture_output=True, text=True,
                             env=environment, timeout=120)  # fmt: skip
     assert result.returncode == 1
     assert "my compiler error" in result.stderr and str(failing_compiler) in result.stderr
@@ -61,7 +61,7 @@ def test_a_missing_compiler_is_named(tmp_path, monkeypatch):
 @pytest.mark.skipif(not policy.available(), reason="native kernels off or not built")
 def test_textgan_build_kernels_prints_the_library_and_whether_openmp_is_shared():
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    result = subprocess.run([sys.executable, "-m", "textgan.kernels.build"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "textgan.cli.build_kernels"], capture_output=True, text=True,
                             env=environment, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr
     path = result.stdout.splitlines()[0].removeprefix("native kernels: ")

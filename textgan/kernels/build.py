@@ -5,7 +5,7 @@ former's helpers) are plain C11 with GCC/Clang vector extensions and no torch he
 unit with ``$CC`` (default ``cc``) into ``$TEXTGAN_CACHE/native`` (default ``~/.cache/textgan/native``) under a
 name keyed by the source text, the flags and the CPU, so an edited source or another machine never loads a
 stale build. The first process that needs them builds them (logged at INFO: a few seconds), later ones load the
-cached file; ``textgan-build-kernels`` builds them now and says where they are.
+cached file; ``textgan-build-kernels`` (:mod:`textgan.cli.build_kernels`) builds them now and says where they are.
 
 Flags, best first: ``-O3 -march=native -fopenmp`` when torch's own OpenMP runtime (``libgomp``) is loaded, so
 the kernels' row ranges run on torch's threads; ``-O3 -march=native``; ``-O3``. When none builds (no compiler,
@@ -26,7 +26,6 @@ import os
 import platform
 import shlex
 import subprocess
-import sys
 import tempfile
 import threading
 import warnings
@@ -52,20 +51,27 @@ _CONV_BACKWARD = [_PTR, _I64, _I64, _I64, _I64, _PTR, _I64, _I64, _I64, _PTR, _P
 _HIGHWAY_FORWARD = [_PTR, _PTR, _I32, _U64, _I32, _F32, _F32, _I64, _I64, _I64, _PTR]
 _HIGHWAY_BACKWARD = [*_HIGHWAY_FORWARD, _PTR, _PTR]
 _SIGNATURES = {
-    **{f"conv_max_{way}{kind}": argtypes for way, argtypes in (("forward", _CONV_FORWARD), ("backward", _CONV_BACKWARD))
-       for kind in ("", "_bf16")},  # fmt: skip
-    **{f"highway_{way}_{kind}": argtypes for way, argtypes in (("forward", _HIGHWAY_FORWARD),
-       ("backward", _HIGHWAY_BACKWARD)) for kind in ("f32", "bf16", "bf16x")},  # fmt: skip
+    **{
+        f"conv_max_{way}{kind}": argtypes
+        for way, argtypes in (("forward", _CONV_FORWARD), ("backward", _CONV_BACKWARD))
+        for kind in ("", "_bf16")
+    },  # fmt: skip
+    **{
+        f"highway_{way}_{kind}": argtypes
+        for way, argtypes in (("forward", _HIGHWAY_FORWARD), ("backward", _HIGHWAY_BACKWARD))
+        for kind in ("f32", "bf16", "bf16x")
+    },  # fmt: skip
     "token_logp_forward_f32": [_PTR, _PTR, _I64, _I64, _I64, _PTR, _PTR],
     "token_logp_forward_bf16": [_PTR, _PTR, _I64, _I64, _I64, _PTR, _PTR],
     "token_logp_backward_f32": [_PTR, _PTR, _PTR, _PTR, _I64, _I64, _I64, _PTR],
     "token_logp_backward_bf16": [_PTR, _PTR, _PTR, _PTR, _I64, _I64, _I64, _PTR],
-    **{f"gumbel_max_{kind}": [_PTR, _I64, _I64, _I64, _U64, _F32, _I32, _PTR, _I64, _PTR]
-       for kind in ("f32", "bf16", "f32_to_bf16", "bf16_to_bf16")},  # fmt: skip
+    **{
+        f"gumbel_max_{kind}": [_PTR, _I64, _I64, _I64, _U64, _F32, _I32, _PTR, _I64, _PTR]
+        for kind in ("f32", "bf16", "f32_to_bf16", "bf16_to_bf16")
+    },  # fmt: skip
 }
 _RMC_SIGNATURES = {
-    "rmc_attend_forward": [_PTR, _I64, _PTR, _I64, _PTR, _PTR, _I64, *[_PTR] * 4, *[_I64] * 6, _F32, _F32]
-    + [_PTR] * 6,
+    "rmc_attend_forward": [_PTR, _I64, _PTR, _I64, _PTR, _PTR, _I64, *[_PTR] * 4, *[_I64] * 6, _F32, _F32] + [_PTR] * 6,
     "rmc_attend_backward": [*[_PTR] * 8, *[_I64] * 6, _F32, *[_PTR] * 7],
     "rmc_update_forward": [*[_PTR] * 6, _I64, _PTR, _F32, _F32, *[_I64] * 4, _F32, *[_PTR] * 3],
     "rmc_update_backward": [*[_PTR] * 7, _I64, _PTR, _F32, _F32, *[_I64] * 4, *[_PTR] * 6],
@@ -110,9 +116,7 @@ def _compile(command: list[str]) -> None:
 def _build(compiler: str, flags: list[str], cache: Path) -> ctypes.CDLL:
     """Compile ``SOURCES`` into ``cache`` (unless a build of the same text, flags and CPU is there) and load it."""
     source_text = "\n".join(source.read_text() for source in SOURCES)
-    key = hashlib.sha256(
-        "\0".join([source_text, compiler, *flags, platform.machine(), _cpu_signature()]).encode()
-    )
+    key = hashlib.sha256("\0".join([source_text, compiler, *flags, platform.machine(), _cpu_signature()]).encode())
     target = cache / f"textgan_kernels_{key.hexdigest()[:16]}.so"
     if not target.exists():
         cache.mkdir(parents=True, exist_ok=True)
@@ -180,39 +184,3 @@ def reset() -> None:
     global _library, _tried, last_error
     with _lock:
         _library, _tried, last_error = None, False, None
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``textgan-build-kernels``: build the native kernels now (or find the cached build) and say where they are;
-    on failure print the compiler's message and exit 1."""
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="textgan-build-kernels",
-        description="Build textgan's native CPU kernels now (they are otherwise built on first use) into "
-        "$TEXTGAN_CACHE/native with $CC; print the library's path, or the compiler's message and exit 1.",
-    )
-    parser.parse_args(argv)
-    import torch  # noqa: F401  (loads torch's OpenMP runtime first, as a training process has)
-
-    reset()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # the message is printed below, in full
-        built = library()
-    if built is None:
-        print(f"textgan-build-kernels: could not build the native CPU kernels with {os.environ.get('CC', 'cc')!r}:",
-              file=sys.stderr)  # fmt: skip
-        print(last_error, file=sys.stderr)
-        return 1
-    print(f"native kernels: {built.path}")
-    shared = "yes (built with -fopenmp)" if built.shares_torch_threads else "no (a thread pool of textgan's own)"
-    print(f"runs on torch's OpenMP threads: {shared}")
-    from textgan.kernels.policy import enabled
-
-    if not enabled():
-        print("TEXTGAN_NATIVE=0 is set: the torch paths run all the same (textgan.kernels.policy)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
