@@ -43,7 +43,9 @@ def test_every_module_that_reads_the_configs_reads_the_same_folder():
             text = path.read_text()
             assert not re.search(r"^CONF_DIR\s*=", text, re.MULTILINE), path
             assert not [line for line in text.splitlines() if "__file__" in line and '"conf"' in line], path
-    assert estimator_lab.available_estimators() == {path.stem for path in (CONF_DIR / "estimator").glob("*.yaml")}
+    configs = {path.stem for path in (CONF_DIR / "estimator").glob("*.yaml")}
+    schemes = {"maligan", "dgsan", "jsdgan", "cot", "dpgan", "rankgan", "textgan_mmd"}  # objectives of their own
+    assert schemes <= configs and estimator_lab.available_estimators() == configs - schemes
 
 
 def test_an_installed_package_reads_its_shipped_configs_and_writes_to_the_working_directory(tmp_path, monkeypatch):

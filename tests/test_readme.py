@@ -14,7 +14,7 @@ DOCS = REPO_ROOT / "docs"
 CONFIGURATION_PAGE = DOCS / "training.md"  # the page whose "## Configuration" section tables every group
 
 # Folders of conf/ that are not groups a user picks from the command line, or whose choices are named by pattern.
-NOT_LISTED_BY_NAME = {"debug_data", "debug_models", "experiment_estimator", "experiment_models"}
+NOT_LISTED_BY_NAME = {"debug_data", "debug_models", "experiment_estimator"}
 
 # How the project was developed belongs in commit messages, not in its documentation: a result states its
 # command, host kind, precision and date, never who ran it in which session on which borrowed machine.

@@ -30,7 +30,7 @@ SCRIPTS = ROOT / "scripts"
 
 # script or command -> the test (in tests/) that runs it at its smallest size
 COVERAGE = {
-    "benchmark.py": "test_benchmark_runs_its_model_and_reinforce_rows_at_the_debug_size",  # MFU columns included
+    "benchmark.py": "test_benchmark_runs_its_model_reinforce_and_scheme_rows_at_the_debug_size",  # MFU columns included
     "bench_reinforce.py": "test_bench_reinforce_times_both_rewards_at_the_debug_size",
     "bench_metrics.py": "test_bench_metrics_times_bleu_on_one_nltk_hypothesis",
     "bench_processes.py": "test_bench_processes_runs_every_row_on_the_debug_preset",

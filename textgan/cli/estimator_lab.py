@@ -69,8 +69,11 @@ def variants(
         out.append(Variant(f"reinforce_loo_k{k}", "reinforce", (
             "estimator.reward=sequence", "estimator/baseline=leave_one_out", f"estimator.num_samples={k}",
         ), samples=k))  # fmt: skip
-    schedule_estimators = [("gumbel_softmax", ()), ("st_gumbel_softmax", ("estimator.straight_through=true",)),
-                           ("gsgan_gumbel_softmax", ("estimator.feedback=relaxed",))]  # GSGAN: relaxed rows fed back
+    schedule_estimators = [
+        ("gumbel_softmax", ()),
+        ("st_gumbel_softmax", ("estimator.straight_through=true",)),
+        ("gsgan_gumbel_softmax", ("estimator.feedback=relaxed",)),
+    ]  # GSGAN: relaxed rows fed back
     schedule_estimators += [(name, ()) for name in ("gumbel_rao", "gst", "reinmax") if name in available]
     for label, extra in schedule_estimators:
         name = "gumbel_softmax" if label.endswith("gumbel_softmax") else label
@@ -105,24 +108,18 @@ def build_estimator(variant: Variant, generator=None, discriminator=None):
 
 
 def available_estimators() -> set[str]:
-    """The estimator configs whose estimators estimate the gradient of the GAN loss, the lab's one objective.
-
-    Schemes with an objective of their own are left out: no discriminator network to train (JSDGAN), or a
-    discriminator-like module with its own loss (CoT's mediator)."""
+    """The estimator configs whose estimators estimate the gradient of the GAN loss, the lab's one objective
+    (the model zoo's schemes, ``objective_is_gan_loss = False``, have objectives of their own)."""
     from hydra._internal.utils import _locate
     from omegaconf import OmegaConf
 
     from textgan.conf_location import CONF_DIR
-    from textgan.estimators.base import Estimator
 
-    def own_objective(path: Path) -> bool:
+    def objective_is_gan_loss(path: Path) -> bool:
         target = OmegaConf.load(path).get("_target_")
-        cls = _locate(target) if isinstance(target, str) else None
-        if not (isinstance(cls, type) and issubclass(cls, Estimator)):
-            return False
-        return not cls.trains_discriminator or cls.discriminator_loss is not Estimator.discriminator_loss
+        return getattr(_locate(target) if isinstance(target, str) else None, "objective_is_gan_loss", True)
 
-    return {path.stem for path in (CONF_DIR / "estimator").glob("*.yaml") if not own_objective(path)}
+    return {path.stem for path in (CONF_DIR / "estimator").glob("*.yaml") if objective_is_gan_loss(path)}
 
 
 # ------------------------------------------------------------------------------------------------ exact
@@ -162,9 +159,7 @@ def run_exact(args: argparse.Namespace) -> list[dict[str, Any]]:
         for variant in tqdm(chosen, desc=f"exact gradient lab ({kind})", file=sys.stderr):
             estimator = build_estimator(variant, generator, discriminator)
             torch.manual_seed(args.seed + 1)
-            estimates, seconds = estimator_gradients(
-                estimator, generator, discriminator, gan_loss, real, args.draws
-            )
+            estimates, seconds = estimator_gradients(estimator, generator, discriminator, gan_loss, real, args.draws)
             rows.append({"generator": kind, "variant": variant.label, "estimator": variant.estimator,
                          "temperature": variant.temperature, "samples": variant.samples,
                          "seconds_per_estimate": seconds, **gradient_statistics(estimates, exact)})  # fmt: skip

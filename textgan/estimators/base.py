@@ -73,6 +73,9 @@ class Estimator(nn.Module):
 
     #: False: the scheme has no discriminator network to train; the adversarial module skips its updates
     trains_discriminator: bool = True
+    #: False: a scheme of the model zoo whose generator objective is its paper's, not the configured GAN loss's
+    #: generator loss (the estimator lab, which measures gradients of that one objective, leaves it out)
+    objective_is_gan_loss: bool = True
 
     def __init__(self, optimizer: OptimizerFactory | None = None) -> None:
         super().__init__()

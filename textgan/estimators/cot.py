@@ -66,6 +66,8 @@ class CotEstimator(Estimator):
         reduction: ``sequence_mean`` (sum over steps, mean over sentences) or ``token_mean`` (mean over both).
     """
 
+    objective_is_gan_loss = False  # the paper's objective (see the module docstring)
+
     config_ranges = {"num_samples": optional(integer(1)), "reduction": one_of(*REDUCTIONS)}
 
     def __init__(self, num_samples: int | None = None, reduction: str = "sequence_mean") -> None:

@@ -143,6 +143,8 @@ class DgsanEstimator(Estimator):
         num_samples: samples of ``p_old`` per update (default: the real batch size).
     """
 
+    objective_is_gan_loss = False  # the paper's objective (see the module docstring)
+
     trains_discriminator = False
 
     config_ranges = {

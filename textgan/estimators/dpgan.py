@@ -100,6 +100,8 @@ class DpganEstimator(Estimator):
             unless a subclass adds some).
     """
 
+    objective_is_gan_loss = False  # the paper's objective (see the module docstring)
+
     config_ranges = {
         "discount": number(0, 1),
         "real_weight": number(0),

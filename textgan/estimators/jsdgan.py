@@ -64,6 +64,8 @@ class JsdganEstimator(Estimator):
             scale float32 holds); False: the exact gradient, which underflows for long sentences.
     """
 
+    objective_is_gan_loss = False  # the paper's objective (see the module docstring)
+
     trains_discriminator = False
 
     def __init__(self, normalize: bool = True) -> None:

@@ -114,6 +114,8 @@ class MaliganEstimator(ReinforceEstimator):
             :class:`ReinforceEstimator` (Algorithm 1's path); ``num_samples``: its sentences per update.
     """
 
+    objective_is_gan_loss = False  # the paper's objective (see the module docstring)
+
     config_ranges = {
         "samples_per_prefix": integer(1),
         "suffix_step": integer(1),

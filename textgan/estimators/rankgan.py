@@ -121,6 +121,8 @@ class RankganEstimator(ReinforceEstimator):
         num_references: ``|U|``, taken from the front of each real batch (at most half of it).
     """
 
+    objective_is_gan_loss = False  # the paper's objective (see the module docstring)
+
     config_ranges = {"gamma": number(0, above=True), "num_references": integer(1)}
 
     def __init__(

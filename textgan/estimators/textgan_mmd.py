@@ -64,6 +64,8 @@ class TextganMmdEstimator(GumbelSoftmaxEstimator):
             loss is the scheme's, so ``adversarial.module.discriminator_regularization`` does not apply).
     """
 
+    objective_is_gan_loss = False  # the paper's objective (see the module docstring)
+
     config_ranges = {
         "bandwidths": list_of(number(0, above=True)),
         "mmd_weight": number(0),

@@ -46,7 +46,7 @@ def run_label(root: DictConfig, conf_dir: Path) -> str:
     data, generator and discriminator of its experiment preset (``conf/experiment/<experiment>.yaml``).
     Otherwise ``<data>-<generator>-<discriminator>`` from the choices actually made, the data being the
     ``data=`` choice or, for ``data=corpus``, the dataset folder's name: ``data=corpus data.dir=corpora/wiki103``
-    is filed under ``wiki103-rmc-relgan``, not under the default experiment's ``relgan_oracle_cpu``.
+    is filed under ``wiki103-rmc-relgan_cpu``, not under the default experiment's ``relgan_oracle_cpu``.
     ``root``: the composed config with its ``hydra`` node (what the ``textgan_run_label`` resolver is given).
     """
     name = str(root.experiment_name)
