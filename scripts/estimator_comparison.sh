@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The estimator and scheme comparisons (docs/experiments/estimator-comparison.md, docs/experiments/zoo-oracle.md):
-# each named estimator or scheme x SEEDS adversarial runs from one pretrained generator, one Hydra multirun folder
-# per name, then the seed report (mean ± std of NLL_oracle, NLL_gen and seconds per iteration) and the NLL_oracle
+# each named estimator or scheme x SEEDS adversarial runs from one pretrained generator, OUT_DIR/NAME/seedS (calling
+# the script again resumes unfinished runs and skips finished ones, so a comparison continues across sessions),
+# then the seed report (mean ± std of NLL_oracle, NLL_gen and seconds per iteration) and the NLL_oracle
 # curves of all runs.
 #
 # usage: scripts/estimator_comparison.sh PRETRAINED_GENERATOR OUT_DIR [NAME ...]
@@ -51,12 +52,20 @@ overrides_of() {
 for name in "${names[@]}"; do overrides_of "$name" > /dev/null; done  # every name known before any run starts
 
 if [[ ${REPORT_ONLY:-0} != 1 ]]; then
+  IFS=, read -r -a seeds <<< "${SEEDS:-0,1,2}"
   for name in "${names[@]}"; do
-    # shellcheck disable=SC2046,SC2086  # the overrides are words
-    OMP_NUM_THREADS=${THREADS:-1} textgan-train -m $(overrides_of "$name") \
-      generator.pretrained="$pretrained" seed="${SEEDS:-0,1,2}" adversarial.steps="${STEPS:-200}" \
-      adversarial.eval_every="${EVAL_EVERY:-20}" evaluation.num_samples="${NUM_SAMPLES:-5000}" \
-      threads="${THREADS:-1}" logger=csv hydra.sweep.dir="$out/$name" ${OVERRIDES:-}
+    for seed in "${seeds[@]}"; do
+      run_dir="$out/$name/seed$seed"  # one folder per run: a second call resumes it, or skips it when finished
+      if [[ -f $run_dir/config.yaml ]]; then
+        OMP_NUM_THREADS=${THREADS:-1} textgan-train resume="$run_dir"
+        continue
+      fi
+      # shellcheck disable=SC2046,SC2086  # the overrides are words
+      OMP_NUM_THREADS=${THREADS:-1} textgan-train $(overrides_of "$name") \
+        generator.pretrained="$pretrained" seed="$seed" adversarial.steps="${STEPS:-200}" \
+        adversarial.eval_every="${EVAL_EVERY:-20}" evaluation.num_samples="${NUM_SAMPLES:-5000}" \
+        threads="${THREADS:-1}" logger=csv hydra.run.dir="$run_dir" ${OVERRIDES:-}
+    done
   done
 fi
 

@@ -205,6 +205,12 @@ def test_the_estimator_comparison_trains_reports_and_plots_at_the_debug_size(tmp
     run("bash", "scripts/estimator_comparison.sh", str(pretrain / "pretrained_generator.pt"), str(out),
         "gumbel_softmax", "reinforce_maligan", PATH=path, SEEDS="0", STEPS="2", EVAL_EVERY="1", NUM_SAMPLES="32",
         OVERRIDES="debug=default")  # fmt: skip
+    finished = out / "gumbel_softmax" / "seed0" / "summary.json"
+    written = finished.stat().st_mtime_ns
+    run("bash", "scripts/estimator_comparison.sh", str(pretrain / "pretrained_generator.pt"), str(out),
+        "gumbel_softmax", PATH=path, SEEDS="0", STEPS="2", EVAL_EVERY="1", NUM_SAMPLES="32",
+        OVERRIDES="debug=default")  # fmt: skip
+    assert finished.stat().st_mtime_ns == written  # a second call finds the run finished and leaves it
     report = (out / "report" / "report.md").read_text()
     assert "| gumbel_softmax | (unset) | 1 | 0 |" in report and "| reinforce | maligan | 1 | 0 |" in report
     assert sorted(json.loads((out / "report" / "nll_oracle.json").read_text())) == [
@@ -212,7 +218,7 @@ def test_the_estimator_comparison_trains_reports_and_plots_at_the_debug_size(tmp
     ]  # fmt: skip
     # textgan-estimator-lab's real experiment on one of the runs: a row per estimator setting
     lab = tmp_path / "lab"
-    argv = ["real", "--run", str(out / "gumbel_softmax" / "0-gumbel_softmax-seed0"), "--out", str(lab),
+    argv = ["real", "--run", str(out / "gumbel_softmax" / "seed0"), "--out", str(lab),
             "--repeats", "2", "--reference-samples", "16", "--reference-chunk", "8", "--batch-size", "4"]  # fmt: skip
     assert estimator_lab(argv) == 0
     rows = json.loads((lab / "lab.json").read_text())["rows"]
