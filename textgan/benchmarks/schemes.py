@@ -86,6 +86,9 @@ def scheme_module(scheme: str, size: str, device: str, iterations: int):
         discriminator_config = config("discriminator", discriminator_name)
         if discriminator_config.get("generator") == "${generator}":  # CoT's mediator: the generator's blueprint
             discriminator_config["generator"] = {"_target_": "textgan.models.rmc.RMCGenerator", **generator_options}
+        if size == "debug":  # the smoke run's sizes, as textgan-train debug=default shrinks that choice
+            debug = Path(CONF_DIR) / "debug_models" / "discriminator" / f"default_{discriminator_name}.yaml"
+            discriminator_config.update(yaml.safe_load(debug.read_text()) if debug.is_file() else {})
         discriminator = build({**discriminator_config, **facts})
     estimator_config = config("estimator", estimator_name)
     schedule = estimator_config.get("schedule")
