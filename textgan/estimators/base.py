@@ -87,6 +87,13 @@ class Estimator(nn.Module):
         ``discriminator=`` choice it needs; None (the default): it can."""
         return None
 
+    def check_discriminator(self, discriminator: nn.Module) -> nn.Module:
+        """``discriminator`` itself, or ValueError with :meth:`discriminator_refusal`'s words."""
+        refusal = self.discriminator_refusal(type(discriminator))
+        if refusal is not None:
+            raise ValueError(refusal)
+        return discriminator
+
     def setup(self, generator: Generator, discriminator: nn.Module) -> None:
         """Called once with the models before any checkpoint is restored. Default: nothing to set up."""
 

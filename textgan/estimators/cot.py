@@ -86,9 +86,7 @@ class CotEstimator(Estimator):
         )
 
     def setup(self, generator: Generator, discriminator: nn.Module) -> None:
-        refusal = self.discriminator_refusal(type(discriminator))
-        if refusal is not None:
-            raise ValueError(refusal)
+        self.check_discriminator(discriminator)
 
     def generator_loss(
         self,

@@ -80,13 +80,6 @@ def language_model_refusal(discriminator_class: type) -> str | None:
     )
 
 
-def check_language_model(discriminator: nn.Module) -> LanguageModelDiscriminator:
-    refusal = language_model_refusal(type(discriminator))
-    if refusal is not None:
-        raise ValueError(refusal)
-    return discriminator
-
-
 class DpganEstimator(Estimator):
     """DPGAN's REINFORCE on free-running samples with language-model novelty rewards (module docstring).
 
@@ -133,7 +126,7 @@ class DpganEstimator(Estimator):
         return language_model_refusal(discriminator_class)
 
     def setup(self, generator: Generator, discriminator: nn.Module) -> None:
-        check_language_model(discriminator)
+        self.check_discriminator(discriminator)
 
     def generator_loss(
         self,
@@ -143,7 +136,7 @@ class DpganEstimator(Estimator):
         gan_loss: GANLoss | None,
         step: int,
     ) -> EstimatorOutput:
-        language_model = check_language_model(discriminator)
+        language_model = self.check_discriminator(discriminator)
         batch, length = self.num_samples or real_tokens.shape[0], real_tokens.shape[1]
 
         def choose(logits: torch.Tensor) -> torch.Tensor:  # free-running: each sample is the next input
@@ -170,7 +163,7 @@ class DpganEstimator(Estimator):
     ) -> torch.Tensor:
         """``mean novelty(fake) - real_weight * mean min(novelty(real), cap)``: lower the generated text's
         novelty, raise the real text's (both averaged over tokens and sentences)."""
-        language_model = check_language_model(discriminator)
+        language_model = self.check_discriminator(discriminator)
         real_novelty = language_model.novelty(real)  # (B, T)
         if self.novelty_cap is not None:
             real_novelty = real_novelty.clamp_max(self.novelty_cap)  # no push beyond the cap: bounded below

@@ -79,13 +79,6 @@ def ranker_refusal(discriminator_class: type) -> str | None:
     )
 
 
-def check_ranker(discriminator: nn.Module) -> Ranker:
-    refusal = ranker_refusal(type(discriminator))
-    if refusal is not None:
-        raise ValueError(refusal)
-    return discriminator
-
-
 class RankScore:
     """The generator's reward ``log R(y | U, C+)`` of sentences (n, T) -> (n,), against fixed U and C+.
 
@@ -156,12 +149,12 @@ class RankganEstimator(ReinforceEstimator):
         return ranker_refusal(discriminator_class)
 
     def setup(self, generator: Generator, discriminator: nn.Module) -> None:
-        check_ranker(discriminator)
+        self.check_discriminator(discriminator)
         super().setup(generator, discriminator)
 
     def _scorer(self, discriminator: nn.Module, real_tokens: torch.Tensor, gan_loss: GANLoss | None) -> RankScore:
         """Called by the parent's ``generator_loss`` in the rewards' mode and without a graph."""
-        ranker = check_ranker(discriminator)
+        ranker = self.check_discriminator(discriminator)
         references, humans = split_references(ranker(real_tokens), self.num_references)
         return RankScore(ranker, references, humans, self.gamma)
 
@@ -169,7 +162,7 @@ class RankganEstimator(ReinforceEstimator):
         self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, gan_loss: GANLoss
     ) -> torch.Tensor:
         """``-mean log R(human | U, C-) - mean log(1 - R(fake | U, C+))``, one ranker pass over all sentences."""
-        ranker = check_ranker(discriminator)
+        ranker = self.check_discriminator(discriminator)
         features = ranker(torch.cat([real, fake]))  # (B_real + B_fake, F), one pass (dropout on in training)
         references, humans = split_references(features[: real.shape[0]], self.num_references)
         generated = features[real.shape[0] :]

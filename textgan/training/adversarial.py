@@ -138,9 +138,7 @@ class AdversarialModule(L.LightningModule):
         self.nonfinite = NonFiniteGuard("adversarial", on_nonfinite)
         self._checked: dict[str, torch.Tensor] = {}  # this iteration's losses and gradient norms (mode stop)
         self._resumed_rng_state: torch.Tensor | None = None
-        refusal = estimator.discriminator_refusal(type(discriminator))  # CoT without its mediator, DPGAN without ...
-        if refusal is not None:
-            raise ValueError(refusal)
+        estimator.check_discriminator(discriminator)  # CoT without its mediator, DPGAN without ...
         estimator.setup(generator, discriminator)  # before a checkpoint loads: learned state must exist by then
 
     @property
