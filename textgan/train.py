@@ -182,6 +182,8 @@ def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir,
     log.info("adversarial: %d iterations%s", schedule.steps, f", resumed at {start}" if resume_from else "")
     if start < schedule.steps:
         trainer.fit(module, train_dataloaders=batches, datamodule=None, ckpt_path=resume_from)
+    else:  # stopped after its last checkpoint: its weights and history come from that checkpoint
+        checkpoint.restore_finished(module, [evaluation, checkpoint])
     _stopped_by_user("adversarial", output_dir)
     seconds, iterations = checkpoint.elapsed_seconds, module.iteration
     return {

@@ -9,6 +9,7 @@ optimiser states, sample files, every logged metric row and the summary's evalua
 from __future__ import annotations
 
 import errno
+import json
 import re
 from pathlib import Path
 
@@ -93,6 +94,34 @@ def test_a_run_stopped_anywhere_and_resumed_equals_the_uninterrupted_run(
     assert not (run_dir / "generator.pt").exists()
     resume(run_dir)  # the saved config alone
     assert differences(expected, run_result(run_dir)) == []
+
+
+def test_a_run_killed_after_its_last_checkpoint_resumes_to_the_trained_generator_and_full_history(
+    tmp_path, tmp_path_factory, monkeypatch
+):
+    # Killed after the checkpoint of its last iteration, before the summary: resume trains nothing, and the
+    # generator it saves and the history it reports must be the checkpoint's, not the pretrained ones.
+    expected = uninterrupted("gumbel_softmax", tmp_path_factory)
+    with monkeypatch.context() as patch:
+        with_callback(patch, StopAt("adversarial", 4))
+        with pytest.raises(SimulatedKill):
+            run(compose_config(tmp_path, "estimator=gumbel_softmax", *SCHEDULE))
+    run_dir = tmp_path / "run"
+    assert "adversarial_history" not in json.loads((run_dir / "summary.json").read_text())  # MLE's only
+    summary = resume(run_dir)
+    assert [row["step"] for row in summary["adversarial_history"]] == [0, 2, 4]
+    assert differences(expected, run_result(run_dir)) == []
+
+
+def test_a_resumed_run_with_its_progress_bar_finishes(tmp_path, monkeypatch, capsys):
+    # Lightning skips on_train_epoch_start when it resumes mid-epoch: the bar must still open and close.
+    with monkeypatch.context() as patch:
+        with_callback(patch, StopAt("adversarial", 3))
+        with pytest.raises(SimulatedKill):
+            run(compose_config(tmp_path, *SCHEDULE, "trainer.enable_progress_bar=true"))
+    summary = resume(tmp_path / "run")
+    assert summary["after_adversarial"]["step"] == 4
+    assert "adversarial" in capsys.readouterr().out  # the resumed stage's bar, named
 
 
 def test_resume_alone_continues_with_the_saved_config_and_makes_no_new_folder(tmp_path):

@@ -84,6 +84,16 @@ class StageProgressBar(TQDMProgressBar):
         if self.is_enabled:
             self._console.enter_context(logging_above_bars())
 
+    def on_train_batch_start(self, trainer: L.Trainer, *args: Any) -> None:
+        # Lightning skips on_train_epoch_start when it resumes mid-epoch (every resumed adversarial stage)
+        if self._train_progress_bar is None:
+            self.on_train_epoch_start(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._train_progress_bar is None:  # an epoch resumed after its last batch: nothing was shown
+            self.on_train_epoch_start(trainer)
+        super().on_train_epoch_end(trainer, pl_module)
+
     def on_train_epoch_start(self, trainer: L.Trainer, *args: Any) -> None:
         pl_module = trainer.lightning_module
         name, total, start = self._stage(trainer, pl_module)
