@@ -86,7 +86,8 @@ class DpganEstimator(Estimator):
 
     Args:
         discount: ``gamma`` of the returns, in [0, 1].
-        real_weight: weight of the real sentences' novelty in the discriminator's loss (paper 1; released code 0 in effect).
+        real_weight: weight of the real sentences' novelty in the discriminator's loss (paper 1; released code:
+            0 in effect).
         novelty_cap: per-token cap of the novelty in nats (lancopku/DPGAN: 12), or None.
         baseline: ``none``, ``moving_average`` or ``leave_one_out`` (a name or a :class:`Baseline`).
         num_samples: sentences per generator update (default: the real batch size).
