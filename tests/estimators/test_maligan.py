@@ -72,6 +72,24 @@ def test_weights_sum_to_one_and_the_baseline_is_their_mean():
     torch.testing.assert_close(MeanWeightBaseline()(columns), columns.mean(dim=0, keepdim=True).expand_as(columns))
 
 
+def test_the_baseline_on_a_hand_built_batch():
+    """Discriminator outputs D = (0.5, 0.75, 0.9, 0.5) give odds r = D / (1 - D) = (1, 3, 9, 1), weights
+    r / sum r = (1, 3, 9, 1) / 14 and the baseline b = 1/m = 1/4 (TextGAN-PyTorch's ``rewards -= mean``): the
+    advantages are (-5, -1, 11, -5) / 28. With D = 0.5 everywhere (r = 1) every advantage is 0, and the mixed
+    loss is the prefix's MLE loss alone. ``baseline: none`` keeps the weights themselves (b = 0)."""
+    odds = reward_from_logits(torch.logit(torch.tensor([[0.5], [0.75], [0.9], [0.5]])), "maligan").view(1, 4)
+    torch.testing.assert_close(odds, torch.tensor([[1.0, 3.0, 9.0, 1.0]]))
+    torch.testing.assert_close(normalized_weights(odds), torch.tensor([[1.0, 3.0, 9.0, 1.0]]) / 14)
+    torch.testing.assert_close(MeanWeightBaseline()(normalized_weights(odds).t()), torch.full((4, 1), 0.25))
+    log_probs = torch.tensor([-1.0, -2.0, -3.0, -4.0]).view(1, 4, 1).expand(1, 4, 3).clone()  # (G, n, T)
+    suffix = log_probs[0, :, 1:].sum(dim=-1)  # (n,): -2, -4, -6, -8
+    loss = maligan_group_losses(log_probs, odds, prefix_length=1)
+    torch.testing.assert_close(loss, 1.0 - (torch.tensor([-5.0, -1.0, 11.0, -5.0]) / 28 * suffix).sum().view(1))
+    no_baseline = maligan_group_losses(log_probs, odds, prefix_length=1, baseline=False)
+    torch.testing.assert_close(no_baseline, 1.0 - (torch.tensor([1.0, 3.0, 9.0, 1.0]) / 14 * suffix).sum().view(1))
+    torch.testing.assert_close(maligan_group_losses(log_probs, torch.ones(1, 4), prefix_length=1), torch.ones(1))
+
+
 def test_exact_weights_give_the_papers_target_gradient():
     """With ``r_D / Z`` in place of the normalised weights, the expectation over ``p_theta`` of the estimate
     equals grad KL(q || p_theta) exactly, for the baseline b = 1 (any constant): the paper's importance-sampling

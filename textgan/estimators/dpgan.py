@@ -20,14 +20,15 @@ reading of the paper; ``gamma`` is ``discount``.
 The discriminator's loss (the ``discriminator_loss`` hook) raises the novelty of real text and lowers it for
 generated text, the sign of the paper's objective ``J(phi) = -E_real[R(y)] + E_G[R(y)]`` and of both released
 implementations (lancopku/DPGAN weights the cross-entropy of real sentences by -1e-4 and of generated ones
-by +1; TextGAN-PyTorch minimises ``-mean R(real) + mean R(fake)``):
+by +1, the -1e-4 truncated to 0 by the int32 array that holds the weights; TextGAN-PyTorch minimises
+``-mean R(real) + mean R(fake)``):
 
     loss_D = 1/B sum_b R(fake_b) - real_weight * 1/B sum_b min(R(real_b)_t, cap) averaged over t
 
 ``D`` learns what the generator keeps producing (low reward for repeated text) and is pushed away from real
 text (high reward for fluent, novel text). The real term is unbounded below without a cap: ``novelty_cap``
 (lancopku/DPGAN clips word rewards at 12 nats) bounds it, per token, in both the loss and the rewards;
-``real_weight`` is 1 in the paper's objective, 1e-4 in the released code.
+``real_weight`` is 1 in the paper's objective; the released code means 1e-4 and computes 0 (see above).
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ class DpganEstimator(Estimator):
 
     Args:
         discount: ``gamma`` of the returns, in [0, 1].
-        real_weight: weight of the real sentences' novelty in the discriminator's loss (paper 1, code 1e-4).
+        real_weight: weight of the real sentences' novelty in the discriminator's loss (paper 1; released code:
+            0 in effect).
         novelty_cap: per-token cap of the novelty in nats (lancopku/DPGAN: 12), or None.
         baseline: ``none``, ``moving_average`` or ``leave_one_out`` (a name or a :class:`Baseline`).
         num_samples: sentences per generator update (default: the real batch size).
