@@ -143,6 +143,15 @@ class Generator(nn.Module):
         mask = mask.to(token_nll.dtype)
         return (token_nll * mask).sum() / mask.sum().clamp_min(1.0)
 
+    def mle_loss(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss MLE pretraining minimises on real sentences (B, T), and the mean NLL it logs.
+
+        Both are :meth:`nll` here; a generator with modules that learn something besides the likelihood in
+        pretraining (LeakGAN's Manager) adds their losses to the first.
+        """
+        nll = self.nll(tokens)
+        return nll, nll.detach()
+
     # ----------------------------------------------------------------- free-running loops
     def unroll(
         self,
@@ -296,7 +305,6 @@ class Generator(nn.Module):
             relaxed = straight_through(relaxed, tokens)
         return RelaxedSample(tokens=tokens, relaxed=relaxed, logits=logits if keep_logits else None)
 
-
     def rsample_relaxed_feedback(self, noise: torch.Tensor, temperature: float | torch.Tensor) -> torch.Tensor:
         """Relaxed sentences with the relaxed rows themselves fed back: (N, T, V) float32 for noise (N, T, V).
 
@@ -325,6 +333,7 @@ class Generator(nn.Module):
                     embedding = self.embedding.weight
                     projected = project(row.to(embedding.dtype) @ embedding)  # (N, E) -> (N, P)
         return torch.stack(rows, dim=1)
+
 
 def one_hot(tokens: torch.Tensor, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(B, T) token ids -> (B, T, V) one-hot floats."""
