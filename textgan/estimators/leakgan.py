@@ -63,6 +63,19 @@ def rescaled_rewards(rewards: torch.Tensor, delta: float) -> torch.Tensor:
     return torch.sigmoid(delta * (0.5 - rank / batch))
 
 
+def manager_loss(rewards: torch.Tensor, cosines: torch.Tensor) -> torch.Tensor:
+    """``-mean Q~ cos``: rescaled rewards (B, W), held fixed, times the goals' cosines (B, W) -> scalar."""
+    return -(rewards.detach() * cosines).mean()
+
+
+def worker_loss(intrinsic: torch.Tensor, log_probs: torch.Tensor) -> torch.Tensor:
+    """REINFORCE of the intrinsic rewards: ``-mean r_t log p(y_t | s_t)`` over (B, T), ``r`` held fixed.
+
+    Descending it raises the likelihood of tokens with a positive reward (those that moved the features along
+    the goals) and lowers it for a negative one."""
+    return -(intrinsic.detach() * log_probs).mean()
+
+
 def leaked_feature_refusal(discriminator_class: type) -> str | None:
     """Why LeakGAN cannot leak features from a discriminator of ``discriminator_class`` (None: it can)."""
     if (
@@ -217,13 +230,12 @@ class LeakganEstimator(Estimator):
         run = leakgan.teacher_forced(tokens)
         log_probs = torch.log_softmax(run.logits.float(), dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
         cosines = window_cosines(run.features, run.goals, step_size)  # (B, W), the Manager's graph
-        manager_loss = -(rewards * cosines).mean()
         intrinsic = intrinsic_rewards(run.features, run.goals.detach(), step_size)  # (B, T)
-        worker_loss = -(intrinsic * log_probs).mean()
-        loss = manager_loss + worker_loss
+        manager, worker = manager_loss(rewards, cosines), worker_loss(intrinsic, log_probs)
+        loss = manager + worker
         logs: dict[str, torch.Tensor | float] = {
-            "manager_loss": manager_loss.detach(),
-            "worker_loss": worker_loss.detach(),
+            "manager_loss": manager.detach(),
+            "worker_loss": worker.detach(),
             "reward": values[:, -1].mean(),
             "goal_cosine": cosines.detach().mean(),
             "intrinsic_reward": intrinsic.mean(),
