@@ -40,6 +40,7 @@ from torch import nn
 from textgan.config_ranges import integer, optional
 from textgan.models.discriminator import TextDiscriminator
 from textgan.models.generator import Generator
+from textgan.models.io import build_from_config
 from textgan.models.leakgan_goals import window_cosines, window_sums
 
 
@@ -112,8 +113,6 @@ class LeakGANGenerator(Generator):
         start_token: int = 0,
     ) -> None:
         super().__init__(vocab_size, embedding_dim, hidden_dim * goal_size, max_length, start_token)
-        from textgan.models.io import build_from_config  # io imports the generator base: no cycle at load
-
         if step_size < 1 or goal_size < 1:
             raise ValueError(f"step_size and goal_size must be >= 1, got {step_size}, {goal_size}")
         extractor_build = {**dict(feature_extractor), "vocab_size": vocab_size, "max_length": max_length}
@@ -254,12 +253,13 @@ class LeakGANGenerator(Generator):
         recent = torch.cat([state.recent_goals, goal.detach().unsqueeze(1)], dim=1)[:, 1:]
         return logits, replace(state, worker=worker, manager=manager, recent_goals=recent)
 
-    def extend(self, state: LeakGANState, token: torch.Tensor) -> LeakGANState:
-        """``state`` with ``token`` (B,) appended to its prefix."""
+    def extend(self, state: LeakGANState, token: torch.Tensor, *, in_place: bool = False) -> LeakGANState:
+        """``state`` with ``token`` (B,) appended to its prefix (written into ``state.prefix`` itself when
+        ``in_place``, which a loop that keeps no earlier state may do)."""
         if state.position >= self.max_length:
             raise ValueError(f"LeakGAN's prefix is full: max_length={self.max_length}")
         with torch.no_grad():
-            prefix = state.prefix.clone()
+            prefix = state.prefix if in_place else state.prefix.clone()
             prefix[:, state.position] = self.feature_extractor.embedding(token).to(prefix.dtype)
         return replace(state, prefix=prefix, position=state.position + 1)
 
@@ -281,7 +281,10 @@ class LeakGANGenerator(Generator):
         Each step computes the leaked feature of the prefix so far (one extractor call of B sentences).
         """
         device = self.device
-        state = state if state is not None else self.start_state(batch_size, device)
+        if state is None:
+            state = self.start_state(batch_size, device)
+        elif not keep_states:  # the loop writes its prefix in place: the caller's state stays as it was
+            state = replace(state, prefix=state.prefix.clone())
         token = first_input
         if token is None:
             token = torch.full((batch_size,), self.start_token, dtype=torch.long, device=device)
@@ -289,7 +292,7 @@ class LeakGANGenerator(Generator):
         for _ in range(length):
             logits, state = self.step(token, state)
             token = choose(logits.detach())
-            state = self.extend(state, token)
+            state = self.extend(state, token, in_place=not keep_states)
             tokens.append(token)
             if keep_logits:
                 logits_steps.append(logits)
