@@ -211,3 +211,19 @@ def test_the_estimator_refuses_other_generators_and_featureless_discriminators()
     other = SeqGANDiscriminator(VOCAB, LENGTH, embedding_dim=4, filter_sizes=[1], num_filters=[2])
     with pytest.raises(ValueError, match="must have the discriminator's class and sizes"):
         estimator.setup(small(), other)
+
+
+def test_interleaved_mle_adds_the_mle_loss_of_the_real_batch_every_n_iterations():
+    real = torch.randint(VOCAB, (4, LENGTH))
+    losses = {}
+    for every, step in ((0, 0), (2, 1), (2, 2)):
+        generator, critic = small(), discriminator()
+        estimator = LeakganEstimator(rollout_num=1, mle_every=every)
+        estimator.setup(generator, critic)
+        torch.manual_seed(3)
+        losses[every, step] = estimator.generator_loss(generator, critic, real, StandardGANLoss(), step=step)
+    assert "interleaved_nll" not in losses[0, 0].logs and "interleaved_nll" not in losses[2, 1].logs
+    torch.testing.assert_close(losses[2, 1].loss, losses[0, 0].loss)  # same samples: no MLE term at step 1
+    mle, nll = small().mle_loss(real)
+    torch.testing.assert_close(losses[2, 2].logs["interleaved_nll"], nll)
+    torch.testing.assert_close(losses[2, 2].loss, losses[0, 0].loss + mle)
