@@ -179,7 +179,7 @@ class LeakGANGenerator(Generator):
         """The Manager's unit goals for features (B, T, F) -> (B, T, F), with the Manager's graph."""
         with torch.autocast(features.device.type, enabled=False):
             hidden = self.manager(features.float())[0]
-        return F.normalize(self.goal_head(hidden), dim=-1)
+        return F.normalize(self.goal_head(hidden), dim=-1).float()
 
     def _logits(self, worker_hidden: torch.Tensor, goal_sums: torch.Tensor) -> torch.Tensor:
         """``O_t w_t`` from the Worker's output (..., H) and the goal sums (..., F): (..., V)."""
@@ -244,12 +244,12 @@ class LeakGANGenerator(Generator):
         """One step from ``state`` after feeding ``token`` (B,) (the last prefix token or the start token):
         the logits (B, V) of the next token, and the state with the goal recorded (the prefix is not yet
         extended: :meth:`extend` does that once the token is chosen)."""
-        with torch.autocast(token.device.type, enabled=False):
+        feature = self._extract(state.prefix)  # f_t, (B, F)
+        with torch.autocast(token.device.type, enabled=False):  # the recurrences in float32, as teacher forcing
             worker = self._lstm_step(self.worker, self.embedding(token).float(), state.worker)
-            feature = self._extract(state.prefix)  # f_t, (B, F)
             manager = self._lstm_step(self.manager, feature, state.manager)
-            goal = F.normalize(self.goal_head(manager[0]), dim=-1)  # g_t
-            logits = self._logits(worker[0], goal.detach() + state.recent_goals.sum(dim=1))
+        goal = F.normalize(self.goal_head(manager[0]), dim=-1).float()  # g_t
+        logits = self._logits(worker[0], goal.detach() + state.recent_goals.sum(dim=1))
         recent = torch.cat([state.recent_goals, goal.detach().unsqueeze(1)], dim=1)[:, 1:]
         return logits, replace(state, worker=worker, manager=manager, recent_goals=recent)
 
