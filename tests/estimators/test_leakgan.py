@@ -23,6 +23,7 @@ from omegaconf import OmegaConf
 
 from textgan.estimators.leakgan import (
     LeakganEstimator,
+    complete_windows,
     manager_loss,
     rescaled_rewards,
     window_rewards,
@@ -34,6 +35,7 @@ from textgan.models.leakgan import LeakGANGenerator
 from textgan.models.leakgan_goals import intrinsic_rewards, window_cosines
 from textgan.models.lstm import LSTMGenerator
 from textgan.models.seqgan_discriminator import SeqGANDiscriminator
+from textgan.sampling import categorical_sample
 
 VOCAB, LENGTH = 12, 8
 EXTRACTOR = {
@@ -227,3 +229,18 @@ def test_interleaved_mle_adds_the_mle_loss_of_the_real_batch_every_n_iterations(
     mle, nll = small().mle_loss(real)
     torch.testing.assert_close(losses[2, 2].logs["interleaved_nll"], nll)
     torch.testing.assert_close(losses[2, 2].loss, losses[0, 0].loss + mle)
+
+
+def test_one_loop_completes_every_window_as_a_loop_per_window_would():
+    generator = small(step_size=3)
+    tokens, _, states = generator.unroll(3, LENGTH, categorical_sample, keep_states=True)
+
+    def greedy(logits: torch.Tensor) -> torch.Tensor:
+        return logits.argmax(dim=-1)
+
+    batched = complete_windows(generator, tokens, states, [3, 6], num_rollouts=2, choose=greedy)
+    for window, end in enumerate([3, 6]):
+        rest, _, _ = generator.unroll(6, LENGTH - end, greedy, state=states[end - 1].repeat(2),
+                                      first_input=tokens[:, end - 1].repeat(2))  # fmt: skip
+        expected = torch.cat([tokens[:, :end].repeat(2, 1), rest], dim=1)
+        assert torch.equal(batched[window * 6 : (window + 1) * 6], expected)

@@ -7,8 +7,9 @@ indices and goal arithmetic (:mod:`textgan.models.leakgan_goals`) this module us
 
 * **Rollout values.** For each window end ``e = c, 2c, .. < T`` the prefix ``y_<e`` is completed ``K`` times
   (``rollout_num``) by the generator itself and ``Q(b, e)`` is the mean of ``D``'s probability of "real" for the
-  completions; for ``e = T`` it is ``D``'s probability of the complete sentence. Every window's completions of
-  all sentences and rollouts are one batched loop (``K * B`` rows) and are scored together, identical rows once.
+  completions; for ``e = T`` it is ``D``'s probability of the complete sentence. The completions of all windows,
+  rollouts and sentences come from one time loop (rows join as it reaches their window's end) and are scored
+  together, identical rows once.
 * **Bootstrapped rescaled activation** (the paper's Sec. "Training Techniques"): each column of the reward
   matrix ``R`` (B x W) is replaced by ``sigma(delta * (0.5 - rank(b) / B))``, ``rank`` 1 for the highest value of
   the column (ties share the better rank); ``delta = 16`` in the authors' code (``redistribution``).
@@ -32,6 +33,7 @@ configured GAN loss (the paper: the standard cross-entropy, ``loss=standard``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -91,6 +93,41 @@ def leaked_feature_refusal(discriminator_class: type) -> str | None:
 
 
 @torch.no_grad()
+def complete_windows(
+    generator: LeakGANGenerator,
+    tokens: torch.Tensor,
+    states: list[LeakGANState],
+    ends: list[int],
+    num_rollouts: int,
+    choose: Callable[[torch.Tensor], torch.Tensor] = categorical_sample,
+) -> torch.Tensor:
+    """``K`` completions of each prefix ``y_<e`` (``ends`` increasing, below T) of sentences (B, T): (P K B, T),
+    rows ordered (window, rollout, sentence).
+
+    One time loop over the positions after the first end: at position ``s`` the rows of every window that ends at
+    or before ``s`` take one step together (a window's rows join when the loop reaches its end, from
+    ``states[e - 1]``, the state after ``e`` tokens), so no step is spent on a known prefix and nothing loops over
+    windows or rollouts.
+    """
+    batch, length = tokens.shape
+    per_window = num_rollouts * batch
+    completions = torch.cat([tokens.repeat(num_rollouts, 1)] * len(ends))  # prefixes kept, the rest overwritten
+    active, inputs, joined = None, None, 0
+    for position in range(ends[0], length):
+        if joined < len(ends) and ends[joined] == position:  # this window's rows join the batch
+            fresh = states[position - 1].repeat(num_rollouts)
+            fresh_inputs = tokens[:, position - 1].repeat(num_rollouts)
+            active = fresh if active is None else LeakGANState.cat(active, fresh)
+            inputs = fresh_inputs if inputs is None else torch.cat([inputs, fresh_inputs])
+            joined += 1
+        logits, active = generator.step(inputs, active)
+        inputs = choose(logits)
+        active = generator.extend(active, inputs, in_place=True)
+        completions[: joined * per_window, position] = inputs
+    return completions
+
+
+@torch.no_grad()
 def window_rewards(
     generator: LeakGANGenerator,
     tokens: torch.Tensor,
@@ -103,27 +140,17 @@ def window_rewards(
 ) -> torch.Tensor:
     """``Q(b, e)`` for each window end ``e`` (:func:`window_ends`): (B, W), the last column ``score(tokens)``.
 
-    ``states[e - 1]`` is the generator's state after ``e`` tokens (``unroll(..., keep_states=True)``). Each
-    window's ``K * B`` completions run as one batch; all completions are scored in one :func:`score_rows`.
+    ``states[e - 1]`` is the generator's state after ``e`` tokens (``unroll(..., keep_states=True)``). The
+    completions of every window, rollout and sentence come from one loop (:func:`complete_windows`) and are
+    scored together (:func:`score_rows`: chunks of ``max_batch``, identical rows once).
     """
     batch, length = tokens.shape
     ends = [end for end in window_ends(length, generator.step_size) if end < length]
     final = score(tokens).float().unsqueeze(1)  # (B, 1): the complete sentences, D's own verdict
-
-    def choose(logits: torch.Tensor) -> torch.Tensor:
-        return categorical_sample(logits)
-
     if not ends:
         return final
-    completions = []
-    for end in ends:
-        first_input = tokens[:, end - 1].repeat(num_rollouts)
-        rest, _, _ = generator.unroll(
-            num_rollouts * batch, length - end, choose, state=states[end - 1].repeat(num_rollouts),
-            first_input=first_input,
-        )  # fmt: skip
-        completions.append(torch.cat([tokens[:, :end].repeat(num_rollouts, 1), rest], dim=1))  # rows (k, b)
-    scores, _ = score_rows(torch.cat(completions), score, max_batch, deduplicate)
+    completions = complete_windows(generator, tokens, states, ends, num_rollouts)
+    scores, _ = score_rows(completions, score, max_batch, deduplicate)
     partial = scores.view(len(ends), num_rollouts, batch).mean(dim=1).t()  # (B, W - 1)
     return torch.cat([partial, final], dim=1)
 

@@ -54,6 +54,23 @@ class LeakGANState:
     prefix: torch.Tensor  # (B, T, E_D): the extractor's embeddings of the prefix, zero rows after it
     position: int
 
+    @staticmethod
+    def cat(first: LeakGANState, second: LeakGANState) -> LeakGANState:
+        """The rows of ``first`` then those of ``second``, at one position."""
+        if first.position != second.position:
+            raise ValueError(f"states at positions {first.position} and {second.position} do not join")
+
+        def join(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            return torch.cat([a, b])
+
+        return LeakGANState(
+            worker=(join(first.worker[0], second.worker[0]), join(first.worker[1], second.worker[1])),
+            manager=(join(first.manager[0], second.manager[0]), join(first.manager[1], second.manager[1])),
+            recent_goals=join(first.recent_goals, second.recent_goals),
+            prefix=join(first.prefix, second.prefix),
+            position=first.position,
+        )
+
     def repeat(self, times: int) -> LeakGANState:
         """The state of ``times`` copies of the batch, rows ordered (copy, sentence)."""
 
