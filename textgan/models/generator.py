@@ -305,6 +305,7 @@ class Generator(nn.Module):
             relaxed = straight_through(relaxed, tokens)
         return RelaxedSample(tokens=tokens, relaxed=relaxed, logits=logits if keep_logits else None)
 
+
     def rsample_relaxed_feedback(self, noise: torch.Tensor, temperature: float | torch.Tensor) -> torch.Tensor:
         """Relaxed sentences with the relaxed rows themselves fed back: (N, T, V) float32 for noise (N, T, V).
 
@@ -333,7 +334,6 @@ class Generator(nn.Module):
                     embedding = self.embedding.weight
                     projected = project(row.to(embedding.dtype) @ embedding)  # (N, E) -> (N, P)
         return torch.stack(rows, dim=1)
-
 
 def one_hot(tokens: torch.Tensor, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(B, T) token ids -> (B, T, V) one-hot floats."""
