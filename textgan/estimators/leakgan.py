@@ -213,9 +213,11 @@ class LeakganEstimator(Estimator):
         leakgan = self.check_generator(generator)
         self.check_discriminator(discriminator)
         extractor = leakgan.feature_extractor
-        if type(extractor) is not type(discriminator) or {k: v.shape for k, v in extractor.state_dict().items()} != {
-            k: v.shape for k, v in discriminator.state_dict().items()
-        }:
+
+        def shapes(module: nn.Module) -> dict[str, torch.Size]:
+            return {name: value.shape for name, value in module.state_dict().items()}
+
+        if type(extractor) is not type(discriminator) or shapes(extractor) != shapes(discriminator):
             raise ValueError(
                 f"estimator=leakgan: the generator's feature extractor ({type(extractor).__name__}, "
                 "generator.feature_extractor) must have the discriminator's class and sizes "
