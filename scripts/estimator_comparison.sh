@@ -8,7 +8,8 @@
 # usage: scripts/estimator_comparison.sh PRETRAINED_GENERATOR OUT_DIR [NAME ...]
 #   NAME: gumbel_softmax gumbel_rao gst reinmax rebar relax reinforce_loo reinforce_maligan (default: these), or
 #   the model zoo's schemes on the same generator: relgan seqgan maligan dgsan jsdgan cot dpgan rankgan textgan_mmd
-#   (a scheme with a discriminator-like module of its own runs with that discriminator= choice)
+#   (a scheme with a discriminator-like module of its own runs with that discriminator= choice); leakgan trains its
+#   own generator on its own preset (experiment=leakgan_oracle): give it that preset's pretrained_generator.pt
 #   environment: SEEDS (default 0,1,2), STEPS (200), EVAL_EVERY (20), NUM_SAMPLES (5000), THREADS (1),
 #   REPORT_ONLY=1 to only (re)write the report and the figure from the runs already in OUT_DIR,
 #   OVERRIDES: more Hydra overrides for every run (e.g. generator.layer_norm_eps=1e-5 for a generator file
@@ -17,7 +18,7 @@
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then
-  sed -n 2,12p "$0" >&2
+  sed -n 2,13p "$0" >&2
   exit 2
 fi
 [[ -f $1 ]] || { echo "$1: no such pretrained generator file" >&2; exit 2; }
@@ -34,6 +35,7 @@ overrides_of() {
     cot) echo "estimator=cot discriminator=mediator" ;;
     dpgan) echo "estimator=dpgan discriminator=language_model" ;;
     rankgan) echo "estimator=rankgan discriminator=ranker" ;;
+    leakgan) echo "experiment=leakgan_oracle" ;;  # its generator, estimator and schedule: a LeakGAN PRETRAINED
     relgan) echo "estimator=gumbel_softmax" ;;
     seqgan)  # SeqGAN's rollout reward (K = 16, sigmoid(D), D without dropout) on the same models
       echo "estimator=reinforce estimator.reward=rollout estimator.rollout_num=16 estimator.reward_transform=prob" \
@@ -44,7 +46,7 @@ overrides_of() {
         "estimator/baseline=leave_one_out" ;;
     *)
       echo "unknown estimator name '$1' (known: gumbel_softmax gumbel_rao gst reinmax rebar relax" \
-        "reinforce_loo reinforce_maligan relgan seqgan maligan dgsan jsdgan cot dpgan rankgan textgan_mmd)" >&2
+        "reinforce_loo reinforce_maligan relgan seqgan maligan dgsan jsdgan cot dpgan rankgan leakgan textgan_mmd)" >&2
       return 1 ;;
   esac
 }

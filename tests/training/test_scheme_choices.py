@@ -67,3 +67,21 @@ def test_the_cot_preset_builds_a_wider_mediator_and_debug_shrinks_it(tmp_path):
     assert full["estimator"]["reduction"] == "token_mean"
     validate_config(full)
     check_scheme(full)
+
+
+def test_leakgan_asks_for_its_generator_and_a_discriminator_with_features(tmp_path):
+    with pytest.raises(ConfigError, match="estimator=leakgan needs generator=leakgan"):
+        checked(tmp_path, "experiment=seqgan_oracle", "estimator=leakgan")
+    with pytest.raises(ConfigError, match=r"generator=leakgan \(LeakGANGenerator\) trains only with estimator=leakgan"):
+        checked(tmp_path, "experiment=leakgan_oracle", "estimator=reinforce")
+    with pytest.raises(ConfigError, match="estimator=leakgan needs a discriminator with sentence features"):
+        checked(tmp_path, "experiment=leakgan_oracle", "discriminator=language_model")
+
+
+@pytest.mark.parametrize("choice", ["seqgan", "relgan", "lstm"])
+def test_leakgans_feature_cnn_is_the_discriminator_choice(tmp_path, choice):
+    config = checked(tmp_path, "experiment=leakgan_oracle", f"discriminator={choice}")
+    assert config["generator"]["feature_extractor"] == config["discriminator"]  # shrunk with it by debug=default
+    full = full_size(tmp_path, "experiment=leakgan_oracle", f"discriminator={choice}")
+    assert full["generator"]["feature_extractor"] == full["discriminator"]
+    assert full["generator"]["step_size"] == 4 and full["generator"]["goal_size"] == 16

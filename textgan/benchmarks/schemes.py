@@ -5,7 +5,8 @@ Every scheme runs through the real ``AdversarialModule`` under a Lightning Train
 iteration = 1 generator + 5 discriminator updates for every scheme, RelGAN's schedule, so that the rows differ by
 the scheme alone; a scheme without a discriminator network skips the five), with
 the paper's RMC generator and RelGAN's CNN discriminator at the oracle (or COCO) size, except where a scheme needs
-a discriminator-like module of its own (its ``conf/discriminator/`` choice, built at the same size). Each scheme's
+a discriminator-like module of its own (its ``conf/discriminator/`` choice, built at the same size) or, LeakGAN,
+a generator of its own (``conf/generator/leakgan.yaml`` over SeqGAN's CNN). Each scheme's
 estimator is built from its own config file, ``conf/estimator/<name>.yaml``, so the row measures what
 ``estimator=<name>`` trains with. RelGAN (``gumbel_softmax``) and SeqGAN (``reinforce``: Monte-Carlo rollouts,
 K = 16, SeqGAN's reward) are the reference rows. Needs torch, lightning and PyYAML only (no Hydra).
@@ -41,6 +42,7 @@ SCHEMES: dict[str, tuple[str, str | None, str, dict[str, Any]]] = {
     "DPGAN": ("dpgan", "language_model", "standard", {}),
     "RankGAN": ("rankgan", "ranker", "standard", {}),
     "TextGAN (feature matching)": ("textgan_mmd", None, "standard", {}),
+    "LeakGAN": ("leakgan", "seqgan", "standard", {}),  # its own generator (below) over SeqGAN's CNN
 }
 LOSSES = {"rsgan": "RSGANLoss", "standard": "StandardGANLoss"}
 
@@ -90,6 +92,8 @@ def scheme_module(scheme: str, size: str, device: str, iterations: int):
             debug = Path(CONF_DIR) / "debug_models" / "discriminator" / f"default_{discriminator_name}.yaml"
             discriminator_config.update(yaml.safe_load(debug.read_text()) if debug.is_file() else {})
         discriminator = build({**discriminator_config, **facts})
+        if estimator_name == "leakgan":  # LeakGAN's Manager-Worker generator, reading a copy of that CNN
+            generator = leakgan_generator(discriminator_config, size, facts).to(device)
     estimator_config = config("estimator", estimator_name)
     schedule = estimator_config.get("schedule")
     if isinstance(schedule, dict) and schedule.get("horizon") is None:  # textgan-train fills in the run's steps
@@ -99,6 +103,19 @@ def scheme_module(scheme: str, size: str, device: str, iterations: int):
         generator, discriminator.to(device), estimator, getattr(gan, LOSSES[loss])(), num_iterations=iterations + 1
     )
     return module, facts
+
+
+def leakgan_generator(discriminator_config: dict, size: str, facts: dict):
+    """LeakGAN's generator at ``conf/generator/leakgan.yaml``'s sizes (debug: shrunk as ``debug=default`` does),
+    with the discriminator's config as its feature CNN."""
+    from textgan.models.leakgan import LeakGANGenerator
+
+    options = {k: v for k, v in config("generator", "leakgan").items() if k not in ("_target_", "pretrained")}
+    if size == "debug":
+        options.update(
+            yaml.safe_load((Path(CONF_DIR) / "debug_models" / "generator" / "default_leakgan.yaml").read_text())
+        )
+    return LeakGANGenerator(**{**options, "feature_extractor": discriminator_config}, **facts)
 
 
 def benchmark_schemes(sizes, device: str = "cpu", precision: str = "fp32", iterations: int = 3) -> list[dict]:

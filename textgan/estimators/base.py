@@ -24,7 +24,9 @@ The protocol, in the order the adversarial module calls it:
 discriminator, JSDGAN): the adversarial module then skips the discriminator updates, whatever their count.
 A scheme that needs a particular discriminator-like module (a ``discriminator=`` config choice) says why it
 refuses another class in ``discriminator_refusal``, naming the choice: ``textgan-train`` asks before anything is
-built (``textgan.training.validation.check_scheme``) and ``setup`` raises it for the instance.
+built (``textgan.training.validation.check_scheme``) and ``setup`` raises it for the instance;
+``generator_refusal`` does the same for the ``generator=`` choice (LeakGAN's generator and estimator need each
+other).
 
 A new estimator is one file subclassing :class:`Estimator` plus one config file in ``conf/estimator/`` (or in a
 folder of one's own on Hydra's search path); it states its arguments' ranges beside its constructor,
@@ -86,6 +88,27 @@ class Estimator(nn.Module):
         """Why this scheme cannot train with a discriminator of ``discriminator_class``, in words that name the
         ``discriminator=`` choice it needs; None (the default): it can."""
         return None
+
+    @classmethod
+    def generator_refusal(cls, generator_class: type) -> str | None:
+        """Why this scheme cannot train a generator of ``generator_class``, naming the choice it needs; None: it can.
+
+        Default: any generator, unless the generator's class names the one scheme that trains it
+        (``scheme_required``, e.g. LeakGAN's Manager-Worker generator, ``generator=leakgan``)."""
+        required = getattr(generator_class, "scheme_required", None)
+        if required is None:
+            return None
+        return (
+            f"generator={required} ({generator_class.__name__}) trains only with estimator={required}, "
+            f"got {cls.__name__}"
+        )
+
+    def check_generator(self, generator: nn.Module) -> nn.Module:
+        """``generator`` itself, or ValueError with :meth:`generator_refusal`'s words."""
+        refusal = self.generator_refusal(type(generator))
+        if refusal is not None:
+            raise ValueError(refusal)
+        return generator
 
     def check_discriminator(self, discriminator: nn.Module) -> nn.Module:
         """``discriminator`` itself, or ValueError with :meth:`discriminator_refusal`'s words."""

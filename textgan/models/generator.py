@@ -143,6 +143,15 @@ class Generator(nn.Module):
         mask = mask.to(token_nll.dtype)
         return (token_nll * mask).sum() / mask.sum().clamp_min(1.0)
 
+    def mle_loss(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss MLE pretraining minimises on real sentences (B, T), and the mean NLL it logs.
+
+        Both are :meth:`nll` here; a generator with modules that learn something besides the likelihood in
+        pretraining (LeakGAN's Manager) adds their losses to the first.
+        """
+        nll = self.nll(tokens)
+        return nll, nll.detach()
+
     # ----------------------------------------------------------------- free-running loops
     def unroll(
         self,

@@ -139,6 +139,7 @@ class AdversarialModule(L.LightningModule):
         self._checked: dict[str, torch.Tensor] = {}  # this iteration's losses and gradient norms (mode stop)
         self._resumed_rng_state: torch.Tensor | None = None
         estimator.check_discriminator(discriminator)  # CoT without its mediator, DPGAN without ...
+        estimator.check_generator(generator)  # LeakGAN's generator and estimator need each other
         estimator.setup(generator, discriminator)  # before a checkpoint loads: learned state must exist by then
 
     @property

@@ -14,7 +14,8 @@ from textgan.training.optimizers import FusedAdam
 
 
 class MLEPretrainModule(L.LightningModule):
-    """Minimises the mean per-token NLL of real sequences (B, T) under teacher forcing.
+    """Minimises the mean per-token NLL of real sequences (B, T) under teacher forcing
+    (``generator.mle_loss``: the NLL, plus the losses of modules that pretrain beside it, LeakGAN's Manager).
 
     Args:
         generator: the generator to pretrain.
@@ -35,7 +36,8 @@ class MLEPretrainModule(L.LightningModule):
         self.generator = generator
         self.optimizer_factory = optimizer or (lambda params: FusedAdam(params, lr=1e-2, betas=(0.9, 0.999)))
         self.nonfinite = NonFiniteGuard("pretrain", on_nonfinite)
-        self._loss: torch.Tensor | None = None
+        self._loss: torch.Tensor | None = None  # the step's NLL, for the epoch's mean
+        self._step_loss: torch.Tensor | None = None  # what the step minimised (the NLL, or more: LeakGAN)
         self._epoch_sum = torch.zeros(())
         self._epoch_batches = 0
 
@@ -56,15 +58,16 @@ class MLEPretrainModule(L.LightningModule):
         self._epoch_sum, self._epoch_batches = torch.zeros((), device=self.device), 0
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        loss = self.generator.nll(batch)
-        self._loss = loss.detach()
-        self.log("pretrain/nll_train", loss, prog_bar=True, on_step=True, on_epoch=False, logger=False)
+        loss, nll = self.generator.mle_loss(batch)  # the NLL itself, unless the generator adds terms (LeakGAN)
+        self._loss = nll
+        self._step_loss = loss.detach()
+        self.log("pretrain/nll_train", nll, prog_bar=True, on_step=True, on_epoch=False, logger=False)
         return loss
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         norm = gradient_norm(self.generator.parameters())
         where = f"epoch {self.current_epoch}, step {self.trainer.global_step}"
-        if not self.nonfinite.all_finite(where, {"nll_train": self._loss, "gradient norm": norm}):
+        if not self.nonfinite.all_finite(where, {"nll_train": self._step_loss, "gradient norm": norm}):
             optimizer.zero_grad(set_to_none=True)  # Adam leaves parameters without a gradient untouched
             self._loss = None
 

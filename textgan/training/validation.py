@@ -271,12 +271,13 @@ def _with_defaults(node: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check_scheme(config: Mapping[str, Any]) -> None:
-    """Refuse a discriminator the estimator cannot train with (CoT without its mediator), before anything is built.
+    """Refuse a discriminator the estimator cannot train with (CoT without its mediator), or a generator (LeakGAN's
+    Manager-Worker generator with another estimator), before anything is built.
 
     ``config``: as for :func:`validate_config`, which it must have passed. The estimator's class says why in its
     ``discriminator_refusal`` (:class:`textgan.estimators.base.Estimator`), naming the ``discriminator=`` choice
-    it needs; raises :class:`ConfigError` with that line. Otherwise the refusal would come from the estimator's
-    ``setup``, after MLE pretraining.
+    it needs (``generator_refusal`` for the generator); raises :class:`ConfigError` with that line. Otherwise the
+    refusal would come from the estimator's ``setup``, after MLE pretraining.
     """
     estimator, discriminator = config.get("estimator"), config.get("discriminator")
     if not (_is_object(estimator) and _is_object(discriminator)):
@@ -287,6 +288,11 @@ def check_scheme(config: Mapping[str, Any]) -> None:
     why = estimator_class.discriminator_refusal(discriminator_class)
     if why is not None:
         raise ConfigError([violation("discriminator._target_", discriminator["_target_"], why)])
+    generator = config.get("generator")
+    generator_class = _locate(generator["_target_"]) if _is_object(generator) else None
+    why = estimator_class.generator_refusal(generator_class) if inspect.isclass(generator_class) else None
+    if why is not None:
+        raise ConfigError([violation("generator._target_", generator["_target_"], why)])
 
 
 # ---- the machine ----------------------------------------------------------------------------------------------
