@@ -13,9 +13,10 @@ class FakeConditionalGenerator(nn.Module):
     a class are known exactly); ``log_prob`` gives every token of a class-c sentence log-probability ``-(c + 1)``.
     """
 
-    def __init__(self, rows: dict[int, torch.Tensor], num_classes: int | None = None) -> None:
+    def __init__(self, rows: dict[int, torch.Tensor], num_classes: int | None = None, vocab_size: int = 10**6) -> None:
         super().__init__()
-        self.rows = rows
+        self.rows, self.vocab_size = rows, vocab_size
+        self.max_length = next(iter(rows.values())).shape[1]
         self.num_classes = num_classes if num_classes is not None else len(rows)
         self.anchor = nn.Parameter(torch.zeros(1))
         self.asked: list[torch.Tensor] = []
@@ -32,7 +33,7 @@ class FakeConditionalGenerator(nn.Module):
         for c in labels.tolist():
             out.append(self.rows[c][seen[c] % len(self.rows[c])])
             seen[c] += 1
-        return torch.stack(out)
+        return torch.stack(out)[:, : length or self.max_length]
 
     def log_prob(self, tokens, labels):
         return -(labels.to(torch.float32) + 1).unsqueeze(1).expand(tokens.shape).clone()
