@@ -23,6 +23,7 @@ import torch
 from textgan.data.base import TokenDataModule
 from textgan.data.k_oracle_datamodule import KOracleDataModule
 from textgan.data.text import TextDataModule
+from textgan.data.tokenization import encode_lines
 from textgan.evaluation.class_classifier import ClassifierSettings, TrainedClassifier, class_classifier
 from textgan.metrics import BleuReferences, self_bleu_scores
 
@@ -64,6 +65,24 @@ class ClassMetrics:
             metrics.update(self.per_class_bleu(self._words(samples), labels))
         return metrics
 
+    def of_texts(self, texts: Sequence[str], labels: torch.Tensor) -> dict[str, float]:
+        """The same metrics (but NLL_oracle) of sentences written as text (a samples file), with their classes:
+        encoded by the corpus's tokenizer for the classifier, split into its words for BLEU."""
+        data = self.datamodule
+        if not isinstance(data, TextDataModule):
+            raise TypeError(f"sentences as text need a text corpus, not {type(data).__name__}")
+        labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+        ids = encode_lines(data.tokenizer, list(texts))
+        tokens = torch.full((len(ids), max(map(len, ids))), data.pad_token, dtype=torch.long)
+        for row, sentence in enumerate(ids):
+            tokens[row, : len(sentence)] = torch.tensor(sentence, dtype=torch.long)
+        metrics = {
+            "class_accuracy": self.classifier.model.accuracy(tokens, labels),
+            "classifier_accuracy": self.classifier.held_out_accuracy,
+        }
+        metrics.update(self.per_class_bleu(data.text_words(texts), labels))
+        return metrics
+
     def _words(self, samples: torch.Tensor) -> list[list]:
         data = self.datamodule
         return data.sample_words(samples) if isinstance(data, TextDataModule) else samples.tolist()
@@ -100,3 +119,23 @@ class ClassMetrics:
                 raise ValueError(f"class {data.class_labels.name(c)!r} has no reference sentences")
             self._references[c] = BleuReferences(words, max(data.bleu_orders))
         return self._references[c]
+
+
+def split_labelled_lines(
+    path: str, lines: list[str], datamodule: TokenDataModule
+) -> tuple[list[str], torch.Tensor | None]:
+    """Lines ``<class><TAB><sentence>`` of a samples file on labelled data -> (sentences, class ids); other files
+    (unlabelled data, or lines without a tab) -> (lines, None). A class the data do not have is refused, naming
+    the file and line."""
+    classes = datamodule.class_labels
+    if classes is None or not all("\t" in line for line in lines if line.strip()):
+        return lines, None
+    texts, ids = [], []
+    for number, line in enumerate(lines, start=1):
+        label, _, text = line.partition("\t")
+        try:
+            ids.append(classes.id(label))
+        except ValueError as error:
+            raise ValueError(f"{path}, line {number}: {error}") from None
+        texts.append(text)
+    return texts, torch.tensor(ids, dtype=torch.long)
