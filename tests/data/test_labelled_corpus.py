@@ -216,3 +216,20 @@ def test_movie_reviews_class_counts(tmp_path, shared_data):
     assert counts == [5326, 5242]  # negative, positive; the 37 snippets rated 0 dropped
     assert len(data.test_labels) == 1057  # round(10% of 10,568)
     assert read_manifest(tmp_path / "mr")["splits"]["train"]["source"]["rows_dropped_by_label"] == 37
+
+
+def test_a_hub_dataset_by_name_with_a_label_field(tmp_path, monkeypatch):
+    """The hub path, offline: ``load_dataset`` also takes a local folder of split files as the name."""
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_cache")
+    folder = tmp_path / "local_dataset"
+    folder.mkdir()
+    train = [{"sentence": "good one", "stars": 5}, {"sentence": "bad one", "stars": 1}, {"sentence": "ok", "stars": 3}]
+    (folder / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in train))
+    (folder / "test.jsonl").write_text(json.dumps({"sentence": "bad two", "stars": 2}) + "\n")
+    argv = ["--hub-dataset", str(folder), "--text-column", "sentence", "--label-column", "stars"]
+    assert main(argv + ["--label-thresholds", "3", "--label-names", "low,high", "--out", str(tmp_path / "d")]) == 0
+    assert stored(tmp_path / "d", "train")[:2] == (["good one", "bad one"], [1, 0])  # 3 is on the threshold: dropped
+    assert stored(tmp_path / "d", "test")[1] == [0]
+    assert ClassLabels.load(tmp_path / "d").names == ("low", "high")
