@@ -39,6 +39,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from textgan.data.build import build_dataset
+from textgan.data.class_labels import ClassLabels
 from textgan.data.corpus_files import read_hub_dataset
 from textgan.data.labelled_build import build_labelled_dataset, build_labelled_from_dataset
 from textgan.data.labelled_corpus import TIES, LabelOptions
@@ -217,9 +218,20 @@ def summary(manifest: dict, out: str) -> str:
             f"{split}: {facts['lines']} lines, {facts['blank_lines_skipped']} blank skipped, "
             f"{facts['dropped_long_lines']} dropped as too long, {facts['cut_lines']} cut, "
             f"{facts['unk_tokens']} <unk> tokens"
-            + (f", classes {facts['class_counts']}" if "class_counts" in facts else "")
+            + (f", classes {_class_counts(facts['class_counts'], out)}" if "class_counts" in facts else "")
+            + (f", {facts['source']['rows_dropped_by_label']} dropped by their label" if _dropped(facts) else "")
         )
     return "\n".join(lines)
+
+
+def _dropped(facts: dict) -> int:
+    return int(facts["source"].get("rows_dropped_by_label") or 0)
+
+
+def _class_counts(counts: list[int], out: str) -> str:
+    """``negative 4,790 / positive 4,721``: the rows of each class, named from the folder's labels.json."""
+    names = ClassLabels.load(out).names
+    return " / ".join(f"{name} {count:,}" for name, count in zip(names, counts, strict=True))
 
 
 def _length_source(manifest: dict) -> str:
