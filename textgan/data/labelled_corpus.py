@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,6 @@ class LabelOptions:
     header: bool | None = None
     test_fraction: float = 0.1
     split_seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text_column", str(self.text_column))
@@ -75,7 +74,6 @@ class LabelOptions:
     def record(self) -> dict[str, Any]:
         """What ``labels.json`` and the manifest keep of these options."""
         record = asdict(self)
-        record.pop("extra")
         record["thresholds"] = list(self.thresholds) if self.thresholds is not None else None
         record["label_names"] = list(self.label_names) if self.label_names is not None else None
         return record
@@ -233,7 +231,7 @@ def assign_classes(
 
 
 def _record(options: LabelOptions) -> dict[str, Any]:
-    return {**options.record(), **options.extra}
+    return options.record()
 
 
 def _is_number(text: str) -> bool:
