@@ -9,12 +9,16 @@ import torch
 
 from textgan.estimators.base import OptimizerFactory
 from textgan.models.generator import Generator
+from textgan.training.batches import labels_for, split_batch
 from textgan.training.nonfinite import NonFiniteGuard, gradient_norm
 from textgan.training.optimizers import FusedAdam
 
 
 class MLEPretrainModule(L.LightningModule):
     """Minimises the mean per-token NLL of real sequences (B, T) under teacher forcing.
+
+    Labelled batches ``(tokens, labels)`` train a class-conditional generator (``num_classes > 0``) on
+    ``nll(tokens, labels)``; an unconditional generator ignores the labels.
 
     Args:
         generator: the generator to pretrain.
@@ -55,8 +59,9 @@ class MLEPretrainModule(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._epoch_sum, self._epoch_batches = torch.zeros((), device=self.device), 0
 
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        loss = self.generator.nll(batch)
+    def training_step(self, batch: torch.Tensor | tuple, batch_idx: int) -> torch.Tensor:
+        tokens, labels = split_batch(batch)
+        loss = self.generator.nll(tokens, **labels_for(self.generator, labels))
         self._loss = loss.detach()
         self.log("pretrain/nll_train", loss, prog_bar=True, on_step=True, on_epoch=False, logger=False)
         return loss
