@@ -15,6 +15,16 @@ pad every row (``textgan/data/row_length.py``). A failed run leaves an existing 
     textgan-tokenize --train zh_train.txt --test zh_test.txt --tokenizer byte_bpe --vocab-size 2000 --out d
     textgan-tokenize --hub-dataset NAME --train-split train --test-split test --out d
     textgan-tokenize --train news_5M.txt --test news_test.txt --num-proc 2 --out d   # larger than memory
+    textgan-tokenize --labelled ../shared/data/sentiment/movie_review_snippets.tsv --text-column 2 \
+        --label-column 1 --label-thresholds 0 --label-names negative,positive --out d   # class labels
+    textgan-tokenize --train reviews.csv --test reviews_test.csv --label-column stars --out d
+
+A labelled corpus (``--label-column``) is a TSV, CSV or JSONL file (columns by header name or 0-based index), or a
+dataset with a label field (``--hub-dataset``, ``--dataset-path``): labels become class ids, stored as a ``label``
+column of each split, their names in ``labels.json`` (``textgan/data/labelled_corpus.py``). ``--label-thresholds``
+cuts a numeric rating into classes (a rating equal to a threshold dropped, or see ``--label-ties``); a single
+labelled file (``--labelled FILE``, or ``--train`` without ``--test``) gives both splits, ``--test-fraction`` of
+its rows held out by a permutation seeded by ``--split-seed``.
 
 Run it as ``textgan-tokenize`` or ``python -m textgan.cli.tokenize``, not as ``python textgan/cli/tokenize.py``:
 run by path, this file would shadow Python's own ``tokenize`` module and break ``import torch``.
@@ -30,6 +40,8 @@ from pathlib import Path
 
 from textgan.data.build import build_dataset
 from textgan.data.corpus_files import read_hub_dataset
+from textgan.data.labelled_build import build_labelled_dataset, build_labelled_from_dataset
+from textgan.data.labelled_corpus import TIES, LabelOptions
 from textgan.data.row_length import AUTO, MAX_LENGTH_HELP, max_length_argument
 from textgan.data.tokenization import (
     TOKENIZER_MODELS,
@@ -50,7 +62,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source.add_argument("--hub-config", help="the hub dataset's configuration name")
     source.add_argument("--train-split", default="train", help="hub split read as training data")
     source.add_argument("--test-split", default="test", help="hub split read as test data")
-    source.add_argument("--text-column", default="text", help="hub column holding the sentences")
+    source.add_argument(
+        "--text-column", default="text", help="column holding the sentences (a name, or a 0-based index)"
+    )
+    source.add_argument("--dataset-path", help="a datasets dataset saved with save_to_disk (Dataset or DatasetDict)")
+    labelled = parser.add_argument_group("class labels (a labelled corpus: TSV, CSV, JSONL or a dataset)")
+    labelled.add_argument("--labelled", metavar="FILE", help="one labelled file: both splits, the test split held out")
+    labelled.add_argument("--label-column", help="column holding the label (a name, or a 0-based index)")
+    labelled.add_argument(
+        "--label-thresholds",
+        type=_numbers,
+        help="cut a numeric label into classes at these values, e.g. 0 (two classes: below, above) or "
+        "=-1,1 (three; write the = before a leading minus)",
+    )
+    labelled.add_argument(
+        "--label-names", type=_names, help="class names in id order, e.g. negative,positive (lowest bin first)"
+    )
+    labelled.add_argument(
+        "--label-ties", choices=TIES, default="drop", help="a rating equal to a threshold: drop it (default), "
+        "or give it to the class above (upper) or below (lower)",
+    )  # fmt: skip
+    labelled.add_argument(
+        "--header", choices=["yes", "no"], help="TSV / CSV: whether the first row names the columns (default: yes "
+        "when a column is given by name)",
+    )  # fmt: skip
+    labelled.add_argument("--test-fraction", type=float, default=0.1, help="held out from one labelled source")
+    labelled.add_argument("--split-seed", type=int, default=0, help="seed of the held-out test split")
     vocab = parser.add_argument_group("vocabulary")
     vocab.add_argument(
         "--tokenizer",
@@ -87,11 +124,71 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _numbers(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        message = f"expected numbers separated by commas, e.g. 0 or =-1,1; got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(","))
+
+
+def label_options(args: argparse.Namespace) -> LabelOptions | None:
+    """The labelling the arguments ask for (None: an unlabelled corpus)."""
+    if args.label_column is None:
+        if args.labelled or args.label_thresholds or args.label_names:
+            raise ValueError("--labelled, --label-thresholds and --label-names need --label-column (the labels)")
+        return None
+    return LabelOptions(
+        text_column=args.text_column,
+        label_column=args.label_column,
+        thresholds=args.label_thresholds,
+        label_names=args.label_names,
+        ties=args.label_ties,
+        header=None if args.header is None else args.header == "yes",
+        test_fraction=args.test_fraction,
+        split_seed=args.split_seed,
+    )
+
+
+def tokenize_labelled(args: argparse.Namespace, options: TokenizerOptions, labelling: LabelOptions) -> dict:
+    """A labelled dataset folder from a file, two files or a dataset (``textgan.data.labelled_build``)."""
+    import datasets
+
+    if args.dataset_path or args.hub_dataset:
+        if args.dataset_path:
+            loaded, source = datasets.load_from_disk(args.dataset_path), args.dataset_path
+        else:
+            loaded, source = datasets.load_dataset(args.hub_dataset, args.hub_config), args.hub_dataset
+        if isinstance(loaded, datasets.Dataset):
+            splits = {"train": loaded}
+        else:
+            wanted = {"train": args.train_split, "test": args.test_split}
+            splits = {split: loaded[name] for split, name in wanted.items() if name in loaded}
+            if "train" not in splits:
+                raise ValueError(f"{source}: no split {args.train_split!r} (--train-split); splits: {list(loaded)}")
+        return build_labelled_from_dataset(args.out, splits, source, labelling, options, args.max_length)
+    train = args.labelled or args.train
+    if not train:
+        raise ValueError("a labelled corpus needs --labelled FILE (or --train FILE, with or without --test)")
+    if args.labelled and args.train:
+        raise ValueError("give either --labelled FILE or --train/--test files, not both")
+    return build_labelled_dataset(args.out, train, args.test, labelling, options, args.max_length)
+
+
 def tokenize_corpus(args: argparse.Namespace) -> dict:
     """Build the dataset folder the arguments describe; returns its manifest."""
     options = TokenizerOptions(
         args.model, args.vocab_size, args.min_frequency, args.pre_tokenizer, args.lowercase, args.vocab_from
     )
+    labelling = label_options(args)
+    if labelling is not None:
+        return tokenize_labelled(args, options, labelling)
+    if args.dataset_path:
+        raise ValueError("--dataset-path reads a labelled dataset: give --label-column too")
     if args.hub_dataset:
         if args.train or args.test:
             raise ValueError("give either --hub-dataset or --train/--test files, not both")
@@ -120,6 +217,7 @@ def summary(manifest: dict, out: str) -> str:
             f"{split}: {facts['lines']} lines, {facts['blank_lines_skipped']} blank skipped, "
             f"{facts['dropped_long_lines']} dropped as too long, {facts['cut_lines']} cut, "
             f"{facts['unk_tokens']} <unk> tokens"
+            + (f", classes {facts['class_counts']}" if "class_counts" in facts else "")
         )
     return "\n".join(lines)
 

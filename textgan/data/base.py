@@ -6,6 +6,11 @@ like a LongTensor),
 and knows how to turn token ids back into text (``decode``); scoring samples is the evaluation's
 (``textgan.evaluation.sample_metrics``). Subclasses (the synthetic oracle, tokenised text corpora) only fill
 those in.
+
+A *labelled* DataModule (class-conditional data) also holds ``train_labels`` / ``test_labels``, LongTensors (N,)
+of class ids aligned row by row with the tokens, and its ``class_labels`` (``ClassLabels``); its MLE and
+adversarial loaders then yield ``(tokens (B, T), labels (B,))`` tuples instead of bare token batches.
+``num_classes`` is 0 for unlabelled data.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, Sampler
 
 from textgan.config_ranges import integer
-from textgan.data.token_rows import RowDataset, TokenRows, batch_as_is
+from textgan.data.class_labels import ClassLabels
+from textgan.data.token_rows import LabelledRowDataset, RowDataset, TokenRows, batch_as_is
 
 
 class TokenDataModule(L.LightningDataModule):
@@ -28,6 +34,20 @@ class TokenDataModule(L.LightningDataModule):
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
         self.train_tokens: torch.Tensor | TokenRows | None = None
         self.test_tokens: torch.Tensor | None = None
+        self.train_labels: torch.Tensor | None = None  # (N,) class ids when labelled
+        self.test_labels: torch.Tensor | None = None
+        self._class_labels: ClassLabels | None = None  # set by labelled subclasses
+
+    # ---- classes (labelled data) -----------------------------------------------------------------------
+    @property
+    def class_labels(self) -> ClassLabels | None:
+        """The classes of a labelled corpus (names in id order); None for unlabelled data."""
+        return self._class_labels
+
+    @property
+    def num_classes(self) -> int:
+        """How many classes the labels take (0: unlabelled data, an unconditional generator's)."""
+        return 0 if self._class_labels is None else self._class_labels.num_classes
 
     # ---- facts the models are built from (valid after setup) -------------------------------------------
     @property
@@ -76,9 +96,18 @@ class TokenDataModule(L.LightningDataModule):
             raise RuntimeError(f"{name} is not available: call prepare_data() and setup() first")
         return tensor
 
+    def _train_rows(self) -> RowDataset:
+        tokens = self._require(self.train_tokens, "train_tokens")
+        if self.num_classes:
+            return LabelledRowDataset(tokens, self._require(self.train_labels, "train_labels"))
+        return RowDataset(tokens)
+
     def train_dataloader(self) -> DataLoader:
-        """Shuffled epochs of (B, T) batches, for MLE pretraining; epoch ``e``'s order depends on (seed, e) only."""
-        dataset = RowDataset(self._require(self.train_tokens, "train_tokens"))
+        """Shuffled epochs of (B, T) batches, for MLE pretraining; epoch ``e``'s order depends on (seed, e) only.
+
+        Labelled data: ``(tokens (B, T), labels (B,))`` batches.
+        """
+        dataset = self._train_rows()
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
@@ -94,9 +123,15 @@ class TokenDataModule(L.LightningDataModule):
         One adversarial iteration consumes one item, split into a fresh real batch per generator and
         discriminator update (RelGAN draws ``random_batch()`` for every update). Item ``i`` depends only on
         ``(seed, i)``, so a run resumed at step ``start_step`` sees the same data as an uninterrupted one.
+        Labelled data: each item is ``(tokens, labels)``, the labels of the same rows.
         """
+        labels = self._require(self.train_labels, "train_labels") if self.num_classes else None
         stream = RandomBatchStream(
-            self._require(self.train_tokens, "train_tokens"), batches_per_step * self.batch_size, self.seed, start_step
+            self._require(self.train_tokens, "train_tokens"),
+            batches_per_step * self.batch_size,
+            self.seed,
+            start_step,
+            labels=labels,
         )
         return DataLoader(stream, batch_size=None, num_workers=0)
 
@@ -143,16 +178,23 @@ def rank_and_world() -> tuple[int, int]:
 
 
 class RandomBatchStream(IterableDataset):
-    """Endless batches of ``size`` rows drawn with replacement; batch ``i`` is seeded by ``(seed, i, rank)``."""
+    """Endless batches of ``size`` rows drawn with replacement; batch ``i`` is seeded by ``(seed, i, rank)``.
 
-    def __init__(self, tokens: torch.Tensor, size: int, seed: int, start_step: int = 0) -> None:
+    With ``labels`` (N,) each batch is ``(tokens, labels)`` of the same rows.
+    """
+
+    def __init__(
+        self, tokens: torch.Tensor, size: int, seed: int, start_step: int = 0, labels: torch.Tensor | None = None
+    ) -> None:
         super().__init__()
         self.tokens, self.size, self.seed, self.start_step = tokens, size, seed, start_step
+        self.labels = labels
 
     def __iter__(self):
         step, (rank, _) = self.start_step, rank_and_world()
         generator = torch.Generator()
         while True:  # under data-parallel training each rank draws its own batches
             generator.manual_seed(self.seed * 1_000_003 + step + rank * 1_000_000_007)
-            yield self.tokens[torch.randint(len(self.tokens), (self.size,), generator=generator)]
+            rows = torch.randint(len(self.tokens), (self.size,), generator=generator)
+            yield self.tokens[rows] if self.labels is None else (self.tokens[rows], self.labels[rows])
             step += 1

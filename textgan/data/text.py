@@ -10,6 +10,7 @@ Samples are scored (``textgan.evaluation.sample_metrics``) as Texygen / RelGAN d
 sentence against the whole test split as references, averaged over sentences, and Self-BLEU-n of each generated
 sentence against the other generated ones, at word level (``<unk>`` in a sample never matches a reference word).
 The module hands the words (``sample_words``, ``references``) and the protocol's settings (``bleu_orders`` ...).
+A labelled folder (one with ``labels.json``) also gives ``class_labels``, ``train_labels`` and ``test_labels``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from tokenizers import Tokenizer
 from textgan.config_ranges import Rule, integer, is_int, list_of, one_of, optional
 from textgan.data.base import TokenDataModule
 from textgan.data.build import build_dataset
+from textgan.data.class_labels import ClassLabels
+from textgan.data.labelled_build import load_labels
 from textgan.data.row_length import AUTO, check_max_length
 from textgan.data.token_rows import TokenRows
 from textgan.data.tokenization import (
@@ -170,6 +173,10 @@ class TextDataModule(TokenDataModule):
         self.train_tokens = TokenRows(self.dataset_dir / "train")  # memory-mapped: never loaded whole
         test_ids, self.test_texts = load_split(self.dataset_dir, "test")
         self.test_tokens = torch.from_numpy(test_ids)
+        if ClassLabels.exists(self.dataset_dir):  # a labelled corpus (textgan-tokenize --label-column)
+            self._class_labels = ClassLabels.load(self.dataset_dir)
+            self.train_labels = load_labels(self.dataset_dir, "train")
+            self.test_labels = load_labels(self.dataset_dir, "test")
 
     @property
     def manifest(self) -> dict[str, Any]:

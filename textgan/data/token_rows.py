@@ -126,6 +126,23 @@ class RowDataset(torch.utils.data.Dataset):
         return self.rows[torch.as_tensor(indices, dtype=torch.long)]
 
 
+class LabelledRowDataset(RowDataset):
+    """``RowDataset`` of rows with class labels (N,): an item, or a batch, is ``(tokens, labels)``."""
+
+    def __init__(self, rows: torch.Tensor | TokenRows, labels: torch.Tensor) -> None:
+        super().__init__(rows)
+        if len(labels) != len(rows):
+            raise ValueError(f"{len(labels)} labels for {len(rows)} rows: they must be aligned row by row")
+        self.labels = labels
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.rows[index], self.labels[index]
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.as_tensor(indices, dtype=torch.long)
+        return self.rows[index], self.labels[index]
+
+
 def batch_as_is(batch: torch.Tensor) -> torch.Tensor:
-    """Collate for ``RowDataset``: ``__getitems__`` already returns the (B, T) batch."""
+    """Collate for ``RowDataset``: ``__getitems__`` already returns the (B, T) batch (or ``(tokens, labels)``)."""
     return batch

@@ -6,8 +6,10 @@ A *dataset folder* is what ``textgan-tokenize`` writes and ``TextDataModule`` re
                       ``Tokenizer.from_file(...).encode(line).ids == row`` (eos appended, cut, padded)
     train/, test/     ``datasets.Dataset.save_to_disk`` folders with columns ``input_ids`` (T int32 ids),
                       ``length`` (ids before padding, eos included), ``text`` (the whitespace-normalised
-                      line) and ``line`` (its 1-based line number in the source)
+                      line) and ``line`` (its 1-based line number in the source); a labelled corpus
+                      also ``label`` (the row's class id)
     manifest.json     what was built from what (see ``build_dataset_from_lines``)
+    labels.json       a labelled corpus's class names in id order (``textgan.data.class_labels``)
 
 Special tokens have fixed ids: ``<pad>`` 0, ``<bos>`` 1, ``<eos>`` 2, ``<unk>`` 3; corpus tokens follow, most
 frequent first. Row layout (T = ``max_length``): ``w_1 ... w_n <eos> <pad> ... <pad>``. ``<bos>`` is never
@@ -294,8 +296,16 @@ def build_dataset_from_lines(
     options: TokenizerOptions,
     max_length: int | str | None = AUTO,
     build_options: dict[str, Any] | None = None,
+    class_ids: dict[str, list[int]] | None = None,
+    class_labels: Any = None,
+    line_numbers: dict[str, list[int]] | None = None,
 ) -> dict[str, Any]:
     """Tokenise train and test lines into the dataset folder ``out_dir`` (atomically); returns the manifest.
+
+    A labelled corpus (``textgan.data.labelled_build``) also gives ``class_ids`` (aligned with ``lines``)
+    and ``class_labels`` (a ``ClassLabels``, saved as ``labels.json``); each split then has a ``label`` column,
+    the kept rows' class ids, and its manifest entry ``class_counts``. ``line_numbers`` (aligned with
+    ``lines``): the source line numbers stored in the ``line`` column, when the lines are not the source's.
 
     Manifest keys: ``format_version``, ``layout``, ``special_tokens`` (name -> id), ``tokenizer`` (file and
     options), ``vocab_size``, ``vocab_fingerprint``, ``max_length`` and ``max_length_from`` (``auto``, ``data``
@@ -350,7 +360,9 @@ def build_dataset_from_lines(
             ids, lengths, cut_numbers = fixed_length_rows(
                 encoded[split], length, numbers[split], label, pad_id=PAD_ID, eos_id=EOS_ID
             )
-            _save_split(tmp / split, ids, lengths, kept[split], numbers[split])
+            row_labels = [class_ids[split][n - 1] for n in numbers[split]] if class_ids is not None else None
+            source_lines = [line_numbers[split][n - 1] for n in numbers[split]] if line_numbers else numbers[split]
+            _save_split(tmp / split, ids, lengths, kept[split], source_lines, row_labels)
             manifest["splits"][split] = {
                 "source": sources[split],
                 "lines": len(kept[split]),
@@ -365,6 +377,11 @@ def build_dataset_from_lines(
                 "tokens": int(lengths.sum()),
                 "unk_tokens": int((ids == UNK_ID).sum()),
             }
+            if row_labels is not None:
+                counts = np.bincount(np.asarray(row_labels, dtype=np.int64), minlength=class_labels.num_classes)
+                manifest["splits"][split]["class_counts"] = counts.tolist()
+        if class_labels is not None:
+            class_labels.save(tmp)
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
 
@@ -405,19 +422,26 @@ def _check_replaceable(target: Path) -> None:
 
 
 def _save_split(
-    path: Path, ids: np.ndarray, lengths: np.ndarray, texts: list[str], numbers: list[int]
+    path: Path,
+    ids: np.ndarray,
+    lengths: np.ndarray,
+    texts: list[str],
+    numbers: list[int],
+    labels: list[int] | None = None,
 ) -> None:
     import datasets
 
-    features = datasets.Features(
-        {
-            "input_ids": datasets.Sequence(datasets.Value("int32"), length=ids.shape[1]),
-            "length": datasets.Value("int32"),
-            "text": datasets.Value("string"),
-            "line": datasets.Value("int64"),
-        }
-    )
+    features = {
+        "input_ids": datasets.Sequence(datasets.Value("int32"), length=ids.shape[1]),
+        "length": datasets.Value("int32"),
+        "text": datasets.Value("string"),
+        "line": datasets.Value("int64"),
+    }
     columns = {"input_ids": ids, "length": lengths, "text": texts, "line": numbers}
+    if labels is not None:  # a labelled corpus: the rows' class ids
+        features["label"] = datasets.Value("int64")
+        columns["label"] = labels
+    features = datasets.Features(features)
     with quiet_datasets():
         datasets.Dataset.from_dict(columns, features=features).save_to_disk(str(path))
 
