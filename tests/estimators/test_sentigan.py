@@ -69,7 +69,9 @@ def test_each_generators_loss_reads_its_own_class():
     generator = GeneratorPerClass(2, "textgan.models.lstm.LSTMGenerator", VOCAB, LENGTH, embedding_dim=4, hidden_dim=4)
     estimator = SentiganEstimator(rollout_num=2)
     real = torch.zeros(3, LENGTH, dtype=torch.long)
-    out = estimator.generator_loss(generator, ConstantDiscriminator(), real, None, 0, real_labels=torch.tensor([0, 1, 0]))
+    out = estimator.generator_loss(
+        generator, ConstantDiscriminator(), real, None, 0, real_labels=torch.tensor([0, 1, 0])
+    )
     # generator 0: 1 - 0.7; generator 1: 1 - 0.2 (rewarding both by column 1 would give 0.8 twice)
     assert out.logs["penalty_class0"].item() == pytest.approx(0.3)
     assert out.logs["penalty_class1"].item() == pytest.approx(0.8)

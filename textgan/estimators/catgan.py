@@ -44,7 +44,11 @@ MUTATION_LOSSES = {"rsgan": RSGANLoss, "standard": StandardGANLoss, "lsgan": LSG
 def per_class_loss(loss, real_logits: torch.Tensor, fake_logits: torch.Tensor, labels: torch.Tensor, num_classes: int):
     """``mean_c loss(real_logits[rows_c], fake_logits[rows_c])`` over the classes present in ``labels`` (B,);
     real row ``b`` and fake row ``b`` are of class ``labels[b]``."""
-    terms = [loss(real_logits[labels == c], fake_logits[labels == c]) for c in range(num_classes) if bool((labels == c).any())]
+    terms = [
+        loss(real_logits[labels == c], fake_logits[labels == c])
+        for c in range(num_classes)
+        if bool((labels == c).any())
+    ]
     return torch.stack(terms).mean()
 
 
@@ -87,7 +91,9 @@ class CatganEstimator(Estimator):
         super().__init__()
         unknown = [name for name in mutation_losses if name not in MUTATION_LOSSES]
         if unknown or not mutation_losses:
-            raise ValueError(f"mutation_losses must name some of {sorted(MUTATION_LOSSES)}, got {list(mutation_losses)}")
+            raise ValueError(
+                f"mutation_losses must name some of {sorted(MUTATION_LOSSES)}, got {list(mutation_losses)}"
+            )
         self.schedule, self.mutation_losses = schedule, list(mutation_losses)
         self.losses = {name: MUTATION_LOSSES[name]() for name in self.mutation_losses}
         self.temperature_offset, self.num_parents, self.gamma = temperature_offset, num_parents, gamma
@@ -102,7 +108,8 @@ class CatganEstimator(Estimator):
     def setup(self, generator: nn.Module, discriminator: nn.Module) -> None:
         if not is_conditional(generator):
             raise ValueError(
-                f"CatGAN needs a class-conditional generator (generator=rmc_conditional), not {type(generator).__name__}"
+                "CatGAN needs a class-conditional generator (generator=rmc_conditional), "
+                f"not {type(generator).__name__}"
             )
         self.optimizer = self.generator_optimizer_factory(generator.parameters())
 
@@ -123,7 +130,9 @@ class CatganEstimator(Estimator):
         """One optimiser step of the generator under one mutation; returns its loss (detached)."""
         sample = generator.rsample(labels.shape[0], beta, labels=labels)
         fake_logits = discriminator(sample.relaxed)
-        loss = per_class_loss(self.losses[loss_name].generator_loss, real_logits, fake_logits, labels, generator.num_classes)
+        loss = per_class_loss(
+            self.losses[loss_name].generator_loss, real_logits, fake_logits, labels, generator.num_classes
+        )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.grad_clip:
@@ -191,7 +200,9 @@ class CatganEstimator(Estimator):
         """The configured GAN loss per category (real row ``b`` and fake row ``b`` share class ``labels[b]``)."""
         labels = self._require(real_labels).to(real.device)
         num_classes = int(labels.max()) + 1
-        return per_class_loss(gan_loss.discriminator_loss, discriminator(real), discriminator(fake), labels, num_classes)
+        return per_class_loss(
+            gan_loss.discriminator_loss, discriminator(real), discriminator(fake), labels, num_classes
+        )
 
     def get_extra_state(self) -> dict[str, Any]:
         """The adversarial optimiser's state, the population and the current temperature (for checkpoints)."""

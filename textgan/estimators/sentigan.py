@@ -119,13 +119,16 @@ class SentiganEstimator(Estimator):
             )
         if generator.num_classes != discriminator.num_classes:
             raise ValueError(
-                f"SentiGAN: {generator.num_classes} generators but a discriminator of {discriminator.num_classes} classes"
+                f"SentiGAN: {generator.num_classes} generators but a discriminator of "
+                f"{discriminator.num_classes} classes"
             )
 
     @staticmethod
     def _require(real_labels: torch.Tensor | None) -> torch.Tensor:
         if real_labels is None:
-            raise ValueError("SentiGAN needs labelled data (data=movie_reviews, k_oracle, ...): the batch has no labels")
+            raise ValueError(
+                "SentiGAN needs labelled data (data=movie_reviews, k_oracle, ...): the batch has no labels"
+            )
         return real_labels
 
     def class_loss(self, member: Generator, discriminator: nn.Module, class_index: int, batch: int, length: int):

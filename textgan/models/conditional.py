@@ -39,11 +39,15 @@ from textgan.models.rmc import RMCGenerator
 def check_labels(labels: torch.Tensor, batch: int, num_classes: int) -> torch.Tensor:
     """``labels`` as a LongTensor (batch,) of ids in [0, num_classes), or ValueError saying what is wrong."""
     if labels.dim() != 1 or labels.shape[0] != batch:
-        raise ValueError(f"labels must be a LongTensor ({batch},), one class id per sentence, got {tuple(labels.shape)}")
+        raise ValueError(
+            f"labels must be a LongTensor ({batch},), one class id per sentence, got {tuple(labels.shape)}"
+        )
     if labels.is_floating_point():
         raise ValueError("labels must be integer class ids, got a floating-point tensor")
     if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
-        raise ValueError(f"labels must lie in [0, {num_classes}), got values from {int(labels.min())} to {int(labels.max())}")
+        raise ValueError(
+            f"labels must lie in [0, {num_classes}), got values from {int(labels.min())} to {int(labels.max())}"
+        )
     return labels.long()
 
 
@@ -152,12 +156,20 @@ class ClassConditional:
             part = labels[start : start + batch_size]
             with self.embedding.conditioned_on(part):
                 chunks.append(
-                    super().sample(part.shape[0], length, temperature=temperature, batch_size=batch_size, generator=generator)
+                    super().sample(
+                        part.shape[0], length, temperature=temperature, batch_size=batch_size, generator=generator
+                    )
                 )
         return torch.cat(chunks, dim=0)
 
     def rsample(
-        self, num_samples: int, inverse_temperature, length: int | None = None, *, labels: torch.Tensor | None = None, **options
+        self,
+        num_samples: int,
+        inverse_temperature,
+        length: int | None = None,
+        *,
+        labels: torch.Tensor | None = None,
+        **options,
     ) -> RelaxedSample:
         """RelGAN's Gumbel-Softmax sequences (:meth:`Generator.rsample`) of the classes ``labels`` (N,)."""
         if labels is None:
@@ -174,7 +186,8 @@ class ClassConditional:
         missing, unexpected = self.load_state_dict(source.state_dict(), strict=False)
         if unexpected or set(missing) != {"embedding.class_weight"}:
             raise ValueError(
-                f"{type(source).__name__} does not fit {type(self).__name__}: missing {missing}, unexpected {unexpected}"
+                f"{type(source).__name__} does not fit {type(self).__name__}: "
+                f"missing {missing}, unexpected {unexpected}"
             )
         with torch.no_grad():
             self.embedding.class_weight.zero_()

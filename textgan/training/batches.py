@@ -19,7 +19,10 @@ def split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
         tokens, labels = batch
         if labels.shape[:1] != tokens.shape[:1]:
-            raise ValueError(f"a labelled batch needs one label per sentence: tokens {tuple(tokens.shape)}, labels {tuple(labels.shape)}")
+            raise ValueError(
+                "a labelled batch needs one label per sentence: "
+                f"tokens {tuple(tokens.shape)}, labels {tuple(labels.shape)}"
+            )
         return tokens, labels
     raise TypeError(f"a batch must be a tokens tensor (B, T) or a (tokens, labels) pair, got {type(batch).__name__}")
 
