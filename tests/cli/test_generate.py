@@ -446,3 +446,64 @@ def test_byte_level_text_leaves_out_unfinished_characters_and_counts_them(broken
     )
     code, _, err = run_cli([*argv, "--quiet", "--out", str(tmp_path / "s.txt")], capsys)
     assert code == 0 and "\ufffd" not in (tmp_path / "s.txt").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------- class labels
+def labelled_folder(tmp_path):
+    from textgan.cli.tokenize import main as tokenize
+
+    rows = ["positive\ta good film", "negative\ta bad film", "positive\tgood fun", "negative\tbad plot"]
+    (tmp_path / "all.tsv").write_text("\n".join(rows) + "\n")
+    argv = ["--train", str(tmp_path / "all.tsv"), "--test", str(tmp_path / "all.tsv"), "--text-column", "1"]
+    assert (
+        tokenize(argv + ["--label-column", "0", "--label-names", "negative,positive", "--out", str(tmp_path / "d")])
+        == 0
+    )
+    data = TextDataModule(dataset_dir=str(tmp_path / "d"))
+    data.setup()
+    return data
+
+
+def test_label_is_refused_for_an_unconditional_generator(tmp_path, make_checkpoint, capsys):
+    data = labelled_folder(tmp_path)
+    checkpoint = make_checkpoint(tmp_path / "g.pt", data.vocab_size, data.max_length, data.vocab_fingerprint)
+    capsys.readouterr()
+    argv = ["--checkpoint", str(checkpoint), "--dataset-dir", str(data.dataset_dir), "--label", "positive"]
+    code, out, err = run_cli(argv + ["--device", "cpu", "--num-samples", "2"], capsys)
+    assert code == 2 and out == "" and "--label positive: the generator in" in err and "is unconditional" in err
+
+
+def test_labels_of_a_conditional_generator(tmp_path):
+    from argparse import Namespace
+
+    from conditional_fakes import FakeConditionalGenerator
+
+    from textgan.cli.generate import resolve_labels
+
+    data = labelled_folder(tmp_path)
+    fake = FakeConditionalGenerator({0: data.test_tokens, 1: data.test_tokens})
+
+    def labels(label, num=5):
+        return resolve_labels(Namespace(label=label, num_samples=num, checkpoint="g.pt"), fake, data)
+
+    assert labels("positive")[0].tolist() == [1] * 5 and labels("positive")[1] == ["negative", "positive"]
+    assert labels("0")[0].tolist() == [0] * 5
+    assert labels("all")[0].tolist() == [0, 0, 0, 1, 1]
+    with pytest.raises(ValueError, match=r"--label neutral: unknown class; the classes are 0 = negative, 1 = positive"):
+        labels("neutral")
+    with pytest.raises(ValueError, match=r"choose --label .*0 = negative, 1 = positive"):
+        labels(None)
+
+
+def test_conditional_sampling_asks_the_generator_for_the_classes(tmp_path):
+    from conditional_fakes import FakeConditionalGenerator
+
+    data = labelled_folder(tmp_path)
+    rows = {c: data.train_tokens.to_tensor()[data.train_labels == c] for c in (0, 1)}
+    fake = FakeConditionalGenerator(rows)
+    wanted = torch.tensor([1, 0, 1])
+    samples = sample_sentences(fake, 3, labels=wanted, eos_token=EOS_ID, pad_token=PAD_ID, batch_size=2)
+    assert torch.cat(fake.asked).tolist() == [1, 0, 1]
+    assert data.decode(samples.tokens) == ["a good film", "a bad film", "a good film"]  # batches of 2: 1, 0 | 1
+    with pytest.raises(ValueError, match="drop --top-k"):
+        sample_sentences(fake, 3, labels=wanted, top_k=2)

@@ -28,6 +28,13 @@ Self-BLEU / NLL_gen set above; ``all`` is every one::
     textgan-evaluate --samples-file ../shared/data/samples/texygen_coco_seq.txt --data coco \
         --metrics all --out results/texygen_seqgan
 
+Labelled data (``textgan-tokenize --label-column``, ``--data movie_reviews``, ``--data k_oracle``): a
+class-conditional generator is sampled equally per class and scored per class as well (``class_accuracy`` by the
+data's classifier, whose own test accuracy is ``classifier_accuracy``; ``bleu{n}/<class>``, ``self_bleu{n}/<class>``;
+the conditional ``nll_oracle`` on the k-oracle; ``textgan.evaluation.class_metrics``), ``samples.txt`` lines are
+``<class><TAB><sentence>`` and ``metrics.md`` has a table per class. A ``--samples-file`` on labelled data whose
+lines are ``<class><TAB><sentence>`` (what ``textgan-generate --label all`` writes) is scored per class too.
+
 ``--runs`` aggregates finished training runs instead (run folders or multirun folders of runs): from each run's
 ``summary.json``, per model (``--group-by``, default the estimator) and metric, the mean ± sample standard
 deviation (ddof=1) over its seeds, n, min and max, written as ``report.md`` and ``report.csv``
@@ -59,9 +66,10 @@ from textgan.cli.metric_arguments import (
 from textgan.data.corpus_files import check_text_file
 from textgan.data.text import TextDataModule
 from textgan.data.tokenization import describe_invalid_utf8
+from textgan.evaluation.class_metrics import ClassMetrics, split_labelled_lines
 from textgan.evaluation.data import check_generator, describe_data
 from textgan.evaluation.distribution import DISTRIBUTION_METRICS, rows_from_samples, rows_from_texts
-from textgan.evaluation.protocol import draw_samples, evaluate_generator
+from textgan.evaluation.protocol import balanced_labels, check_classes, draw_samples, evaluate_generator
 from textgan.evaluation.report import aggregate, markdown_report, write_report
 from textgan.evaluation.runs import STAGES, find_runs, group_runs, parse_group_by, select_runs
 from textgan.evaluation.sample_metrics import SampleMetrics
@@ -175,6 +183,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     names = args.metric_names
     distribution = [name for name in names if name in DISTRIBUTION_METRICS]
     metrics: dict[str, float] = {}
+    sample_labels: list[str] | None = None
     if args.checkpoint:
         generator, metadata = load_checkpoint(args.checkpoint, args.device, trust=args.trust)
         datamodule = datamodule_from_args(args, metadata)
@@ -189,10 +198,15 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                 seed=args.seed,
                 nll_ignore_padding=args.nll_ignore_padding,
             )
-            metrics, samples = result.metrics, result.samples
+            metrics, samples, labels = result.metrics, result.samples, result.labels
         else:
-            samples = draw_samples(generator, args.num_samples, args.seed, args.temperature).cpu()
+            num_classes = check_classes(generator, datamodule)
+            labels = balanced_labels(args.num_samples, num_classes) if num_classes else None
+            count = args.num_samples if labels is None else len(labels)
+            samples = draw_samples(generator, count, args.seed, args.temperature, labels=labels).cpu()
         texts, invalid = datamodule.decode_and_count_invalid(samples)
+        if labels is not None:
+            sample_labels = [datamodule.class_labels.name(int(c)) for c in labels]
         warning = describe_invalid_utf8(invalid)
         if warning:  # of samples.txt; BLEU still scores each dropped sequence, as a unit matching no reference
             print(f"textgan-evaluate: warning: {warning}", file=sys.stderr)
@@ -204,9 +218,13 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         datamodule = datamodule_from_args(args)
         if not isinstance(datamodule, TextDataModule):
             raise ValueError(f"--samples-file needs text data with a vocabulary, not {describe_data(datamodule)}")
+        texts, labels = split_labelled_lines(args.samples_file, texts, datamodule)
         unknown, tokens = check_unknown_tokens(args, datamodule, texts)
         if "standard" in names:
             metrics = SampleMetrics(datamodule).text(datamodule.text_words(texts))
+            if labels is not None:
+                metrics.update(ClassMetrics(datamodule).of_texts(texts, labels))
+                sample_labels = [datamodule.class_labels.name(int(c)) for c in labels]
         rows = rows_from_texts(datamodule, texts) if distribution else None
         source = {"samples_file": check_text_file(args.samples_file), "empty_samples": texts.count("")}
         source.update(tokens=tokens, unknown_tokens=unknown)
@@ -221,7 +239,10 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         **protocol,
     }
     settings["metrics"] = names
-    return {"metrics": metrics, "source": source, "data": data, "settings": settings, "samples": texts}
+    if datamodule.class_labels is not None:
+        data["classes"] = list(datamodule.class_labels.names)
+    report = {"metrics": metrics, "source": source, "data": data, "settings": settings, "samples": texts}
+    return {**report, "sample_labels": sample_labels}
 
 
 def check_unknown_tokens(args: argparse.Namespace, datamodule: Any, texts: list[str]) -> tuple[int, int]:
@@ -272,7 +293,15 @@ def markdown_table(report: dict[str, Any]) -> str:
         "| metric | value |",
         "| --- | --- |",
     ]
-    lines += [f"| {name} | {value:.4f} |" for name, value in report["metrics"].items()]
+    overall = {name: value for name, value in report["metrics"].items() if "/" not in name}
+    lines += [f"| {name} | {value:.4f} |" for name, value in overall.items()]
+    classes = report["data"].get("classes") or []
+    per_class = sorted({name.split("/", 1)[0] for name in report["metrics"] if "/" in name})
+    if classes and per_class:
+        lines += ["", "| per class | " + " | ".join(classes) + " |", "| --- |" + " --- |" * len(classes)]
+        for metric in per_class:
+            values = [report["metrics"].get(f"{metric}/{name}") for name in classes]
+            lines.append(f"| {metric} | " + " | ".join("-" if v is None else f"{v:.4f}" for v in values) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -284,7 +313,13 @@ def log_to_wandb(report: dict[str, Any], out: Path, args: argparse.Namespace) ->
     config = {"source": report["source"], "data": report["data"], "settings": report["settings"]}
     run = wandb.init(project=args.wandb_project, name=name, dir=str(out), job_type="evaluate", config=config)
     run.log({f"eval/{key}": value for key, value in report["metrics"].items()})
-    run.log({"eval/samples": wandb.Table(columns=["sample"], data=[[t] for t in report["samples"][:100]])})
+    labels = report.get("sample_labels")
+    if labels is None:
+        table = wandb.Table(columns=["sample"], data=[[t] for t in report["samples"][:100]])
+    else:
+        rows = [[label, text] for label, text in zip(labels, report["samples"], strict=True)][:100]
+        table = wandb.Table(columns=["label", "sample"], data=rows)
+    run.log({"eval/samples": table})
     run.summary.update({f"eval/{key}": value for key, value in report["metrics"].items()})
     run.finish()
 
@@ -341,13 +376,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"textgan-evaluate: error: {error}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
-    samples = report.pop("samples")
+    samples, sample_labels = report.pop("samples"), report.pop("sample_labels")
     (out / "metrics.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     (out / "metrics.md").write_text(markdown_table(report))
     if args.checkpoint:
-        (out / "samples.txt").write_text("\n".join(samples) + "\n")
+        lines = samples if sample_labels is None else [f"{c}\t{t}" for c, t in zip(sample_labels, samples, strict=True)]
+        (out / "samples.txt").write_text("\n".join(lines) + "\n")
     if args.wandb:
-        log_to_wandb({**report, "samples": samples}, out, args)
+        log_to_wandb({**report, "samples": samples, "sample_labels": sample_labels}, out, args)
     print(markdown_table(report))
     print(f"textgan-evaluate: results in {out.resolve()} (metrics.json, metrics.md)")
     return 0

@@ -14,11 +14,17 @@ trust: loading may run code. Examples::
 
     textgan-generate --checkpoint outputs/.../generator.pt --num-samples 1000 --top-p 0.9 --out samples.txt
     textgan-generate --checkpoint outputs/.../checkpoints/adversarial/last.ckpt --format jsonl --out s.jsonl
+    textgan-generate --checkpoint outputs/.../generator.pt --label positive --num-samples 100   # conditional
+
+A class-conditional generator (trained on labelled data) needs ``--label``: a class name of the data
+(``labels.json``), a class id, or ``all`` for ``--num-samples`` split equally over the classes, each line then
+starting with its class name and a tab (jsonl: a ``label`` field). An unconditional generator refuses ``--label``.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import itertools
 import json
 import sys
@@ -76,6 +82,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "p in (0, 1] (after --top-k when both are given)",
     )
     sampling.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    sampling.add_argument(
+        "--label",
+        help="class-conditional generator: the class to sample (a name of the data's classes, an id), or all",
+    )
     sampling.add_argument(
         "--batch-size",
         type=int,
@@ -183,6 +193,7 @@ def sample_sentences(
     pad_token: int | None = None,
     keep_log_probs: bool = False,
     progress: Any = None,
+    labels: torch.Tensor | None = None,
 ) -> Samples:
     """Draw ``num_samples`` sequences of ``length`` tokens through ``generator.unroll``: (N, T) in a ``Samples``.
 
@@ -191,6 +202,8 @@ def sample_sentences(
     ``generator.sample`` (and ``textgan-evaluate``) at the same seed, temperature and batch size.
     ``keep_log_probs`` also records each chosen token's log-probability under the sampled and the model's
     distribution, as tensors filled step by step. ``progress``: a tqdm bar advanced by each batch's size.
+    ``labels`` (num_samples,): the class of each sentence, for a class-conditional generator (through its
+    ``unroll(..., labels=)`` when it has one, else its ``sample(..., labels=)``, which samples untruncated).
     """
     length = length or generator.max_length
     rng = torch.Generator(device=generator.device).manual_seed(seed)
@@ -219,7 +232,12 @@ def sample_sentences(
             sampled.append(torch.empty(size, length, device=generator.device))  # (B, T)
             model.append(torch.empty(size, length, device=generator.device))  # (B, T)
         choose = chooser(sampled[-1], model[-1]) if keep_log_probs else chooser(None, None)
-        tokens.append(generator.unroll(size, length, choose, input_table=table)[0])
+        if labels is None:
+            tokens.append(generator.unroll(size, length, choose, input_table=table)[0])
+        else:
+            plain = temperature if top_k is None and top_p is None and not keep_log_probs else None
+            batch_labels = labels[start : start + size]
+            tokens.append(conditional_batch(generator, size, length, choose, batch_labels, rng, plain))
         if progress is not None:
             progress.update(size)
     all_tokens = torch.cat(tokens)
@@ -233,6 +251,59 @@ def sample_sentences(
         torch.cat(sampled).masked_fill(~within, 0.0).sum(dim=1),
         torch.cat(model).masked_fill(~within, 0.0).sum(dim=1),
     )
+
+
+def conditional_batch(
+    generator: Generator,
+    size: int,
+    length: int,
+    choose: Callable,
+    labels: torch.Tensor,
+    rng: torch.Generator,
+    plain_temperature: float | None,
+) -> torch.Tensor:
+    """One batch of a class-conditional generator: its ``unroll`` with the labels when it takes them (top-k /
+    top-p / log-probabilities as for an unconditional one), else its ``sample`` at ``plain_temperature`` (given
+    only when sampling is plain: no truncation, no log-probabilities)."""
+    labels = labels.to(generator.device)
+    unroll = getattr(generator, "unroll", None)
+    if unroll is not None and "labels" in inspect.signature(unroll).parameters:
+        return unroll(size, length, choose, labels=labels)[0]
+    if plain_temperature is None:
+        raise ValueError(
+            f"{type(generator).__name__} samples a class only through sample(..., labels=): drop --top-k, --top-p "
+            "and --format jsonl"
+        )
+    return generator.sample(size, length, temperature=plain_temperature, generator=rng, labels=labels)
+
+
+def resolve_labels(
+    args: argparse.Namespace, generator: Generator, datamodule: TokenDataModule | None
+) -> tuple[torch.Tensor | None, list[str] | None]:
+    """The class of each sentence to sample (None: an unconditional generator) and the classes' names."""
+    k = int(getattr(generator, "num_classes", 0) or 0)
+    classes = None if datamodule is None else datamodule.class_labels
+    if not k:
+        if args.label is not None:
+            raise ValueError(
+                f"--label {args.label}: the generator in {args.checkpoint} is unconditional (it was not trained on "
+                "class labels); only a class-conditional generator samples a class"
+            )
+        return None, None
+    names = list(classes.names) if classes is not None else [str(c) for c in range(k)]
+    if len(names) != k:
+        raise ValueError(f"the generator is conditioned on {k} classes, but the data hold {len(names)}")
+    listing = ", ".join(f"{i} = {name}" for i, name in enumerate(names))
+    if args.label is None:
+        raise ValueError(f"the generator is class-conditional: choose --label (a class, or all); classes: {listing}")
+    if args.label == "all":
+        per_class = -(-args.num_samples // k)
+        return torch.arange(k).repeat_interleave(per_class)[: args.num_samples], names
+    if args.label in names:
+        return torch.full((args.num_samples,), names.index(args.label), dtype=torch.long), names
+    if args.label.isdigit() and int(args.label) < k:
+        return torch.full((args.num_samples,), int(args.label), dtype=torch.long), names
+    raise ValueError(f"--label {args.label}: unknown class; the classes are {listing} (or all)")
 
 
 # ---------------------------------------------------------------------------------------------- output
@@ -280,6 +351,7 @@ def generate(args: argparse.Namespace) -> list[str]:
     generator, metadata = load_checkpoint(args.checkpoint, args.device, trust=args.trust)
     generator.eval()
     datamodule = find_data(args, generator, metadata)
+    labels, names = resolve_labels(args, generator, datamodule)
     progress = None
     if not args.quiet and sys.stderr.isatty():
         from tqdm.auto import tqdm
@@ -299,11 +371,21 @@ def generate(args: argparse.Namespace) -> list[str]:
             pad_token=None if datamodule is None else datamodule.pad_token,
             keep_log_probs=args.format == "jsonl",
             progress=progress,
+            labels=labels,
         )
     finally:
         if progress is not None:
             progress.close()
-    return format_lines(samples, decode(samples, datamodule), args.format)
+    lines = format_lines(samples, decode(samples, datamodule), args.format)
+    if labels is None or (args.label != "all" and args.format == "text"):
+        return lines
+    classes = [names[c] for c in labels.tolist()]
+    if args.format == "text":
+        return [f"{name}\t{line}" for name, line in zip(classes, lines, strict=True)]
+    return [
+        json.dumps({"label": name, **json.loads(line)}, ensure_ascii=False)
+        for name, line in zip(classes, lines, strict=True)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

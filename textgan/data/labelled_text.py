@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from textgan.config_ranges import Rule, one_of
 from textgan.data.labelled_build import build_labelled_dataset, is_labelled_up_to_date
 from textgan.data.labelled_corpus import TIES, LabelOptions
+from textgan.data.row_length import AUTO
 from textgan.data.text import TextDataModule
 
 
@@ -28,7 +28,7 @@ class LabelledTextDataModule(TextDataModule):
         dataset_dir: where the folder is built.
         text_column, label_column, label_thresholds, label_names, label_ties, header, test_fraction, split_seed:
             ``textgan.data.labelled_corpus.LabelOptions`` (``label_thresholds``: ``thresholds``).
-        **text_options: ``TextDataModule``'s tokenizer, row length, batch and BLEU options.
+        tokenizer, ..., self_bleu_samples: ``TextDataModule``'s tokenizer, row length, batch and BLEU options.
     """
 
     config_ranges = {
@@ -51,9 +51,38 @@ class LabelledTextDataModule(TextDataModule):
         header: bool | None = None,
         test_fraction: float = 0.1,
         split_seed: int = 0,
-        **text_options: Any,
+        tokenizer: str = "word_level",
+        vocab_size: int | None = None,
+        min_frequency: int = 1,
+        pre_tokenizer: str = "whitespace",
+        lowercase: bool = False,
+        vocab_from: str = "train",
+        max_length: int | str | None = AUTO,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        seed: int = 0,
+        bleu_orders: Sequence[int] = (2, 3, 4, 5),
+        max_hypotheses: int | None = None,
+        max_references: int | None = None,
+        self_bleu_samples: int | None = None,
     ) -> None:
-        super().__init__(dataset_dir=dataset_dir, **text_options)
+        super().__init__(
+            dataset_dir=dataset_dir,
+            tokenizer=tokenizer,
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            pre_tokenizer=pre_tokenizer,
+            lowercase=lowercase,
+            vocab_from=vocab_from,
+            max_length=max_length,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
+            bleu_orders=bleu_orders,
+            max_hypotheses=max_hypotheses,
+            max_references=max_references,
+            self_bleu_samples=self_bleu_samples,
+        )
         base = Path(root) if root is not None else Path.cwd()
         self.data_file = (base / data_file).resolve()
         self.labelled_test_file = (base / test_file).resolve() if test_file else None

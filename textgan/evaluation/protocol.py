@@ -11,6 +11,10 @@ Temperature ``tau`` means the model ``softmax(logits / tau)`` throughout: sample
 NLL_gen is the NLL under it, so a temperature sweep traces Caccia et al.'s quality-diversity curves
 ("Language GANs Falling Short", ICLR 2020): on text BLEU-5 (quality) against Self-BLEU-5 (diversity, lower is
 more diverse), on the oracle NLL_oracle (quality) against NLL_test = NLL_gen (coverage of the real data).
+
+A class-conditional generator (``num_classes`` > 0) on labelled data is asked for an equal number of samples
+per class (``balanced_labels``: ``num_samples // k`` each, class 0's first), scored per class as well
+(``textgan.evaluation.class_metrics``), and NLL_gen scores each test sentence given its own class.
 """
 
 from __future__ import annotations
@@ -33,6 +37,32 @@ class EvaluationResult:
 
     metrics: dict[str, float] = field(default_factory=dict)
     samples: torch.Tensor | None = None  # (N, T)
+    labels: torch.Tensor | None = None  # (N,): the classes the samples were generated for (conditional)
+
+
+def generator_classes(generator: Generator) -> int:
+    """How many classes a generator is conditioned on (0: unconditional)."""
+    return int(getattr(generator, "num_classes", 0) or 0)
+
+
+def balanced_labels(num_samples: int, num_classes: int) -> torch.Tensor:
+    """Class ids for ``num_samples`` samples, ``num_samples // num_classes`` (at least 1) per class, in class order."""
+    if num_classes < 1:
+        raise ValueError(f"balanced_labels needs at least one class, got {num_classes}")
+    return torch.arange(num_classes).repeat_interleave(max(1, num_samples // num_classes))
+
+
+def check_classes(generator: Generator, datamodule: TokenDataModule) -> int:
+    """The number of classes to sample per class (0: sample unconditionally); refuses a mismatch.
+
+    A conditional generator needs labelled data of as many classes; an unconditional one on labelled data is
+    scored as on unlabelled data (there are no intended classes to check).
+    """
+    k = generator_classes(generator)
+    if k and datamodule.num_classes != k:
+        have = f"{datamodule.num_classes} classes" if datamodule.num_classes else "no class labels"
+        raise ValueError(f"the generator is conditioned on {k} classes, but the data hold {have}")
+    return k
 
 
 @torch.no_grad()
@@ -43,8 +73,12 @@ def nll_gen(
     *,
     temperature: float = 1.0,
     pad_token: int | None = None,
+    labels: torch.Tensor | None = None,
 ) -> float:
     """Mean per-token NLL (nats) of ``tokens`` (N, T) under ``generator`` with teacher forcing.
+
+    ``labels`` (N,): a conditional generator scores each sentence given its class (``log_prob(tokens, labels)``;
+    at a temperature other than 1, ``generator(tokens, labels)``'s logits).
 
     Scored ``batch_size`` sentences at a time, which bounds the peak memory: each chunk's (batch, T, V)
     logits and log-probabilities.
@@ -54,12 +88,14 @@ def nll_gen(
     """
     total, count = 0.0, 0
     device = generator.device
-    for chunk in torch.split(tokens, batch_size):
+    label_chunks = torch.split(labels, batch_size) if labels is not None else None
+    for index, chunk in enumerate(torch.split(tokens, batch_size)):
         chunk = chunk.to(device)
+        given = () if label_chunks is None else (label_chunks[index].to(device),)
         if temperature == 1.0:
-            log_prob = generator.log_prob(chunk)
+            log_prob = generator.log_prob(chunk, *given)
         else:
-            log_probs = torch.log_softmax(generator(chunk).float() / temperature, dim=-1)
+            log_probs = torch.log_softmax(generator(chunk, *given).float() / temperature, dim=-1)
             log_prob = log_probs.gather(-1, chunk.unsqueeze(-1)).squeeze(-1)
         if pad_token is None:
             total += float(-log_prob.double().sum())
@@ -72,12 +108,24 @@ def nll_gen(
 
 
 @torch.no_grad()
-def draw_samples(generator: Generator, num_samples: int, seed: int, temperature: float = 1.0) -> torch.Tensor:
-    """``num_samples`` sequences from ``generator`` in eval mode with its own seeded random stream."""
+def draw_samples(
+    generator: Generator,
+    num_samples: int,
+    seed: int,
+    temperature: float = 1.0,
+    labels: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``num_samples`` sequences from ``generator`` in eval mode with its own seeded random stream.
+
+    ``labels`` (num_samples,): the class of each sample, for a conditional generator.
+    """
     was_training = generator.training
     generator.eval()
     try:
         rng = torch.Generator(device=generator.device).manual_seed(seed)
+        if labels is not None:
+            labels = labels.to(generator.device)
+            return generator.sample(num_samples, temperature=temperature, generator=rng, labels=labels)
         return generator.sample(num_samples, temperature=temperature, generator=rng)
     finally:
         generator.train(was_training)
@@ -95,27 +143,41 @@ def evaluate_generator(
     nll_ignore_padding: bool = False,
     samples: torch.Tensor | None = None,
     sample_metrics: SampleMetrics | None = None,
+    labels: torch.Tensor | None = None,
 ) -> EvaluationResult:
     """Sample ``num_samples`` sequences and compute the data's sample metrics, plus NLL_gen.
 
-    ``samples``: score these (N, T) instead of sampling (e.g. gathered from data-parallel ranks).
+    A conditional generator on labelled data: ``num_samples // k`` samples per class (``balanced_labels``),
+    or the classes ``labels`` (N,) given; the per-class metrics are added.
+    ``samples``: score these (N, T) instead of sampling (e.g. gathered from data-parallel ranks; with ``labels``,
+    their classes, for a conditional generator).
     ``sample_metrics``: the ``SampleMetrics`` of ``datamodule`` to score with; pass the same one to every
     evaluation of a run, so that its BLEU reference tables are built once (default: a new one).
     """
     was_training = generator.training
     generator.eval()
     try:
+        num_classes = check_classes(generator, datamodule)
+        if num_classes and labels is None:
+            if samples is not None:
+                raise ValueError("samples of a conditional generator need their labels (the classes asked for)")
+            labels = balanced_labels(num_samples, num_classes)
+        if not num_classes:
+            labels = None
         if samples is None:
-            samples = draw_samples(generator, num_samples, seed, temperature)
-        metrics = dict((sample_metrics or SampleMetrics(datamodule))(samples.cpu()))
+            samples = draw_samples(generator, len(labels) if labels is not None else num_samples, seed, temperature,
+                                   labels=labels)  # fmt: skip
+        scorer = sample_metrics or SampleMetrics(datamodule)
+        metrics = dict(scorer(samples.cpu(), labels.cpu()) if labels is not None else scorer(samples.cpu()))
         if with_nll_gen and datamodule.test_tokens is not None:
             pad = datamodule.pad_token if nll_ignore_padding else None
+            test_labels = datamodule.test_labels if num_classes else None
             metrics["nll_gen"] = nll_gen(
-                generator, datamodule.test_tokens, temperature=temperature, pad_token=pad
+                generator, datamodule.test_tokens, temperature=temperature, pad_token=pad, labels=test_labels
             )
     finally:
         generator.train(was_training)
-    return EvaluationResult(metrics=metrics, samples=samples.cpu())
+    return EvaluationResult(metrics=metrics, samples=samples.cpu(), labels=None if labels is None else labels.cpu())
 
 
 @torch.no_grad()

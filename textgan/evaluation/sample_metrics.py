@@ -7,7 +7,11 @@
   ``self_bleu{n}`` against the other samples, at word level (``<unk>`` in a sample never matches a reference
   word), averaged over sentences as Texygen / RelGAN do, under the data's protocol: ``bleu_orders``, the first
   ``max_hypotheses`` samples against the first ``max_references`` test sentences, Self-BLEU of the first
-  ``self_bleu_samples``.
+  ``self_bleu_samples``;
+* labelled data and samples generated for given classes (``labels``): besides the above (BLEU of all samples
+  against all references), the per-class metrics of ``textgan.evaluation.class_metrics``: ``class_accuracy``,
+  ``classifier_accuracy``, ``bleu{n}/<class>``, ``self_bleu{n}/<class>`` and, on the k-oracle, the conditional
+  ``nll_oracle``.
 
 The DataModule hands tokens and words (``train_tokens``, ``sample_words``, ``references``); the n-gram tables of
 the BLEU references are built here, once per ``SampleMetrics``, so one instance serves every evaluation of a run.
@@ -26,6 +30,7 @@ from textgan.atomic_files import atomic_write
 from textgan.data.base import TokenDataModule
 from textgan.data.oracle_datamodule import OracleDataModule
 from textgan.data.text import TextDataModule
+from textgan.evaluation.class_metrics import ClassMetrics
 from textgan.metrics import BleuReferences, self_bleu_scores
 
 
@@ -35,10 +40,21 @@ class SampleMetrics:
     def __init__(self, datamodule: TokenDataModule) -> None:
         self.datamodule = datamodule
         self._bleu_references: BleuReferences | None = None  # built on first use
+        self._class_metrics: ClassMetrics | None = None
 
-    def __call__(self, samples: torch.Tensor) -> dict[str, float]:
-        """``nll_oracle`` (oracle), ``bleu{n}`` and ``self_bleu{n}`` of generated ids (N, T); none for other data."""
+    def __call__(self, samples: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
+        """``nll_oracle`` (oracle), ``bleu{n}`` and ``self_bleu{n}`` of generated ids (N, T); none for other data.
+
+        ``labels`` (N,): the classes the samples were generated for (labelled data): the per-class metrics too.
+        """
         data = self.datamodule
+        if labels is not None:
+            if not data.num_classes:
+                raise ValueError(f"samples came with class labels, but {type(data).__name__} holds no classes")
+            if self._class_metrics is None:
+                self._class_metrics = ClassMetrics(data)
+            metrics = self(samples) if isinstance(data, (OracleDataModule, TextDataModule)) else {}
+            return {**metrics, **self._class_metrics(samples, labels)}
         if isinstance(data, OracleDataModule):
             metrics = {"nll_oracle": data.oracle.nll(samples)}
             if data.bleu_orders:

@@ -21,13 +21,25 @@ from textgan.atomic_files import atomic_write, atomic_write_text
 from textgan.data.base import TokenDataModule
 from textgan.evaluation import evaluate_generator
 from textgan.evaluation.plots import history_figure
-from textgan.evaluation.protocol import EvaluationResult, draw_samples
+from textgan.evaluation.protocol import EvaluationResult, balanced_labels, check_classes, draw_samples
 from textgan.evaluation.sample_metrics import SampleMetrics
 from textgan.training.distributed import gather_rows, ranks_in_sync, share
 from textgan.training.interrupt import stop_requested
 from textgan.training.progress import paused
 
 log = logging.getLogger(__name__)
+
+
+def logged_rows(labels: torch.Tensor | None, count: int, limit: int) -> torch.Tensor:
+    """Which of ``count`` samples to log, at most ``limit``: the first ones, or, for samples generated per class
+    (``labels``, class by class), the first ones of every class in turn (class 0, 1, ..., 0, 1, ...)."""
+    if labels is None:
+        return torch.arange(min(count, limit))
+    rank_in_class = torch.zeros(count, dtype=torch.long)
+    for c in labels.unique():
+        rows = (labels == c).nonzero().flatten()
+        rank_in_class[rows] = torch.arange(len(rows))
+    return torch.argsort(rank_in_class * (int(labels.max()) + 1) + labels, stable=True)[:limit]
 
 
 class EvaluationCallback(L.Callback):
@@ -39,7 +51,9 @@ class EvaluationCallback(L.Callback):
     iterations) beside them; the first ``num_logged_samples`` samples, decoded, go to a table (wandb) and a text
     file (``samples_dir``; ``evaluation.num_logged_samples`` in ``conf/train.yaml``, 0: none), and wandb
     also receives the stage's evaluations so far drawn as one image (``{prefix}/curves``);
-    ``history`` keeps every evaluation, by stage step, for the run summary.
+    ``history`` keeps every evaluation, by stage step, for the run summary. A class-conditional generator on
+    labelled data is sampled equally per class and scored per class as well (``evaluate_generator``); its logged
+    samples carry their class (a ``label`` column in the table, ``label<TAB>sample`` lines in the file).
     """
 
     def __init__(
@@ -89,7 +103,12 @@ class EvaluationCallback(L.Callback):
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=int(pl_module.log_step))
         if self.num_logged_samples > 0:
-            self._log_samples(trainer, self.datamodule.decode(result.samples[: self.num_logged_samples]), step)
+            shown = logged_rows(result.labels, len(result.samples), self.num_logged_samples)
+            texts = self.datamodule.decode(result.samples[shown])
+            names = None
+            if result.labels is not None and self.datamodule.class_labels is not None:
+                names = [self.datamodule.class_labels.name(int(c)) for c in result.labels[shown]]
+            self._log_samples(trainer, texts, step, names)
         self.history.append({"step": step, **result.metrics})
         self._log_plot(trainer, int(pl_module.log_step))
         self._last_step = step
@@ -107,22 +126,38 @@ class EvaluationCallback(L.Callback):
             )
         rank, world = trainer.global_rank, trainer.world_size
         seed = (self.seed + step) * 1_000_003 + rank
-        samples = gather_rows(draw_samples(pl_module.generator, share(self.num_samples, rank, world), seed))
+        num_classes = check_classes(pl_module.generator, self.datamodule)
+        labels = None
+        if num_classes:  # each rank samples a contiguous share of the balanced labels, gathered in rank order
+            every = balanced_labels(self.num_samples, num_classes)
+            start = sum(share(len(every), r, world) for r in range(rank))
+            mine = every[start : start + share(len(every), rank, world)].to(pl_module.device)
+            labels = gather_rows(mine).cpu()
+            samples = gather_rows(draw_samples(pl_module.generator, len(mine), seed, labels=mine))
+        else:
+            samples = gather_rows(draw_samples(pl_module.generator, share(self.num_samples, rank, world), seed))
         if not trainer.is_global_zero:
             return None
         return evaluate_generator(
-            pl_module.generator, self.datamodule, samples=samples.cpu(), sample_metrics=self.sample_metrics
+            pl_module.generator,
+            self.datamodule,
+            samples=samples.cpu(),
+            sample_metrics=self.sample_metrics,
+            labels=labels,
         )
 
-    def _log_samples(self, trainer: L.Trainer, texts: list[str], step: int) -> None:
+    def _log_samples(self, trainer: L.Trainer, texts: list[str], step: int, names: list[str] | None = None) -> None:
+        if names is None:
+            columns, rows = ["step", "sample"], [[step, t] for t in texts]
+        else:
+            columns, rows = ["step", "label", "sample"], [[step, n, t] for n, t in zip(names, texts, strict=True)]
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                logger.log_text(
-                    key=f"{self.prefix}/samples", columns=["step", "sample"], data=[[step, t] for t in texts]
-                )
+                logger.log_text(key=f"{self.prefix}/samples", columns=columns, data=rows)
         if self.samples_dir is not None:
             name = f"{self.prefix.replace('/', '_')}_{step:06d}.txt"
-            atomic_write_text(self.samples_dir / name, "\n".join(texts) + "\n")
+            lines = texts if names is None else [f"{n}\t{t}" for n, t in zip(names, texts, strict=True)]
+            atomic_write_text(self.samples_dir / name, "\n".join(lines) + "\n")
 
     def _log_plot(self, trainer: L.Trainer, log_step: int) -> None:
         """The stage's evaluations so far as one figure (``{prefix}/curves``), for wandb loggers."""
