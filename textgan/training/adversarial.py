@@ -60,6 +60,8 @@ class AdversarialModule(L.LightningModule):
         discriminator_epochs, num_negatives, discriminator_pretrain_steps: SeqGAN's discriminator schedule.
         num_iterations: adversarial iterations to run.
         real_tokens: the training set (SeqGAN's schedule draws positives from it).
+        real_labels: the training set's classes (N,) on labelled data, for a conditional estimator's
+            discriminator under SeqGAN's schedule (None: unlabelled).
         discriminator_regularization: weight of the discriminator's own ``regularization()``.
         release_memory: CPU: trim the C heap after each phase.
         log_step_offset: the global step of iteration 0 (the MLE stage's optimizer steps).
@@ -100,6 +102,7 @@ class AdversarialModule(L.LightningModule):
         num_negatives: int = 10_000,
         num_iterations: int = 2000,
         real_tokens: torch.Tensor | None = None,
+        real_labels: torch.Tensor | None = None,
         discriminator_regularization: float = 1.0,
         discriminator_pretrain_steps: int = 0,
         release_memory: bool = True,
@@ -133,6 +136,7 @@ class AdversarialModule(L.LightningModule):
         self.discriminator_pretrain_steps = discriminator_pretrain_steps  # SeqGAN: 50 before the first iteration
         self.release_memory = release_memory  # CPU: trim the C heap after each phase (peak resident memory)
         self.real_tokens = real_tokens  # the training set: SeqGAN's schedule draws its positives from it
+        self.real_labels = real_labels  # and their classes, on labelled data
         if (discriminator_epochs > 0 or discriminator_pretrain_steps > 0) and real_tokens is None:
             raise ValueError("SeqGAN's discriminator schedule needs real_tokens, the training set")
         if discriminator_pretrain_steps > 0 and discriminator_epochs < 1:
@@ -253,19 +257,27 @@ class AdversarialModule(L.LightningModule):
             )
             yield from zip(real_batches, fakes.split(sizes), label_batches, strict=True)
             return
-        for real, fake in self._fresh_negative_batches(self.discriminator_steps, batch_size, length):
-            yield real, fake, None
+        yield from self._fresh_negative_batches(self.discriminator_steps, batch_size, length)
 
     def _fresh_negative_batches(self, rounds: int, batch_size: int, length: int):
         """SeqGAN's schedule: ``rounds`` x (fresh negatives, ``discriminator_epochs`` shuffled passes)."""
-        positives = self.real_tokens
+        positives, count = self.real_tokens, self.num_negatives
+        labelled = self.real_labels is not None and self.estimator.conditional
         for _ in range(rounds):
-            fakes = self.generator.sample(self.num_negatives, length)
-            reals = positives[torch.randint(len(positives), (self.num_negatives,))].to(self.device)
+            labels = None
+            if labelled:  # the positives' classes go to the estimator, whose fakes may depend on them (CatGAN)
+                drawn = torch.randint(len(positives), (count,))
+                reals, labels = positives[drawn].to(self.device), self.real_labels[drawn].to(self.device)
+                fakes = self.estimator.discriminator_fakes(
+                    self.generator, count, length, self.iteration, real_labels=labels
+                )
+            else:
+                fakes = self.generator.sample(count, length)
+                reals = positives[torch.randint(len(positives), (count,))].to(self.device)
             for _ in range(self.discriminator_epochs):
-                order = torch.randperm(self.num_negatives, device=self.device)
+                order = torch.randperm(count, device=self.device)
                 for index in order.split(batch_size):
-                    yield reals[index], fakes[index]
+                    yield reals[index], fakes[index], None if labels is None else labels[index]
 
     def training_step(self, batch: torch.Tensor | tuple, batch_idx: int) -> None:
         if self.iteration >= self.num_iterations:  # the data stream is endless: stop here
@@ -285,8 +297,11 @@ class AdversarialModule(L.LightningModule):
         trains_discriminator = self.estimator.trains_discriminator  # False: DGSAN, JSDGAN (no network to train)
         if self.iteration == 0 and self.discriminator_pretrain_steps > 0 and trains_discriminator:  # SeqGAN: D first
             self.toggle_optimizer(discriminator_optimizer)
-            for real, fake in self._fresh_negative_batches(self.discriminator_pretrain_steps, batch_size, length):
-                self._update("discriminator", discriminator_optimizer, self._discriminator_loss(real, fake))
+            for real, fake, real_labels in self._fresh_negative_batches(
+                self.discriminator_pretrain_steps, batch_size, length
+            ):
+                loss = self._discriminator_loss(real, fake, real_labels)
+                self._update("discriminator", discriminator_optimizer, loss)
             self._end_phase(discriminator_optimizer)
 
         self.toggle_optimizer(generator_optimizer)  # freezes every parameter outside the generator's optimizer ...
