@@ -6,8 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from textgan.estimators.base import Estimator
+from textgan.losses.gan import RSGANLoss
 from textgan.models.conditional import ConditionalLSTMGenerator
 from textgan.models.lstm import LSTMGenerator
+from textgan.models.relgan_discriminator import RelGANDiscriminator
 from textgan.training.adversarial import AdversarialModule
 from textgan.training.batches import labels_for, split_batch
 from textgan.training.mle import MLEPretrainModule
@@ -56,3 +59,30 @@ def test_the_adversarial_module_passes_labels_to_conditional_estimators_only(con
     labels = torch.tensor([0, 1])
     assert module._labels(labels) == ({"real_labels": labels} if conditional else {})
     assert module._labels(None) == {}
+
+
+class ConditionalFakes(Estimator):
+    """A conditional estimator whose fakes are the classes they were asked for, as token ids."""
+
+    conditional = True
+
+    def discriminator_fakes(self, generator, batch_size, length, step, real_labels=None):
+        self.asked = real_labels
+        return real_labels.view(-1, 1).expand(batch_size, length).clone()
+
+
+def test_seqgans_schedule_draws_positives_with_their_classes_for_a_conditional_estimator():
+    torch.manual_seed(0)
+    tokens = torch.arange(6).view(6, 1).expand(6, 4).clone()  # sentence i is token i repeated
+    labels = torch.tensor([0, 1, 0, 1, 0, 1])  # the class of sentence i is i mod 2
+    estimator = ConditionalFakes()
+    module = AdversarialModule(
+        LSTMGenerator(6, 4, embedding_dim=4, hidden_dim=4), RelGANDiscriminator(6, 4, 4, num_rep=2, filter_sizes=[2],
+        num_filters=[2]), estimator, RSGANLoss(), discriminator_epochs=1, num_negatives=8, real_tokens=tokens,
+        real_labels=labels,
+    )  # fmt: skip
+    batches = list(module._fresh_negative_batches(1, 4, 4))
+    assert len(batches) == 2
+    for real, fake, real_labels in batches:
+        assert torch.equal(real_labels, real[:, 0] % 2)  # each positive with its own class
+        assert torch.equal(fake[:, 0], real_labels)  # the fakes were made for those classes, row by row
