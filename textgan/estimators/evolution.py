@@ -3,7 +3,8 @@
 One generation (one adversarial iteration): every parent makes one child per mutation, a mutation being a
 choice of the generator's adversarial loss and of the Gumbel-Softmax inverse temperature; each child takes the
 parent's weights and optimiser state and one optimiser step under its mutation; the ``num_parents`` fittest
-children become the next parents. Fitness (Liu et al., AAAI 2020, after E-GAN, Wang et al. 2019) is
+children become the next parents. Fitness (Liu et al., AAAI 2020, after E-GAN, Wang et al. 2019), as the
+authors' code (TextGAN-PyTorch ``catgan_instructor.py``, ``evaluation``) computes it, is
 
     F = F_q + gamma * F_d,
 
