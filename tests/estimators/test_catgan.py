@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from textgan.estimators.catgan import CatganEstimator, per_class_loss
+from textgan.estimators.catgan import CatganEstimator, category_logits, per_class_loss
 from textgan.estimators.evolution import diversity_fitness, quality_fitness
 from textgan.estimators.schedules import InverseTemperatureSchedule
 from textgan.losses.gan import RSGANLoss
@@ -111,3 +111,18 @@ def test_catgan_refuses_an_unconditional_generator():
     _, discriminator, estimator = small_setup()
     with pytest.raises(ValueError, match="generator=rmc_conditional"):
         estimator.setup(RMCGenerator(VOCAB, LENGTH, embedding_dim=4, head_size=4, num_heads=2), discriminator)
+
+
+def test_a_multi_class_discriminator_scores_each_row_by_its_own_class():
+    class ThreeLogits(nn.Module):
+        num_classes = 2
+
+        def forward(self, inputs):
+            return torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+
+    labels = torch.tensor([1, 0])
+    assert torch.equal(category_logits(ThreeLogits(), torch.zeros(2, 3), labels), torch.tensor([[2.0], [4.0]]))
+    plain = RelGANDiscriminator(VOCAB, LENGTH, embedding_dim=4, num_rep=2, filter_sizes=[2], num_filters=[2])
+    tokens = torch.randint(VOCAB, (2, LENGTH))
+    plain.eval()
+    assert torch.equal(category_logits(plain, tokens, labels), plain(tokens))  # a real / fake CNN: all its outputs

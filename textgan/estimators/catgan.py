@@ -10,7 +10,9 @@ of a batch is the mean over the classes present of that class's loss over its ro
 
 ``L^GAN`` the configured loss for the discriminator (``loss=rsgan``), and for the generator the loss its
 mutation chose. The discriminator is RelGAN's CNN with one output per representation (category-blind: the
-category enters through the pairing, as in the authors' code).
+category enters through the pairing, as in the authors' code); with a multi-class discriminator
+(``discriminator=relgan_classes``) a sentence of class ``c`` is scored by its class-``c`` logit instead
+(:func:`category_logits`), a category-aware discriminator.
 
 The hierarchical evolutionary outer loop (:mod:`textgan.estimators.evolution`) runs inside
 :meth:`CatganEstimator.generator_loss`: it owns the generator's adversarial optimiser, makes one child per
@@ -39,6 +41,15 @@ if TYPE_CHECKING:
     from textgan.losses.gan import GANLoss
 
 MUTATION_LOSSES = {"rsgan": RSGANLoss, "standard": StandardGANLoss, "lsgan": LSGANLoss, "hinge": HingeGANLoss}
+
+
+def category_logits(discriminator: nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The discriminator's logits (B, R) of ``inputs``; for a (k+1)-class discriminator the logit of each row's own
+    class, ``D(x_b)[labels[b]]`` (B, 1)."""
+    logits = discriminator(inputs)
+    if getattr(discriminator, "num_classes", 0):
+        return logits.gather(1, labels.view(-1, 1))
+    return logits
 
 
 def per_class_loss(loss, real_logits: torch.Tensor, fake_logits: torch.Tensor, labels: torch.Tensor, num_classes: int):
@@ -129,7 +140,7 @@ class CatganEstimator(Estimator):
     def _child(self, generator, discriminator, real_logits, labels, loss_name: str, beta: float) -> torch.Tensor:
         """One optimiser step of the generator under one mutation; returns its loss (detached)."""
         sample = generator.rsample(labels.shape[0], beta, labels=labels)
-        fake_logits = discriminator(sample.relaxed)
+        fake_logits = category_logits(discriminator, sample.relaxed, labels)
         loss = per_class_loss(
             self.losses[loss_name].generator_loss, real_logits, fake_logits, labels, generator.num_classes
         )
@@ -146,7 +157,9 @@ class CatganEstimator(Estimator):
         k = generator.num_classes
         labels = torch.arange(k, device=real_tokens.device).repeat_interleave(self.eval_samples)
         sample = generator.rsample(labels.shape[0], beta, labels=labels)
-        quality = quality_fitness(discriminator(real_tokens), discriminator(sample.relaxed), real_labels, labels, k)
+        real_logits = category_logits(discriminator, real_tokens, real_labels)
+        fake_logits = category_logits(discriminator, sample.relaxed, labels)
+        quality = quality_fitness(real_logits, fake_logits, real_labels, labels, k)
         diversity = diversity_fitness(generator.log_prob(sample.tokens, labels), labels, k)
         return quality + self.gamma * diversity, quality, diversity
 
@@ -164,7 +177,7 @@ class CatganEstimator(Estimator):
         if not self.population:
             self.population = [snapshot(generator, self.optimizer)]
         with torch.no_grad():
-            real_logits = discriminator(real_tokens)
+            real_logits = category_logits(discriminator, real_tokens, labels)
         children, logs = [], {}
         for parent in self.population:
             for loss_name in self.mutation_losses:
@@ -201,7 +214,11 @@ class CatganEstimator(Estimator):
         labels = self._require(real_labels).to(real.device)
         num_classes = int(labels.max()) + 1
         return per_class_loss(
-            gan_loss.discriminator_loss, discriminator(real), discriminator(fake), labels, num_classes
+            gan_loss.discriminator_loss,
+            category_logits(discriminator, real, labels),
+            category_logits(discriminator, fake, labels),
+            labels,
+            num_classes,
         )
 
     def get_extra_state(self) -> dict[str, Any]:
