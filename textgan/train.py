@@ -18,6 +18,7 @@ Every run writes into a folder of its own;
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import shutil
 import sys
@@ -27,6 +28,7 @@ from typing import Any
 import hydra
 import lightning as L
 import torch
+from hydra._internal.utils import _locate as locate  # how instantiate finds a _target_
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -37,6 +39,7 @@ from textgan.evaluation.data import check_vocabulary
 from textgan.evaluation.runs import target_name
 from textgan.kernels.bf16_products import EmulatedBF16Products
 from textgan.kernels.numerics import bf16_products_mode, flush_denormals, slow_bf16_warning
+from textgan.models.conditional import initialise_from
 from textgan.models.io import build_from_config, load_generator, save_generator, save_generator_build
 from textgan.training.callbacks import AtomicCheckpoint, EvaluationCallback
 from textgan.training.config_resolvers import TRAINING_RESOLVERS  # noqa: F401  (registers them)
@@ -113,6 +116,20 @@ def _check_generator_matches(metadata: dict, facts: dict, datamodule, path: str)
         )
 
 
+def class_facts(target: str, datamodule, option: str) -> dict[str, int]:
+    """``{"num_classes": k}`` from the data for a class-conditional model (a constructor taking ``num_classes``),
+    else nothing; a conditional model on unlabelled data is refused, naming ``option``."""
+    if "num_classes" not in inspect.signature(locate(target)).parameters:
+        return {}
+    classes = getattr(datamodule, "num_classes", 0)
+    if classes < 1:
+        raise ValueError(
+            f"{option}: {target} is class-conditional and needs labelled data (data=movie_reviews, k_oracle, ...); "
+            f"this data has no class labels"
+        )
+    return {"num_classes": classes}
+
+
 def _evaluation(cfg: DictConfig, datamodule, prefix: str, every: int, output_dir: Path) -> EvaluationCallback:
     evaluation = settings(EvaluationSettings, cfg.evaluation, "evaluation")
     return EvaluationCallback(
@@ -164,6 +181,7 @@ def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir,
         gan_loss=instantiate(cfg.loss),
         num_iterations=schedule.steps,
         real_tokens=datamodule.train_tokens,
+        real_labels=getattr(datamodule, "train_labels", None),
         log_step_offset=log_step_offset,
         diagnostics_every=settings(DiagnosticsSettings, cfg.diagnostics, "diagnostics").every,
         on_nonfinite=cfg.on_nonfinite,
@@ -336,8 +354,10 @@ def _train_stages(cfg: DictConfig, output_dir: Path, loggers: list) -> dict[str,
     generator_cfg = OmegaConf.to_container(cfg.generator, resolve=True)
     pretrained = generator_cfg.pop("pretrained", None)
     build = {**generator_cfg, **facts, "start_token": datamodule.start_token}
+    build.update(class_facts(build["_target_"], datamodule, "generator"))  # k of a class-conditional generator
     generator = build_from_config(build)
-    discriminator = instantiate(cfg.discriminator, **facts)
+    discriminator_facts = {**facts, **class_facts(cfg.discriminator._target_, datamodule, "discriminator")}
+    discriminator = instantiate(cfg.discriminator, **discriminator_facts)
     metadata = {**facts, "vocab_fingerprint": datamodule.vocab_fingerprint}
     for source in ("dataset_dir", "oracle_path"):  # lets textgan-evaluate find the data by itself
         if getattr(datamodule, source, None):
@@ -361,7 +381,7 @@ def _train_stages(cfg: DictConfig, output_dir: Path, loggers: list) -> dict[str,
     if pretrained:
         loaded, saved_metadata = load_generator(pretrained)
         _check_generator_matches(saved_metadata, facts, datamodule, pretrained)
-        generator.load_state_dict(loaded.state_dict())
+        initialise_from(generator, loaded)  # an unconditional file may start a conditional generator
         summary["pretrained_from"] = str(pretrained)
     elif cfg.resume and pretrained_file.is_file():  # a resumed run whose MLE stage had finished
         generator.load_state_dict(load_generator(pretrained_file)[0].state_dict())

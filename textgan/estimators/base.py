@@ -75,6 +75,12 @@ class Estimator(nn.Module):
 
     #: False: the scheme has no discriminator network to train; the adversarial module skips its updates
     trains_discriminator: bool = True
+    #: True: a class-conditional scheme; on labelled data the adversarial module passes the real sentences'
+    #: classes (B,) as ``real_labels`` to ``generator_loss``, ``discriminator_fakes`` and ``discriminator_loss``
+    conditional: bool = False
+    #: True: ``generator_loss`` takes the generator's optimiser steps itself (an evolutionary population, CatGAN)
+    #: and returns the loss only to be logged; the adversarial module then makes no generator step of its own
+    updates_generator: bool = False
     #: False: a scheme of the model zoo whose generator objective is its paper's, not the configured GAN loss's
     #: generator loss (the estimator lab, which measures gradients of that one objective, leaves it out)
     objective_is_gan_loss: bool = True

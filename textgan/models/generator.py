@@ -143,13 +143,14 @@ class Generator(nn.Module):
         mask = mask.to(token_nll.dtype)
         return (token_nll * mask).sum() / mask.sum().clamp_min(1.0)
 
-    def mle_loss(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def mle_loss(self, tokens: torch.Tensor, **conditions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The loss MLE pretraining minimises on real sentences (B, T), and the mean NLL it logs.
 
-        Both are :meth:`nll` here; a generator with modules that learn something besides the likelihood in
-        pretraining (LeakGAN's Manager) adds their losses to the first.
+        Both are :meth:`nll` here (``conditions``: a class-conditional generator's ``labels``); a generator with
+        modules that learn something besides the likelihood in pretraining (LeakGAN's Manager) adds their
+        losses to the first.
         """
-        nll = self.nll(tokens)
+        nll = self.nll(tokens, **conditions)
         return nll, nll.detach()
 
     # ----------------------------------------------------------------- free-running loops

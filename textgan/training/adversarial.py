@@ -13,7 +13,11 @@ A discriminator's own ``regularization()`` (SeqGAN's L2 on its output layer) is 
 The estimator plugs in through :class:`textgan.estimators.base.Estimator`: ``setup(generator, discriminator)``
 once, ``generator_loss`` per generator update, and for learned estimators (REBAR's temperature, RELAX's
 control variate) an optimiser over the estimator's own parameters that its ``after_backward`` hook drives
-from the generator's gradient, before the generator's step. Metrics go to the loggers at one global step
+from the generator's gradient, before the generator's step. Labelled data (``(tokens, labels)`` batches) hands
+the real sentences' classes to an estimator that declares ``conditional = True``, as ``real_labels`` of its
+``generator_loss``, ``discriminator_fakes`` and ``discriminator_loss``; an estimator that declares
+``updates_generator = True`` (an evolutionary population) takes its own generator steps inside
+``generator_loss``, and the module only logs that loss. Metrics go to the loggers at one global step
 that continues MLE pretraining's (``log_step_offset`` + iteration), so the stages' curves line up.
 """
 
@@ -32,6 +36,7 @@ from textgan.estimators.base import Estimator, OptimizerFactory
 from textgan.estimators.diagnostics import accumulated_gradient, flat_gradient
 from textgan.losses.gan import GANLoss
 from textgan.models.generator import Generator
+from textgan.training.batches import split_batch
 from textgan.training.host_memory import release_free_memory
 from textgan.training.nonfinite import NonFiniteGuard, gradient_norm
 from textgan.training.optimizers import FusedAdam
@@ -55,6 +60,8 @@ class AdversarialModule(L.LightningModule):
         discriminator_epochs, num_negatives, discriminator_pretrain_steps: SeqGAN's discriminator schedule.
         num_iterations: adversarial iterations to run.
         real_tokens: the training set (SeqGAN's schedule draws positives from it).
+        real_labels: the training set's classes (N,) on labelled data, for a conditional estimator's
+            discriminator under SeqGAN's schedule (None: unlabelled).
         discriminator_regularization: weight of the discriminator's own ``regularization()``.
         release_memory: CPU: trim the C heap after each phase.
         log_step_offset: the global step of iteration 0 (the MLE stage's optimizer steps).
@@ -95,6 +102,7 @@ class AdversarialModule(L.LightningModule):
         num_negatives: int = 10_000,
         num_iterations: int = 2000,
         real_tokens: torch.Tensor | None = None,
+        real_labels: torch.Tensor | None = None,
         discriminator_regularization: float = 1.0,
         discriminator_pretrain_steps: int = 0,
         release_memory: bool = True,
@@ -128,6 +136,7 @@ class AdversarialModule(L.LightningModule):
         self.discriminator_pretrain_steps = discriminator_pretrain_steps  # SeqGAN: 50 before the first iteration
         self.release_memory = release_memory  # CPU: trim the C heap after each phase (peak resident memory)
         self.real_tokens = real_tokens  # the training set: SeqGAN's schedule draws its positives from it
+        self.real_labels = real_labels  # and their classes, on labelled data
         if (discriminator_epochs > 0 or discriminator_pretrain_steps > 0) and real_tokens is None:
             raise ValueError("SeqGAN's discriminator schedule needs real_tokens, the training set")
         if discriminator_pretrain_steps > 0 and discriminator_epochs < 1:
@@ -179,7 +188,11 @@ class AdversarialModule(L.LightningModule):
         optimizer.step()
         return logs
 
-    def _gradient_diagnostics(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _labels(self, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """``{"real_labels": labels}`` for a conditional estimator on labelled data, else nothing."""
+        return {"real_labels": labels} if labels is not None and self.estimator.conditional else {}
+
+    def _gradient_diagnostics(self, real: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The estimate's norm, and its cosine with a second independent estimate (a variance proxy).
 
         The second estimate comes from a copy of the estimator (its running state, e.g. a moving-average
@@ -189,7 +202,9 @@ class AdversarialModule(L.LightningModule):
         first = accumulated_gradient(self.generator)
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             estimator = copy.deepcopy(self.estimator)
-            out = estimator.generator_loss(self.generator, self.discriminator, real, self.gan_loss, self.iteration)
+            out = estimator.generator_loss(
+                self.generator, self.discriminator, real, self.gan_loss, self.iteration, **self._labels(labels)
+            )
             second = flat_gradient(self.generator, out.loss).detach()
         return {
             "diagnostics/gradient_norm": first.norm(),
@@ -210,8 +225,10 @@ class AdversarialModule(L.LightningModule):
         if self.release_memory and self.device.type == "cpu":
             release_free_memory()
 
-    def _discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        scheme_loss = self.estimator.discriminator_loss(self.discriminator, real, fake, self.gan_loss)
+    def _discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None = None):
+        scheme_loss = self.estimator.discriminator_loss(
+            self.discriminator, real, fake, self.gan_loss, **self._labels(labels)
+        )
         if scheme_loss is not None:  # a discriminator-like module with its own objective (CoT, DPGAN, RankGAN)
             return scheme_loss
         loss = self.gan_loss.discriminator_loss(self.discriminator(real), self.discriminator(fake))
@@ -225,30 +242,45 @@ class AdversarialModule(L.LightningModule):
             loss = loss + self.gan_loss.penalty(self.discriminator, real_rows, fake_rows.float())
         return loss
 
-    def _discriminator_batches(self, real_batches: list[torch.Tensor], batch_size: int, length: int):
-        """(real, fake) pairs for this iteration's discriminator updates.
+    def _discriminator_batches(
+        self, real_batches: list[torch.Tensor], batch_size: int, length: int, label_batches: list | None = None
+    ):
+        """(real, fake, real labels or None) for this iteration's discriminator updates.
 
         The generator does not change during them, so every update's fakes come from one generator pass over
         all the updates' rows (5 x 64 for RelGAN): one unroll of wide products instead of five narrow ones."""
+        label_batches = label_batches or [None] * len(real_batches)
         if self.discriminator_epochs == 0:
             sizes = [real.shape[0] for real in real_batches]
-            fakes = self.estimator.discriminator_fakes(self.generator, sum(sizes), length, self.iteration)
-            yield from zip(real_batches, fakes.split(sizes), strict=True)
+            labels = None if label_batches[0] is None else torch.cat(label_batches)
+            fakes = self.estimator.discriminator_fakes(
+                self.generator, sum(sizes), length, self.iteration, **self._labels(labels)
+            )
+            yield from zip(real_batches, fakes.split(sizes), label_batches, strict=True)
             return
         yield from self._fresh_negative_batches(self.discriminator_steps, batch_size, length)
 
     def _fresh_negative_batches(self, rounds: int, batch_size: int, length: int):
         """SeqGAN's schedule: ``rounds`` x (fresh negatives, ``discriminator_epochs`` shuffled passes)."""
-        positives = self.real_tokens
+        positives, count = self.real_tokens, self.num_negatives
+        labelled = self.real_labels is not None and self.estimator.conditional
         for _ in range(rounds):
-            fakes = self.generator.sample(self.num_negatives, length)
-            reals = positives[torch.randint(len(positives), (self.num_negatives,))].to(self.device)
+            labels = None
+            if labelled:  # the positives' classes go to the estimator, whose fakes may depend on them (CatGAN)
+                drawn = torch.randint(len(positives), (count,))
+                reals, labels = positives[drawn].to(self.device), self.real_labels[drawn].to(self.device)
+                fakes = self.estimator.discriminator_fakes(
+                    self.generator, count, length, self.iteration, real_labels=labels
+                )
+            else:
+                fakes = self.generator.sample(count, length)
+                reals = positives[torch.randint(len(positives), (count,))].to(self.device)
             for _ in range(self.discriminator_epochs):
-                order = torch.randperm(self.num_negatives, device=self.device)
+                order = torch.randperm(count, device=self.device)
                 for index in order.split(batch_size):
-                    yield reals[index], fakes[index]
+                    yield reals[index], fakes[index], None if labels is None else labels[index]
 
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+    def training_step(self, batch: torch.Tensor | tuple, batch_idx: int) -> None:
         if self.iteration >= self.num_iterations:  # the data stream is endless: stop here
             self.trainer.should_stop = True
             return
@@ -257,15 +289,20 @@ class AdversarialModule(L.LightningModule):
             self._resumed_rng_state = None
         generator_optimizer, discriminator_optimizer, *rest = self.optimizers()
         estimator_optimizer = rest[0] if rest else None
-        batch_size = batch.shape[0] // self.batches_per_step
-        real_batches = list(batch.split(batch_size))
-        length = batch.shape[1]
+        tokens, labels = split_batch(batch)
+        batch_size = tokens.shape[0] // self.batches_per_step
+        real_batches = list(tokens.split(batch_size))
+        label_batches = list(labels.split(batch_size)) if labels is not None else [None] * len(real_batches)
+        length = tokens.shape[1]
 
         trains_discriminator = self.estimator.trains_discriminator  # False: DGSAN, JSDGAN (no network to train)
         if self.iteration == 0 and self.discriminator_pretrain_steps > 0 and trains_discriminator:  # SeqGAN: D first
             self.toggle_optimizer(discriminator_optimizer)
-            for real, fake in self._fresh_negative_batches(self.discriminator_pretrain_steps, batch_size, length):
-                self._update("discriminator", discriminator_optimizer, self._discriminator_loss(real, fake))
+            for real, fake, real_labels in self._fresh_negative_batches(
+                self.discriminator_pretrain_steps, batch_size, length
+            ):
+                loss = self._discriminator_loss(real, fake, real_labels)
+                self._update("discriminator", discriminator_optimizer, loss)
             self._end_phase(discriminator_optimizer)
 
         self.toggle_optimizer(generator_optimizer)  # freezes every parameter outside the generator's optimizer ...
@@ -273,15 +310,20 @@ class AdversarialModule(L.LightningModule):
             for group in estimator_optimizer.param_groups:
                 for parameter in group["params"]:
                     parameter.requires_grad_(True)
-        for real in real_batches[: self.generator_steps]:
-            out = self.estimator.generator_loss(self.generator, self.discriminator, real, self.gan_loss, self.iteration)
+        for real, real_labels in zip(real_batches[: self.generator_steps], label_batches, strict=False):
+            out = self.estimator.generator_loss(
+                self.generator, self.discriminator, real, self.gan_loss, self.iteration, **self._labels(real_labels)
+            )
             diagnose = self.diagnostics_every > 0 and self.iteration % self.diagnostics_every == 0
 
             def after_backward(diagnose: bool = diagnose, second: torch.Tensor = real_batches[-1]) -> dict:
                 # the second estimate's real batch: an independent draw (the last discriminator update's)
-                logs = self._gradient_diagnostics(second) if diagnose else {}
+                logs = self._gradient_diagnostics(second, label_batches[-1]) if diagnose else {}
                 return {**logs, **self._estimator_after_backward(estimator_optimizer)}
 
+            if self.estimator.updates_generator:  # it stepped the generator itself (an evolutionary population)
+                estimator_logs = {}
+                continue
             estimator_logs = self._update(
                 "generator", generator_optimizer, out.loss, create_graph=out.create_graph, after_backward=after_backward
             )
@@ -291,9 +333,10 @@ class AdversarialModule(L.LightningModule):
         logs.update({f"adversarial/{key}": value for key, value in {**out.logs, **estimator_logs}.items()})
         if self.discriminator_steps > 0 and trains_discriminator:
             self.toggle_optimizer(discriminator_optimizer)
-            fake_batches = self._discriminator_batches(real_batches[self.generator_steps :], batch_size, length)
-            for real, fake in fake_batches:
-                discriminator_loss = self._discriminator_loss(real, fake)
+            start = self.generator_steps
+            fake_batches = self._discriminator_batches(real_batches[start:], batch_size, length, label_batches[start:])
+            for real, fake, real_labels in fake_batches:
+                discriminator_loss = self._discriminator_loss(real, fake, real_labels)
                 self._update("discriminator", discriminator_optimizer, discriminator_loss)
             self._end_phase(discriminator_optimizer)
             logs["adversarial/d_loss"] = discriminator_loss.detach()

@@ -9,6 +9,7 @@ import torch
 
 from textgan.estimators.base import OptimizerFactory
 from textgan.models.generator import Generator
+from textgan.training.batches import labels_for, split_batch
 from textgan.training.nonfinite import NonFiniteGuard, gradient_norm
 from textgan.training.optimizers import FusedAdam
 
@@ -16,6 +17,9 @@ from textgan.training.optimizers import FusedAdam
 class MLEPretrainModule(L.LightningModule):
     """Minimises the mean per-token NLL of real sequences (B, T) under teacher forcing
     (``generator.mle_loss``: the NLL, plus the losses of modules that pretrain beside it, LeakGAN's Manager).
+
+    Labelled batches ``(tokens, labels)`` train a class-conditional generator (``num_classes > 0``) on
+    ``nll(tokens, labels)``; an unconditional generator ignores the labels.
 
     Args:
         generator: the generator to pretrain.
@@ -57,8 +61,10 @@ class MLEPretrainModule(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._epoch_sum, self._epoch_batches = torch.zeros((), device=self.device), 0
 
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        loss, nll = self.generator.mle_loss(batch)  # the NLL itself, unless the generator adds terms (LeakGAN)
+    def training_step(self, batch: torch.Tensor | tuple, batch_idx: int) -> torch.Tensor:
+        tokens, labels = split_batch(batch)
+        # the NLL itself, unless the generator adds terms (LeakGAN); labels reach a class-conditional generator
+        loss, nll = self.generator.mle_loss(tokens, **labels_for(self.generator, labels))
         self._loss = nll
         self._step_loss = loss.detach()
         self.log("pretrain/nll_train", nll, prog_bar=True, on_step=True, on_epoch=False, logger=False)
