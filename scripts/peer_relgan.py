@@ -48,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--seed", type=int, default=123, help="model seed and oracle-data seed (as textgan-train's seed)"
     )
     parser.add_argument("--shared-data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--cache-dir", default=str(ROOT / ".cache" / "oracle"), help="the oracle data's cache")
     parser.add_argument("--mle-epochs", type=int, default=40)
     parser.add_argument("--mle-eval-every", type=int, default=10)
     parser.add_argument("--iterations", type=int, default=1000)
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     bleu_orders = tuple(int(n) for n in args.bleu_orders.split(",") if n.strip())
     data = OracleDataModule(
         oracle_path=str(Path(args.shared_data) / "oracle" / "seqgan_oracle_lstm.npz"),
-        cache_dir=str(ROOT / ".cache" / "oracle"),
+        cache_dir=args.cache_dir,
         seed=args.seed,
         bleu_orders=bleu_orders,
     )

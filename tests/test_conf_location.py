@@ -44,7 +44,7 @@ def test_every_module_that_reads_the_configs_reads_the_same_folder():
             assert not re.search(r"^CONF_DIR\s*=", text, re.MULTILINE), path
             assert not [line for line in text.splitlines() if "__file__" in line and '"conf"' in line], path
     configs = {path.stem for path in (CONF_DIR / "estimator").glob("*.yaml")}
-    schemes = {"maligan", "dgsan", "jsdgan", "cot", "dpgan", "rankgan", "textgan_mmd", "leakgan"}  # own objectives
+    schemes = {"maligan", "dgsan", "jsdgan", "cot", "dpgan", "rankgan", "textgan_mmd", "leakgan", "sentigan", "catgan"}
     assert schemes <= configs and estimator_lab.available_estimators() == configs - schemes
 
 

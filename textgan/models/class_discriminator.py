@@ -46,7 +46,7 @@ class ClassRelGANDiscriminator(ClassDiscriminator, RelGANDiscriminator):
     layer ``hidden_size -> k + 1`` is initialised as RelGAN's (truncated normal, std 1/sqrt(fan_in), zero bias).
     """
 
-    config_ranges = {**RelGANDiscriminator.config_ranges, "num_classes": integer(1)}
+    config_ranges = {"num_classes": integer(1)}  # with those of RelGANDiscriminator (inherited)
 
     def __init__(self, num_classes: int, vocab_size: int, max_length: int, **options) -> None:
         _check(num_classes)
@@ -75,7 +75,7 @@ class ClassSeqGANDiscriminator(ClassDiscriminator, SeqGANDiscriminator):
     :meth:`regularization` is its ``l2_reg_lambda * l2_loss`` of that layer.
     """
 
-    config_ranges = {**SeqGANDiscriminator.config_ranges, "num_classes": integer(1)}
+    config_ranges = {"num_classes": integer(1)}  # with those of SeqGANDiscriminator (inherited)
 
     def __init__(self, num_classes: int, vocab_size: int, max_length: int, **options) -> None:
         _check(num_classes)

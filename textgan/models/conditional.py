@@ -199,7 +199,7 @@ class ConditionalRMCGenerator(ClassConditional, RMCGenerator):
     Args: ``num_classes`` (from the data), then those of :class:`RMCGenerator`.
     """
 
-    config_ranges = {**RMCGenerator.config_ranges, "num_classes": integer(1)}
+    config_ranges = {"num_classes": integer(1)}  # with those of RMCGenerator (inherited)
 
     def __init__(self, num_classes: int, vocab_size: int, max_length: int, **options) -> None:
         super().__init__(vocab_size, max_length, **options)
@@ -212,7 +212,7 @@ class ConditionalLSTMGenerator(ClassConditional, LSTMGenerator):
     Args: ``num_classes`` (from the data), then those of :class:`LSTMGenerator`.
     """
 
-    config_ranges = {**LSTMGenerator.config_ranges, "num_classes": integer(1)}
+    config_ranges = {"num_classes": integer(1)}  # with those of LSTMGenerator (inherited)
 
     def __init__(self, num_classes: int, vocab_size: int, max_length: int, **options) -> None:
         super().__init__(vocab_size, max_length, **options)
