@@ -44,7 +44,9 @@ def student_t_quantile(probability: float, degrees_of_freedom: int) -> float:
     package needs no scipy; exact to about 1e-12.
     """
     if not 0.0 < probability < 1.0 or degrees_of_freedom < 1:
-        raise ValueError(f"need 0 < probability < 1 and degrees of freedom >= 1, got {probability}, {degrees_of_freedom}")
+        raise ValueError(
+            f"need 0 < probability < 1 and degrees of freedom >= 1, got {probability}, {degrees_of_freedom}"
+        )
     if probability < 0.5:
         return -student_t_quantile(1.0 - probability, degrees_of_freedom)
     df = float(degrees_of_freedom)
