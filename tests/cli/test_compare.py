@@ -67,6 +67,13 @@ def test_a_tiny_comparison_runs_resumes_and_reports_its_table_curves_and_frontie
     config = (out / "gumbel_softmax-fixed1" / "seed1" / "config.yaml").read_text()
     assert "beta_max: 1\n" in config and "adapt: 'no'" in config
 
+    for seed in (0, 1):  # MLE continued starts at the pretrained generator, as the GAN arm does
+        mle = json.loads((out / "mle_continued" / f"seed{seed}" / "summary.json").read_text())
+        gan = json.loads((out / "gumbel_softmax-fixed1" / f"seed{seed}" / "summary.json").read_text())
+        assert [row["step"] for row in mle["pretrain_history"]] == [0, 1] and "adversarial_history" not in mle
+        assert mle["pretrain_history"][0] == gan["adversarial_history"][0]
+        assert mle["pretrain_history"][1]["nll_gen"] != mle["pretrain_history"][0]["nll_gen"]  # it trained
+
     capsys.readouterr()
     assert main(["run", *common]) == 0  # everything finished: nothing starts again
     assert "0 run(s) to start or resume, 2 finished" in capsys.readouterr().err
