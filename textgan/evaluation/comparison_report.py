@@ -92,7 +92,8 @@ def _run_metrics(run: PlannedRun, summary: dict[str, Any], is_mle: bool) -> dict
     stage = "after_pretraining" if is_mle else "after_adversarial"
     values = {k: float(v) for k, v in (summary.get(stage) or {}).items() if k in SAMPLE_METRICS and v is not None}
     if is_mle:
-        values["wall_seconds"] = float(summary.get("pretrain_seconds") or math.nan)
+        if summary.get("pretrain_seconds") is not None:
+            values["wall_seconds"] = float(summary["pretrain_seconds"])
         return values
     for key, name in (("seconds_per_iteration", "seconds_per_iteration"), ("adversarial_seconds", "wall_seconds")):
         if summary.get(key) is not None:
