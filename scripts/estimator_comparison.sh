@@ -15,6 +15,8 @@
 #   OVERRIDES: more Hydra overrides for every run (e.g. generator.layer_norm_eps=1e-5 for a generator file
 #   saved before that option existed, so that new seeds continue an older comparison exactly).
 # Run two halves of the names side by side on a 2-core machine, each with THREADS=1 (OMP_NUM_THREADS=1).
+# Each estimator runs at its config's defaults; the fair comparison (one temperature schedule for every relaxed
+# estimator, a pilot for REBAR / RELAX / REINFORCE, MLE baselines, intervals, frontiers) is `textgan-compare`.
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then

@@ -365,7 +365,7 @@ def _train_stages(cfg: DictConfig, output_dir: Path, loggers: list) -> dict[str,
     if is_rank_zero():  # lets the commands read this run's Lightning checkpoints before any generator file exists
         save_generator_build(output_dir / "generator_build.json", build, metadata)
     mle_steps = cfg.pretrain.epochs * _batches_per_epoch(cfg, len(datamodule.train_tokens))  # adversarial logs after
-    log_step_offset = 0 if pretrained else mle_steps
+    log_step_offset = mle_steps if not pretrained or cfg.pretrain.get("continue_from_pretrained") else 0
     loggers.extend(_build_loggers(cfg))
     if cfg.resume and is_rank_zero():  # drop what the killed process logged after its last checkpoint
         last_kept = resume_point(output_dir, mle_steps, log_step_offset)
@@ -378,14 +378,15 @@ def _train_stages(cfg: DictConfig, output_dir: Path, loggers: list) -> dict[str,
     summary: dict[str, Any] = read_summary(output_dir) if cfg.resume else {}
     summary.update(output_dir=str(output_dir), config=OmegaConf.to_container(cfg, resolve=True), finished=False)
     pretrained_file = output_dir / "pretrained_generator.pt"
+    continue_mle = bool(cfg.pretrain.get("continue_from_pretrained", False)) and cfg.pretrain.epochs > 0
     if pretrained:
         loaded, saved_metadata = load_generator(pretrained)
         _check_generator_matches(saved_metadata, facts, datamodule, pretrained)
         initialise_from(generator, loaded)  # an unconditional file may start a conditional generator
         summary["pretrained_from"] = str(pretrained)
-    elif cfg.resume and pretrained_file.is_file():  # a resumed run whose MLE stage had finished
+    if cfg.resume and pretrained_file.is_file():  # a resumed run whose MLE stage had finished
         generator.load_state_dict(load_generator(pretrained_file)[0].state_dict())
-    elif cfg.pretrain.epochs > 0:
+    elif cfg.pretrain.epochs > 0 and (continue_mle or not pretrained):  # MLE from scratch, or more MLE epochs
         summary.update(_pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata))
         if is_rank_zero():
             write_summary(output_dir, summary)

@@ -51,6 +51,7 @@ COVERAGE = {
     "textgan-generate": "test_jsonl_rows_carry_ids_of_the_text_and_their_log_probs",
     "textgan-quality-diversity": "test_text_sweep_writes_points_and_plot",
     "textgan-plot-runs": "test_a_multirun_folder_gives_one_curve_per_run_with_its_values",
+    "textgan-compare": "test_a_tiny_comparison_runs_resumes_and_reports_its_table_curves_and_frontier",
     # the real experiment: test_the_estimator_comparison_trains_reports_and_plots_at_the_debug_size
     "textgan-estimator-lab": "test_exact_lab_writes_a_row_per_setting_with_its_statistics",
     "textgan-build-kernels": "test_textgan_build_kernels_prints_the_compilers_message_and_exits_1",

@@ -8,7 +8,11 @@
 * ``textgan.evaluation.runs``: training run folders (a run or a multirun folder), finished or not, labelled by
   config keys (the estimator by default);
 * ``textgan.evaluation.report``: seed-aggregated reports, mean ± sample standard deviation per model and metric
-  (``report.md``, ``report.csv``), and the seed bands of quality-diversity curves.
+  (``report.md``, ``report.csv``), the 95 % Student-t interval of a mean, and the seed bands of
+  quality-diversity curves;
+* ``textgan.evaluation.comparison`` (a comparison protocol file), ``comparison_plan`` (its runs and folders),
+  ``comparison_report`` (its table, pilot choice and MLE wall time) and ``comparison_frontier`` (its curves and
+  quality-diversity frontier): what ``textgan-compare`` runs and reports.
 """
 
 from textgan.evaluation.protocol import EvaluationResult, evaluate_generator

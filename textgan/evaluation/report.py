@@ -2,6 +2,7 @@
 
 ``aggregate`` turns grouped runs (``textgan.evaluation.runs``) into one row per group and metric with the mean,
 the sample standard deviation (ddof=1, the unbiased variance's root; undefined for a single run), n, min and max;
+``confidence_interval`` gives the Student-t interval of a mean (``student_t_quantile``, without scipy);
 ``markdown_report`` and ``csv_report`` lay them out, ``write_report`` writes ``report.md`` and ``report.csv``
 atomically. ``temperature_bands`` does the same for quality-diversity curves: per label and temperature, the
 mean and standard deviation of the two axes over the label's checkpoints.
@@ -34,6 +35,75 @@ class Summary:
     n: int
     min: float
     max: float
+
+
+def student_t_quantile(probability: float, degrees_of_freedom: int) -> float:
+    """The ``probability`` quantile of Student's t with ``degrees_of_freedom`` >= 1 (``scipy.stats.t.ppf``).
+
+    Bisection on the distribution function, written with the regularised incomplete beta function, so that the
+    package needs no scipy; exact to about 1e-12.
+    """
+    if not 0.0 < probability < 1.0 or degrees_of_freedom < 1:
+        raise ValueError(
+            f"need 0 < probability < 1 and degrees of freedom >= 1, got {probability}, {degrees_of_freedom}"
+        )
+    if probability < 0.5:
+        return -student_t_quantile(1.0 - probability, degrees_of_freedom)
+    df = float(degrees_of_freedom)
+
+    def upper_tail(t: float) -> float:  # P(T > t) for t >= 0
+        return 0.5 * _regularized_beta(df / 2.0, 0.5, df / (df + t * t))
+
+    low, high = 0.0, 1.0
+    while upper_tail(high) > 1.0 - probability:
+        high *= 2.0
+    for _ in range(200):
+        middle = 0.5 * (low + high)
+        low, high = (middle, high) if upper_tail(middle) > 1.0 - probability else (low, middle)
+        if high - low < 1e-13 * max(1.0, high):
+            break
+    return 0.5 * (low + high)
+
+
+def _regularized_beta(a: float, b: float, x: float) -> float:
+    """I_x(a, b), by its continued fraction (Numerical Recipes' ``betai``)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _beta_fraction(a, b, x) / a
+    return 1.0 - front * _beta_fraction(b, a, 1.0 - x) / b
+
+
+def _beta_fraction(a: float, b: float, x: float) -> float:
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    fraction = d
+    for m in range(1, 500):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            fraction *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return fraction
+
+
+def confidence_interval(summary: Summary, level: float = 0.95) -> tuple[float, float] | None:
+    """The Student-t interval ``mean ± t_{(1+level)/2, n-1} * std / sqrt(n)`` of the mean; None when n < 2
+    (one run gives no spread, hence no interval)."""
+    if summary.n < 2 or not math.isfinite(summary.std):
+        return None
+    half = student_t_quantile(0.5 + level / 2.0, summary.n - 1) * summary.std / math.sqrt(summary.n)
+    return summary.mean - half, summary.mean + half
 
 
 def summarize(values: Iterable[float]) -> Summary:

@@ -27,12 +27,14 @@ HYDRA_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
 
 @dataclass(frozen=True)
 class PretrainSettings:
-    """MLE stage: ``epochs`` over the training set, clip norm, evaluation and checkpoint periods (epochs)."""
+    """MLE stage: ``epochs`` over the training set, clip norm, evaluation and checkpoint periods (epochs), and
+    whether a run given ``generator.pretrained`` continues MLE from it (else the stage is skipped)."""
 
     epochs: int
     grad_clip: float | None
     eval_every: int
     checkpoint_every: int
+    continue_from_pretrained: bool = False  # with generator.pretrained: train ``epochs`` more MLE epochs from it
 
     config_ranges = {  # grad_clip: the Trainer's gradient_clip_val, 0 = no clipping
         "epochs": integer(0), "grad_clip": optional(number(0)), "eval_every": integer(1), "checkpoint_every": integer(1)
