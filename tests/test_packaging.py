@@ -121,4 +121,4 @@ def test_an_installed_wheel_trains_generates_and_evaluates_outside_the_repositor
 
     unknown = run([bin_dir / "textgan-evaluate", "--checkpoint", run_dir / "generator.pt", "--data", "no_such_data"],
                   cwd=work, env=env, expect=2)  # fmt: skip
-    assert "known names: coco, " in unknown.stderr  # the shipped conf/data/, not an empty list
+    assert "known names: amazon_reviews, coco, " in unknown.stderr  # the shipped conf/data/, not an empty list
