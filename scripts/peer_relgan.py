@@ -48,6 +48,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--seed", type=int, default=123, help="model seed and oracle-data seed (as textgan-train's seed)"
     )
     parser.add_argument("--shared-data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument(
+        "--num-train", type=int, default=10_000, help="oracle training sentences (the benchmark's 10,000)"
+    )
+    parser.add_argument("--num-test", type=int, default=10_000, help="oracle test sentences, for NLL_gen")
     parser.add_argument("--cache-dir", default=str(ROOT / ".cache" / "oracle"), help="the oracle data's cache")
     parser.add_argument("--mle-epochs", type=int, default=40)
     parser.add_argument("--mle-eval-every", type=int, default=10)
@@ -165,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     data = OracleDataModule(
         oracle_path=str(Path(args.shared_data) / "oracle" / "seqgan_oracle_lstm.npz"),
         cache_dir=args.cache_dir,
+        num_train=args.num_train,
+        num_test=args.num_test,
         seed=args.seed,
         bleu_orders=bleu_orders,
     )

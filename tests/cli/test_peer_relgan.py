@@ -106,8 +106,8 @@ def stand_in_checkout(folder: Path) -> Path:
 
 
 def drive(peer: Path, out: Path, cache: Path, shared_data: Path, *arguments: str) -> subprocess.CompletedProcess:
-    small = ["--num-samples", "32", "--bleu-orders", "2", "--mle-epochs", "2", "--mle-eval-every", "1"]
-    small += ["--eval-every", "2"]
+    small = ["--num-samples", "32", "--bleu-orders", "", "--mle-epochs", "2", "--mle-eval-every", "1"]
+    small += ["--eval-every", "2", "--num-train", "256", "--num-test", "128"]
     command = [sys.executable, str(ROOT / "scripts" / "peer_relgan.py"), "--peer", str(peer), "--out", str(out),
                "--cache-dir", str(cache), "--shared-data", str(shared_data), *small, *arguments]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
