@@ -143,6 +143,21 @@ def _evaluation(cfg: DictConfig, datamodule, prefix: str, every: int, output_dir
     )
 
 
+def _finished_pretraining(cfg, datamodule, output_dir: Path) -> dict[str, Any]:
+    """The MLE stage's summary from its last checkpoint, for a run stopped after the stage saved
+    ``pretrained_generator.pt`` and before it wrote the summary."""
+    schedule = settings(PretrainSettings, cfg.pretrain, "pretrain")
+    checkpoint = AtomicCheckpoint(output_dir / "checkpoints" / "pretrain", every=schedule.checkpoint_every)
+    evaluation = _evaluation(cfg, datamodule, "pretrain/eval", schedule.eval_every, output_dir)
+    saved = checkpoint.restore_callbacks([evaluation, checkpoint])
+    return {
+        "after_pretraining": evaluation.history[-1] if evaluation.history else {},
+        "pretrain_history": evaluation.history,
+        "pretrain_seconds": checkpoint.elapsed_seconds,
+        "pretrain_nonfinite_skips": int(saved.get("nonfinite_skips", 0)),
+    }
+
+
 def _pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata) -> dict[str, Any]:
     """Stage 1: MLE pretraining (resumable), then ``pretrained_generator.pt``; returns its summary."""
     schedule = settings(PretrainSettings, cfg.pretrain, "pretrain")
@@ -386,6 +401,8 @@ def _train_stages(cfg: DictConfig, output_dir: Path, loggers: list) -> dict[str,
         summary["pretrained_from"] = str(pretrained)
     if cfg.resume and pretrained_file.is_file():  # a resumed run whose MLE stage had finished
         generator.load_state_dict(load_generator(pretrained_file)[0].state_dict())
+        if "pretrain_history" not in summary:  # stopped after pretrained_generator.pt, before the summary's write
+            summary.update(_finished_pretraining(cfg, datamodule, output_dir))
     elif cfg.pretrain.epochs > 0 and (continue_mle or not pretrained):  # MLE from scratch, or more MLE epochs
         summary.update(_pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata))
         if is_rank_zero():

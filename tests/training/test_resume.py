@@ -113,6 +113,30 @@ def test_a_run_killed_after_its_last_checkpoint_resumes_to_the_trained_generator
     assert differences(expected, run_result(run_dir)) == []
 
 
+def test_a_run_killed_between_its_pretrained_generator_and_its_summary_keeps_the_mle_history(
+    tmp_path, tmp_path_factory, monkeypatch
+):
+    # The MLE stage writes pretrained_generator.pt, then the summary: a kill between the two left a resumed run
+    # without its pretrain_history (a landing the fault drill's random kills found).
+    expected = uninterrupted("gumbel_softmax", tmp_path_factory)
+    save_generator = train_module.save_generator
+
+    def save_then_die(path, *args, **kwargs):
+        save_generator(path, *args, **kwargs)
+        if Path(path).name == "pretrained_generator.pt":
+            raise SimulatedKill
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train_module, "save_generator", save_then_die)
+        with pytest.raises(SimulatedKill):
+            run(compose_config(tmp_path, "estimator=gumbel_softmax", *SCHEDULE))
+    run_dir = tmp_path / "run"
+    assert (run_dir / "pretrained_generator.pt").is_file() and not (run_dir / "summary.json").exists()
+    summary = resume(run_dir)
+    assert [row["step"] for row in summary["pretrain_history"]] == [0, 2, 3]
+    assert differences(expected, run_result(run_dir)) == []
+
+
 def test_a_resumed_run_with_its_progress_bar_finishes(tmp_path, monkeypatch, capsys):
     # Lightning skips on_train_epoch_start when it resumes mid-epoch: the bar must still open and close.
     with monkeypatch.context() as patch:

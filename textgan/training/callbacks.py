@@ -245,17 +245,23 @@ class AtomicCheckpoint(L.Callback):
             atomic_write(self.last_path, lambda tmp: trainer.save_checkpoint(tmp, weights_only=False))
         log.info("checkpoint: %s", self.last_path)
 
-    def restore_finished(self, pl_module: L.LightningModule, callbacks: list[L.Callback]) -> None:
-        """Load ``last.ckpt`` into ``pl_module`` and ``callbacks`` (this one included) without training: a stage
-        whose last checkpoint already holds all its iterations (a run stopped after its last save), so that the
-        trained weights, the evaluation history and the stage's time reach the summary and ``generator.pt``."""
+    def restore_callbacks(self, callbacks: list[L.Callback]) -> dict[str, Any]:
+        """Load the states ``last.ckpt`` holds for ``callbacks`` (this one included: the stage's time, the
+        evaluation history); returns the whole checkpoint."""
         saved = torch.load(self.last_path, map_location="cpu", weights_only=False)
-        pl_module.load_state_dict(saved["state_dict"])
-        pl_module.on_load_checkpoint(saved)
         states = saved.get("callbacks", {})
         for callback in callbacks:
             if callback.state_key in states:
                 callback.load_state_dict(states[callback.state_key])
+        return saved
+
+    def restore_finished(self, pl_module: L.LightningModule, callbacks: list[L.Callback]) -> None:
+        """Load ``last.ckpt`` into ``pl_module`` and ``callbacks`` (this one included) without training: a stage
+        whose last checkpoint already holds all its iterations (a run stopped after its last save), so that the
+        trained weights, the evaluation history and the stage's time reach the summary and ``generator.pt``."""
+        saved = self.restore_callbacks(callbacks)
+        pl_module.load_state_dict(saved["state_dict"])
+        pl_module.on_load_checkpoint(saved)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         if not hasattr(pl_module, "iteration"):
