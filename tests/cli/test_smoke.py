@@ -132,21 +132,22 @@ def test_bench_reinforce_times_both_rewards_at_the_debug_size(tmp_path):
 
 
 @pytest.mark.slow
-def test_benchmark_runs_its_model_reinforce_and_scheme_rows_at_the_debug_size(tmp_path):
+def test_benchmark_runs_its_model_and_scheme_rows_at_the_debug_size(tmp_path):
+    """The reinforce section is textgan.benchmarks.reinforce's, run at the debug size by the bench_reinforce test."""
     from textgan.benchmarks.schemes import SCHEMES
 
     results_file = tmp_path / "results.json"
-    result = run("python", "scripts/benchmark.py", "--section", "models", "reinforce", "schemes", "--size", "debug",
+    result = run("python", "scripts/benchmark.py", "--section", "models", "schemes", "--size", "debug",
                  "--precision", "fp32", "--device", "cpu", "--json", str(results_file))  # fmt: skip
     results = json.loads(results_file.read_text())
     (models,) = results["models"]
     assert (models["device"], models["size"], models["precision"]) == ("cpu", "debug", "fp32")
     for name in ("mle_step", "adversarial_iteration", "sample_10k"):
         assert positive(models[f"{name}_s"]) and positive(models[f"{name}_mfu"]), models
-    assert_both_rewards_timed(results["reinforce"])
+    assert "reinforce" not in results  # only the sections asked for
     assert [row["scheme"] for row in results["schemes"]] == list(SCHEMES)  # every scheme of the zoo, timed
     assert all(positive(row["adversarial_iteration_s"]) for row in results["schemes"])
-    assert "### models" in result.stdout and "### reinforce" in result.stdout and "### schemes" in result.stdout
+    assert "### models" in result.stdout and "### schemes" in result.stdout
 
 
 @pytest.mark.slow
@@ -185,7 +186,7 @@ def test_a_synthetic_corpus_is_tokenized_and_loaded_by_the_large_corpus_bench(tm
 
 
 @pytest.mark.slow
-def test_bench_processes_runs_every_row_on_the_debug_preset(tmp_path):
+def test_bench_processes_runs_each_kind_of_row_on_the_debug_preset(tmp_path):
     results_file = tmp_path / "results.json"
     run("python", "scripts/bench_processes.py", "--debug", "--workdir", str(tmp_path / "runs"),
         "--json", str(results_file))  # fmt: skip
@@ -194,7 +195,9 @@ def test_bench_processes_runs_every_row_on_the_debug_preset(tmp_path):
     assert all(
         positive(r["mle_sentences_per_s"]) and positive(r["adversarial_iterations_per_s"]) for r in results["ddp"]
     )
-    assert len(results["side_by_side"]) == 4
+    at_once, joblib = (r["setting"] for r in results["side_by_side"])  # the debug run skips the rows that start
+    assert at_once.startswith("2 at once, threads=") and "default" not in at_once  # the same command with other
+    assert joblib == "2 by hydra/launcher=joblib, threads=auto"  # thread counts
     assert all(positive(r["wall_s_all_runs"]) and positive(r["mle_epoch_s_mean"]) for r in results["side_by_side"])
 
 

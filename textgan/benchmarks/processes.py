@@ -14,7 +14,7 @@ run's own ``train.log`` (the time between two consecutive checkpoint lines; no e
 
 Needs hydra-core and the shared oracle data (``--shared-data``); ``--debug`` runs every row on textgan-train's
 ``debug=default`` instead (a tiny oracle of its own, seconds per run: checks that the rows still run, the numbers
-mean nothing). Example::
+mean nothing; of the side-by-side rows only those whose commands differ). Example::
 
     python scripts/bench_processes.py --processes 2 --json rows.json
 """
@@ -106,15 +106,20 @@ def benchmark_ddp(workdir: Path, processes: int, shared_data: str, run: list[str
     return rows
 
 
-def benchmark_side_by_side(workdir: Path, processes: int, shared_data: str, run: list[str] = RUN) -> list[dict]:
+def benchmark_side_by_side(
+    workdir: Path, processes: int, shared_data: str, run: list[str] = RUN, debug: bool = False
+) -> list[dict]:
+    """The side-by-side rows; ``debug``: only the rows whose commands differ (N at once with threads=cores/N, and
+    the joblib sweep), since the other two start the same command with other thread counts."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     share = max(cores // processes, 1)
     rows = []
-    for label, overrides, parallel in (
+    settings = (
         (f"{processes} one after another", [], False),
         (f"{processes} at once, threads default (each all {cores} cores)", ["threads=" + str(cores)], True),
         (f"{processes} at once, threads={share}", [f"threads={share}"], True),
-    ):
+    )
+    for label, overrides, parallel in settings[2:] if debug else settings:
         env, started, dirs = environment(shared_data), time.perf_counter(), []
         running = []
         for job in range(processes):
@@ -151,7 +156,7 @@ def benchmark_processes(
     run = [*RUN, "debug=default", "adversarial.steps=4", "adversarial.checkpoint_every=2"] if debug else RUN
     return {
         "ddp": benchmark_ddp(workdir, processes, shared_data, run),
-        "side_by_side": benchmark_side_by_side(workdir, processes, shared_data, run),
+        "side_by_side": benchmark_side_by_side(workdir, processes, shared_data, run, debug),
     }
 
 
