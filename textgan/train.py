@@ -140,6 +140,7 @@ def _evaluation(cfg: DictConfig, datamodule, prefix: str, every: int, output_dir
         num_logged_samples=evaluation.num_logged_samples,
         samples_dir=output_dir / "samples",
         seed=cfg.seed,
+        nll_gen_train=evaluation.nll_gen_train,
     )
 
 

@@ -29,6 +29,7 @@ def test_checkpoint_on_text_writes_exact_metrics(text_setup, reference_lines, tm
         "temperature": 1.0,
         "seed": 3,
         "nll_ignore_padding": False,
+        "nll_gen_train": False,
         "metrics": ["standard"],
     }
     assert report["data"]["vocab_fingerprint"] == datamodule.vocab_fingerprint
@@ -63,6 +64,24 @@ def test_ignoring_padding_and_protocol_flags(text_setup, reference_lines, tmp_pa
     assert report["metrics"]["self_bleu3"] == pytest.approx(metrics.self_bleu(samples[:5], 3), abs=1e-12)
     references = [line.split() for line in reference_lines[:2]]
     assert report["metrics"]["bleu3"] == pytest.approx(metrics.bleu(samples, references, 3), abs=1e-12)
+
+
+def test_nll_gen_train_scores_the_training_rows_read_from_their_memory_mapped_files(text_setup, tmp_path):
+    import torch
+
+    dataset_dir, datamodule, checkpoint = text_setup
+    out = tmp_path / "out"
+    argv = ["--checkpoint", str(checkpoint), "--dataset-dir", str(dataset_dir), "--num-samples", "20"]
+    assert main([*argv, "--nll-gen-train", "--out", str(out)]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["settings"]["nll_gen_train"] is True
+    rows = datamodule.train_tokens[: len(datamodule.train_tokens)]  # TokenRows -> one LongTensor
+    generator, _ = load_generator(checkpoint)
+    with torch.no_grad():
+        expected = float(-generator.log_prob(rows).double().mean())  # every position, all rows at once
+    assert report["metrics"]["nll_gen_train"] == pytest.approx(expected, abs=1e-9)
+    assert report["metrics"]["nll_gen"] == pytest.approx(nll_gen(generator, datamodule.test_tokens), abs=1e-9)
+    assert nll_gen(generator, datamodule.train_tokens, batch_size=3) == pytest.approx(expected, abs=1e-9)
 
 
 def test_samples_file_and_wandb_offline(text_setup, reference_lines, tmp_path, monkeypatch):

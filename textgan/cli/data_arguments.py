@@ -47,6 +47,11 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="NLL_gen over real tokens and <eos> only (default: all)",
     )
+    protocol.add_argument(
+        "--nll-gen-train",
+        action="store_true",
+        help="also nll_gen_train: NLL_gen of the training split (RelGAN's definition; nll_gen is the test split's)",
+    )
 
 
 def datamodule_from_args(args: argparse.Namespace, metadata: dict[str, Any] | None = None) -> TokenDataModule:

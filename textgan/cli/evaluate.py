@@ -179,6 +179,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """Everything ``metrics.json`` holds: metrics, what was scored, on what data, under which protocol."""
     settings = {"num_samples": args.num_samples, "temperature": args.temperature, "seed": args.seed}
     settings["nll_ignore_padding"] = args.nll_ignore_padding
+    settings["nll_gen_train"] = args.nll_gen_train
     check_options(args)
     names = args.metric_names
     distribution = [name for name in names if name in DISTRIBUTION_METRICS]
@@ -197,6 +198,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                 temperature=args.temperature,
                 seed=args.seed,
                 nll_ignore_padding=args.nll_ignore_padding,
+                nll_gen_train=args.nll_gen_train,
             )
             metrics, samples, labels = result.metrics, result.samples, result.labels
         else:

@@ -47,7 +47,7 @@ from textgan.models.io import TRUST_HELP
 from textgan.sampling import categorical_sample, filter_logits
 
 PROG = "textgan-generate"
-PROTOCOL_OPTIONS = ("max_hypotheses", "max_references", "self_bleu_samples", "nll_ignore_padding")
+PROTOCOL_OPTIONS = ("max_hypotheses", "max_references", "self_bleu_samples", "nll_ignore_padding", "nll_gen_train")
 
 JSONL_HELP = (
     "jsonl: one object per sentence with 'text', 'token_ids' (up to and including <eos>, padding removed), "

@@ -175,6 +175,7 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
             args.num_samples,
             seed=args.seed,
             nll_ignore_padding=args.nll_ignore_padding,
+            nll_gen_train=args.nll_gen_train,
             score_samples=partial(score_samples, args, datamodule, distribution) if distribution else None,
             axes=args.axes,
         )
@@ -186,6 +187,7 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
         "num_samples": args.num_samples,
         "seed": args.seed,
         "nll_ignore_padding": args.nll_ignore_padding,
+        "nll_gen_train": args.nll_gen_train,
         "metrics": names,
     }
     if distribution:

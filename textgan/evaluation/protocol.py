@@ -3,7 +3,9 @@
 ``evaluate_generator`` samples N sentences from a generator and scores them with the data's sample metrics
 (``textgan.evaluation.sample_metrics``: NLL_oracle on the synthetic benchmark; BLEU / Self-BLEU on text), plus
 NLL_gen: the mean per-token
-NLL of the test split under the generator (teacher forcing). Padding counts as in RelGAN / Texygen: every
+NLL of the test split under the generator (teacher forcing); with ``nll_gen_train`` also ``nll_gen_train``, the same
+on the training split: RelGAN's code logs that one as NLL_gen (its MLE loss on the training sentences, the
+definition behind the paper's Table 2), a measure of fit, where the test split's measures generalisation. Padding counts as in RelGAN / Texygen: every
 position of the fixed-length rows is scored, the pads after ``<eos>`` included (the generator is trained to
 emit them); ``nll_ignore_padding=True`` scores only the real tokens and the ``<eos>`` instead.
 
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 import torch
 
 from textgan.data.base import TokenDataModule
+from textgan.data.token_rows import TokenRows
 from textgan.evaluation.sample_metrics import SampleMetrics
 from textgan.models.generator import Generator
 
@@ -68,14 +71,15 @@ def check_classes(generator: Generator, datamodule: TokenDataModule) -> int:
 @torch.no_grad()
 def nll_gen(
     generator: Generator,
-    tokens: torch.Tensor,
+    tokens: torch.Tensor | TokenRows,
     batch_size: int = 256,
     *,
     temperature: float = 1.0,
     pad_token: int | None = None,
     labels: torch.Tensor | None = None,
 ) -> float:
-    """Mean per-token NLL (nats) of ``tokens`` (N, T) under ``generator`` with teacher forcing.
+    """Mean per-token NLL (nats) of ``tokens`` (N, T) under ``generator`` with teacher forcing (a Tensor, or a
+    text corpus's memory-mapped ``TokenRows``, read a chunk at a time).
 
     ``labels`` (N,): a conditional generator scores each sentence given its class (``log_prob(tokens, labels)``;
     at a temperature other than 1, ``generator(tokens, labels)``'s logits).
@@ -88,10 +92,9 @@ def nll_gen(
     """
     total, count = 0.0, 0
     device = generator.device
-    label_chunks = torch.split(labels, batch_size) if labels is not None else None
-    for index, chunk in enumerate(torch.split(tokens, batch_size)):
-        chunk = chunk.to(device)
-        given = () if label_chunks is None else (label_chunks[index].to(device),)
+    for start in range(0, len(tokens), batch_size):  # slices: a Tensor or a memory-mapped TokenRows
+        chunk = tokens[start : start + batch_size].to(device)
+        given = () if labels is None else (labels[start : start + batch_size].to(device),)
         if temperature == 1.0:
             log_prob = generator.log_prob(chunk, *given)
         else:
@@ -144,8 +147,10 @@ def evaluate_generator(
     samples: torch.Tensor | None = None,
     sample_metrics: SampleMetrics | None = None,
     labels: torch.Tensor | None = None,
+    nll_gen_train: bool = False,
 ) -> EvaluationResult:
-    """Sample ``num_samples`` sequences and compute the data's sample metrics, plus NLL_gen.
+    """Sample ``num_samples`` sequences and compute the data's sample metrics, plus NLL_gen (of the test split;
+    ``nll_gen_train``: also ``nll_gen_train``, of the training split, RelGAN's definition).
 
     A conditional generator on labelled data: ``num_samples // k`` samples per class (``balanced_labels``),
     or the classes ``labels`` (N,) given; the per-class metrics are added.
@@ -174,6 +179,12 @@ def evaluate_generator(
             test_labels = datamodule.test_labels if num_classes else None
             metrics["nll_gen"] = nll_gen(
                 generator, datamodule.test_tokens, temperature=temperature, pad_token=pad, labels=test_labels
+            )
+        if with_nll_gen and nll_gen_train and datamodule.train_tokens is not None:
+            pad = datamodule.pad_token if nll_ignore_padding else None
+            train_labels = datamodule.train_labels if num_classes else None
+            metrics["nll_gen_train"] = nll_gen(
+                generator, datamodule.train_tokens, temperature=temperature, pad_token=pad, labels=train_labels
             )
     finally:
         generator.train(was_training)
@@ -221,12 +232,14 @@ def temperature_sweep(
     nll_ignore_padding: bool = False,
     score_samples: Callable[[torch.Tensor], dict[str, float]] | None = None,
     axes: str = "auto",
+    nll_gen_train: bool = False,
 ) -> list[dict[str, float]]:
     """One point per temperature: every metric of ``evaluate_generator`` plus ``entropy`` and the axes.
 
     Each temperature samples with the same seed (common random numbers), so the curve is smooth in tau.
     Points carry ``quality`` and ``diversity`` (see ``quality_diversity_axes``). ``score_samples``: more
-    metrics of each point's samples (N, T), e.g. the distribution metrics.
+    metrics of each point's samples (N, T), e.g. the distribution metrics. ``nll_gen_train``: each point also
+    carries the training split's NLL_gen (``evaluate_generator``).
     """
     points, sample_metrics = [], SampleMetrics(datamodule)
     for temperature in temperatures:
@@ -238,6 +251,7 @@ def temperature_sweep(
             seed=seed,
             nll_ignore_padding=nll_ignore_padding,
             sample_metrics=sample_metrics,
+            nll_gen_train=nll_gen_train,
         )
         point = {"temperature": float(temperature), **result.metrics}
         point["entropy"] = sample_entropy(generator, result.samples, float(temperature))

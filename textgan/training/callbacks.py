@@ -65,8 +65,10 @@ class EvaluationCallback(L.Callback):
         num_logged_samples: int = 16,
         samples_dir: str | Path | None = None,
         seed: int = 0,
+        nll_gen_train: bool = False,
     ) -> None:
         self.datamodule = datamodule
+        self.nll_gen_train = nll_gen_train  # also NLL_gen on the training split (RelGAN's definition)
         self.sample_metrics = SampleMetrics(datamodule)  # its BLEU reference tables serve every evaluation
         self.prefix, self.every, self.num_samples = prefix, every, num_samples
         self.num_logged_samples, self.seed = num_logged_samples, seed
@@ -123,6 +125,7 @@ class EvaluationCallback(L.Callback):
                 self.num_samples,
                 seed=self.seed + step,
                 sample_metrics=self.sample_metrics,
+                nll_gen_train=self.nll_gen_train,
             )
         rank, world = trainer.global_rank, trainer.world_size
         seed = (self.seed + step) * 1_000_003 + rank
@@ -144,6 +147,7 @@ class EvaluationCallback(L.Callback):
             samples=samples.cpu(),
             sample_metrics=self.sample_metrics,
             labels=labels,
+            nll_gen_train=self.nll_gen_train,
         )
 
     def _log_samples(self, trainer: L.Trainer, texts: list[str], step: int, names: list[str] | None = None) -> None:

@@ -59,6 +59,7 @@ class EvaluationSettings:
 
     num_samples: int
     num_logged_samples: int = 16
+    nll_gen_train: bool = False  # also NLL_gen on the training split (RelGAN's definition), as nll_gen_train
 
     config_ranges = {"num_samples": integer(1), "num_logged_samples": integer(0)}  # 0: no sample files / tables
 
