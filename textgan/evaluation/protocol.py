@@ -2,12 +2,12 @@
 
 ``evaluate_generator`` samples N sentences from a generator and scores them with the data's sample metrics
 (``textgan.evaluation.sample_metrics``: NLL_oracle on the synthetic benchmark; BLEU / Self-BLEU on text), plus
-NLL_gen: the mean per-token
-NLL of the test split under the generator (teacher forcing); with ``nll_gen_train`` also ``nll_gen_train``, the same
-on the training split: RelGAN's code logs that one as NLL_gen (its MLE loss on the training sentences, the
-definition behind the paper's Table 2), a measure of fit, where the test split's measures generalisation. Padding counts as in RelGAN / Texygen: every
-position of the fixed-length rows is scored, the pads after ``<eos>`` included (the generator is trained to
-emit them); ``nll_ignore_padding=True`` scores only the real tokens and the ``<eos>`` instead.
+NLL_gen: the mean per-token NLL of the test split under the generator (teacher forcing); with ``nll_gen_train``
+also ``nll_gen_train``, the same on the training split: RelGAN's code logs that one as NLL_gen (its MLE loss on
+the training sentences, the definition behind the paper's Table 2), a measure of fit, where the test split's
+measures generalisation. Padding counts as in RelGAN / Texygen: every position of the fixed-length rows is
+scored, the pads after ``<eos>`` included (the generator is trained to emit them); ``nll_ignore_padding=True``
+scores only the real tokens and the ``<eos>`` instead.
 
 Temperature ``tau`` means the model ``softmax(logits / tau)`` throughout: samples are drawn from it and
 NLL_gen is the NLL under it, so a temperature sweep traces Caccia et al.'s quality-diversity curves
