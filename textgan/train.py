@@ -41,19 +41,15 @@ from textgan.kernels.bf16_products import EmulatedBF16Products
 from textgan.kernels.numerics import bf16_products_mode, flush_denormals, slow_bf16_warning
 from textgan.models.conditional import initialise_from
 from textgan.models.io import build_from_config, load_generator, save_generator, save_generator_build
-from textgan.training.callbacks import AtomicCheckpoint, EvaluationCallback
+from textgan.training import stages
 from textgan.training.config_resolvers import TRAINING_RESOLVERS  # noqa: F401  (registers them)
-from textgan.training.console import quiet_lightning
-from textgan.training.csv_log import with_run_csv
 from textgan.training.distributed import is_rank_zero
 from textgan.training.group_choices import check_group_choices
 from textgan.training.host_memory import configure_cpu_heap
-from textgan.training.interrupt import EXIT_CODE, RunInterrupted, handle_interrupts, stop_requested
+from textgan.training.interrupt import EXIT_CODE, RunInterrupted, handle_interrupts
 from textgan.training.nonfinite import NonFiniteError
 from textgan.training.objective import optimized_value
-from textgan.training.progress import StageProgressBar
 from textgan.training.run_folder import (
-    checkpoint_value,
     finished_summary,
     read_summary,
     resume_point,
@@ -62,14 +58,7 @@ from textgan.training.run_folder import (
     write_run_config,
     write_summary,
 )
-from textgan.training.settings import (
-    AdversarialSettings,
-    DiagnosticsSettings,
-    EvaluationSettings,
-    PretrainSettings,
-    settings,
-    unread_keys,
-)
+from textgan.training.settings import unread_keys
 from textgan.training.threads import available_cores, use_threads
 from textgan.training.validation import ConfigError, check_machine, check_scheme, validate_config
 
@@ -82,28 +71,6 @@ def run_name(cfg: DictConfig) -> str:
         return str(cfg.run_name)
     estimator = target_name(cfg.estimator._target_, "Estimator")  # the name textgan-evaluate --runs groups by
     return f"{cfg.experiment_name}-{estimator}-seed{cfg.seed}"
-
-
-def _build_loggers(cfg: DictConfig) -> list:
-    """The configured loggers, and a CSV logger in every run (``textgan.training.csv_log.with_run_csv``)."""
-    configured = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
-    return with_run_csv(configured, cfg.paths.output_dir)
-
-
-def _trainer(cfg: DictConfig, loggers: list, callbacks: list, **overrides: Any) -> L.Trainer:
-    quiet_lightning()  # no litlogger advert, no LeafSpec warning (textgan.training.console)
-    options = OmegaConf.to_container(cfg.trainer, resolve=True)
-    options.update(overrides)
-    if options.get("enable_progress_bar", True):
-        callbacks = [StageProgressBar(), *callbacks]  # first: see its docstring
-    # Samplers shard the data themselves under DDP (textgan.data.base.EpochShuffle)
-    options.setdefault("use_distributed_sampler", False)
-    return L.Trainer(logger=loggers or False, callbacks=callbacks, enable_checkpointing=False, **options)
-
-
-def _stopped_by_user(stage: str, output_dir: Path) -> None:
-    if stop_requested():
-        raise RunInterrupted(f"{stage} stage stopped by Ctrl-C and saved: continue with resume={output_dir}")
 
 
 def _check_generator_matches(metadata: dict, facts: dict, datamodule, path: str) -> None:
@@ -128,107 +95,6 @@ def class_facts(target: str, datamodule, option: str) -> dict[str, int]:
             f"this data has no class labels"
         )
     return {"num_classes": classes}
-
-
-def _evaluation(cfg: DictConfig, datamodule, prefix: str, every: int, output_dir: Path) -> EvaluationCallback:
-    evaluation = settings(EvaluationSettings, cfg.evaluation, "evaluation")
-    return EvaluationCallback(
-        datamodule,
-        prefix,
-        every=every,
-        num_samples=evaluation.num_samples,
-        num_logged_samples=evaluation.num_logged_samples,
-        samples_dir=output_dir / "samples",
-        seed=cfg.seed,
-        nll_gen_train=evaluation.nll_gen_train,
-    )
-
-
-def _finished_pretraining(cfg, datamodule, output_dir: Path) -> dict[str, Any]:
-    """The MLE stage's summary from its last checkpoint, for a run stopped after the stage saved
-    ``pretrained_generator.pt`` and before it wrote the summary."""
-    schedule = settings(PretrainSettings, cfg.pretrain, "pretrain")
-    checkpoint = AtomicCheckpoint(output_dir / "checkpoints" / "pretrain", every=schedule.checkpoint_every)
-    evaluation = _evaluation(cfg, datamodule, "pretrain/eval", schedule.eval_every, output_dir)
-    saved = checkpoint.restore_callbacks([evaluation, checkpoint])
-    return {
-        "after_pretraining": evaluation.history[-1] if evaluation.history else {},
-        "pretrain_history": evaluation.history,
-        "pretrain_seconds": checkpoint.elapsed_seconds,
-        "pretrain_nonfinite_skips": int(saved.get("nonfinite_skips", 0)),
-    }
-
-
-def _pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata) -> dict[str, Any]:
-    """Stage 1: MLE pretraining (resumable), then ``pretrained_generator.pt``; returns its summary."""
-    schedule = settings(PretrainSettings, cfg.pretrain, "pretrain")
-    checkpoint = AtomicCheckpoint(output_dir / "checkpoints" / "pretrain", every=schedule.checkpoint_every)
-    evaluation = _evaluation(cfg, datamodule, "pretrain/eval", schedule.eval_every, output_dir)
-    module = instantiate(cfg.pretrain.module, generator=generator, on_nonfinite=cfg.on_nonfinite)
-    trainer = _trainer(
-        cfg, loggers, [evaluation, checkpoint], max_epochs=schedule.epochs, gradient_clip_val=schedule.grad_clip
-    )
-    resume_from = checkpoint.last_path if checkpoint.last_path.is_file() else None
-    log.info("pretrain: %d MLE epochs%s", schedule.epochs, f", resumed from {resume_from}" if resume_from else "")
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
-    _stopped_by_user("pretrain", output_dir)
-    if trainer.is_global_zero:
-        save_generator(output_dir / "pretrained_generator.pt", generator, build, metadata)
-    return {
-        "after_pretraining": evaluation.history[-1] if evaluation.history else {},
-        "pretrain_history": evaluation.history,
-        "pretrain_seconds": checkpoint.elapsed_seconds,
-        "pretrain_nonfinite_skips": module.nonfinite.skipped,
-    }
-
-
-def _adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir, log_step_offset) -> dict[str, Any]:
-    """Stage 2: adversarial training with the configured estimator and GAN loss (resumable); its summary."""
-    schedule = settings(AdversarialSettings, cfg.adversarial, "adversarial")
-    # The stage starts from one random state whatever came before (a finished MLE stage, a shared
-    # pretrained generator, or a resume right after MLE), so those runs are identical from here on.
-    L.seed_everything(cfg.seed + 1, workers=True, verbose=False)
-    estimator = instantiate(cfg.estimator, _convert_="object")
-    module = instantiate(
-        cfg.adversarial.module,
-        generator=generator,
-        discriminator=discriminator,
-        estimator=estimator,
-        gan_loss=instantiate(cfg.loss),
-        num_iterations=schedule.steps,
-        real_tokens=datamodule.train_tokens,
-        real_labels=getattr(datamodule, "train_labels", None),
-        log_step_offset=log_step_offset,
-        diagnostics_every=settings(DiagnosticsSettings, cfg.diagnostics, "diagnostics").every,
-        on_nonfinite=cfg.on_nonfinite,
-        release_memory=cfg.get("cpu_heap", "reuse") == "release",  # trim the heap after each phase
-    )
-    checkpoint = AtomicCheckpoint(output_dir / "checkpoints" / "adversarial", every=schedule.checkpoint_every)
-    evaluation = _evaluation(cfg, datamodule, "adversarial/eval", schedule.eval_every, output_dir)
-    resume_from, start = None, 0
-    if checkpoint.last_path.is_file():
-        resume_from = checkpoint.last_path
-        start = checkpoint_value(resume_from, "adversarial_iteration", 0)
-    # One training_step updates the generator, then the discriminator: DDP must expect unused parameters.
-    strategy = {"strategy": "ddp_find_unused_parameters_true"} if cfg.trainer.get("strategy") == "ddp" else {}
-    trainer = _trainer(cfg, loggers, [evaluation, checkpoint], max_epochs=-1, max_steps=-1, **strategy)
-    batches = datamodule.random_batches(module.batches_per_step, start_step=start)
-    log.info("adversarial: %d iterations%s", schedule.steps, f", resumed at {start}" if resume_from else "")
-    if start < schedule.steps:
-        trainer.fit(module, train_dataloaders=batches, datamodule=None, ckpt_path=resume_from)
-    else:  # stopped after its last checkpoint: its weights and history come from that checkpoint
-        checkpoint.restore_finished(module, [evaluation, checkpoint])
-    _stopped_by_user("adversarial", output_dir)
-    seconds, iterations = checkpoint.elapsed_seconds, module.iteration
-    return {
-        "after_adversarial": evaluation.history[-1] if evaluation.history else {},
-        "adversarial_history": evaluation.history,
-        "adversarial_seconds": seconds,
-        "adversarial_evaluation_seconds": evaluation.seconds,
-        # one iteration's cost, its evaluations left out (textgan-evaluate --runs reports it beside the metrics)
-        "seconds_per_iteration": (seconds - evaluation.seconds) / iterations if iterations else None,
-        "adversarial_nonfinite_skips": module.nonfinite.skipped,
-    }
 
 
 def _bf16_products(cfg: DictConfig) -> contextlib.AbstractContextManager:
@@ -382,7 +248,7 @@ def _train_stages(cfg: DictConfig, output_dir: Path, loggers: list) -> dict[str,
         save_generator_build(output_dir / "generator_build.json", build, metadata)
     mle_steps = cfg.pretrain.epochs * _batches_per_epoch(cfg, len(datamodule.train_tokens))  # adversarial logs after
     log_step_offset = mle_steps if not pretrained or cfg.pretrain.get("continue_from_pretrained") else 0
-    loggers.extend(_build_loggers(cfg))
+    loggers.extend(stages.build_loggers(cfg))
     if cfg.resume and is_rank_zero():  # drop what the killed process logged after its last checkpoint
         last_kept = resume_point(output_dir, mle_steps, log_step_offset)
         for logger in loggers:
@@ -403,14 +269,16 @@ def _train_stages(cfg: DictConfig, output_dir: Path, loggers: list) -> dict[str,
     if cfg.resume and pretrained_file.is_file():  # a resumed run whose MLE stage had finished
         generator.load_state_dict(load_generator(pretrained_file)[0].state_dict())
         if "pretrain_history" not in summary:  # stopped after pretrained_generator.pt, before the summary's write
-            summary.update(_finished_pretraining(cfg, datamodule, output_dir))
+            summary.update(stages.finished_pretraining(cfg, datamodule, output_dir))
     elif cfg.pretrain.epochs > 0 and (continue_mle or not pretrained):  # MLE from scratch, or more MLE epochs
-        summary.update(_pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata))
+        summary.update(stages.pretrain(cfg, generator, build, datamodule, loggers, output_dir, metadata))
         if is_rank_zero():
             write_summary(output_dir, summary)
 
     if cfg.adversarial.steps > 0:
-        summary.update(_adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir, log_step_offset))
+        summary.update(
+            stages.adversarial(cfg, generator, discriminator, datamodule, loggers, output_dir, log_step_offset)
+        )
         if is_rank_zero():
             save_generator(output_dir / "generator.pt", generator, build, metadata)
 

@@ -18,7 +18,7 @@ import pytest
 import torch
 from hydra_compose import compose_config, read_metrics, resume
 
-import textgan.train as train_module
+import textgan.training.stages as stages_module
 from textgan.benchmarks.fault_drill import differences, run_result  # what the drill compares: everything a run made
 from textgan.train import run
 from textgan.training.interrupt import RunInterrupted, request_stop
@@ -57,10 +57,10 @@ class StopAt(L.Callback):
 
 
 def with_callback(monkeypatch, callback: L.Callback) -> None:
-    make_trainer = train_module._trainer
+    make_trainer = stages_module.trainer
     monkeypatch.setattr(
-        train_module,
-        "_trainer",
+        stages_module,
+        "trainer",
         lambda cfg, loggers, callbacks, **kw: make_trainer(cfg, loggers, [*callbacks, callback], **kw),
     )
 
@@ -119,7 +119,7 @@ def test_a_run_killed_between_its_pretrained_generator_and_its_summary_keeps_the
     # The MLE stage writes pretrained_generator.pt, then the summary: a kill between the two left a resumed run
     # without its pretrain_history (a landing the fault drill's random kills found).
     expected = uninterrupted("gumbel_softmax", tmp_path_factory)
-    save_generator = train_module.save_generator
+    save_generator = stages_module.save_generator
 
     def save_then_die(path, *args, **kwargs):
         save_generator(path, *args, **kwargs)
@@ -127,7 +127,7 @@ def test_a_run_killed_between_its_pretrained_generator_and_its_summary_keeps_the
             raise SimulatedKill
 
     with monkeypatch.context() as patch:
-        patch.setattr(train_module, "save_generator", save_then_die)
+        patch.setattr(stages_module, "save_generator", save_then_die)
         with pytest.raises(SimulatedKill):
             run(compose_config(tmp_path, "estimator=gumbel_softmax", *SCHEDULE))
     run_dir = tmp_path / "run"

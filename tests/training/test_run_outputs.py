@@ -14,8 +14,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra_compose import LOGGERS, compose_config
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
-from textgan.train import CONF_DIR, _build_loggers, check_config, run
+from textgan.train import CONF_DIR, check_config, run
 from textgan.training.csv_log import RunCSVLogger
+from textgan.training.stages import build_loggers
 from textgan.training.validation import ConfigError
 
 
@@ -85,7 +86,7 @@ def test_num_logged_samples_is_a_non_negative_integer(tmp_path, value):
 # ---- a CSV in every run ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("logger", [*(f"logger={name}" for name in LOGGERS), "~logger"])
 def test_every_run_keeps_one_csv_of_its_metrics_whatever_the_logger(tmp_path, logger):
-    loggers = _build_loggers(compose_config(tmp_path, logger))
+    loggers = build_loggers(compose_config(tmp_path, logger))
     csv = [each for each in loggers if isinstance(each, CSVLogger)]
     assert len(csv) == 1 and isinstance(csv[0], RunCSVLogger)
     assert Path(csv[0].log_dir) == tmp_path / "run" / "csv" / "version_0"
