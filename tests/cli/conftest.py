@@ -11,7 +11,7 @@ import torch
 
 from textgan.data.build import build_dataset
 from textgan.data.text import TextDataModule
-from textgan.data.tokenization import BOS_ID
+from textgan.data.tokenizer import BOS_ID
 from textgan.models.io import save_generator
 from textgan.models.lstm import LSTMGenerator
 
@@ -133,7 +133,7 @@ def broken_bytes_setup(tmp_path) -> tuple[Path, TextDataModule, Path, int, int]:
     The generator ignores its state: each step draws ``天``, the lone lead byte 0xE4 (a character's first
     byte without the two after it) or ``<eos>`` with probability 1/3 each.
     """
-    from textgan.data.tokenization import EOS_ID, TokenizerOptions
+    from textgan.data.tokenizer import EOS_ID, TokenizerOptions
 
     folder = tmp_path / "zh"
     folder.mkdir()

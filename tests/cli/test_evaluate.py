@@ -157,7 +157,7 @@ def test_samples_of_another_language_are_refused_naming_file_and_count(
 ):
     """Chinese samples against an English dataset: exit 2 and one line, not BLEU 0.0000 without a word."""
     from textgan.data.build import build_dataset
-    from textgan.data.tokenization import TokenizerOptions
+    from textgan.data.tokenizer import TokenizerOptions
 
     dataset_dir, _, _ = text_setup
     if tokenizer == "byte_bpe":  # no <unk> ever: unknown = bytes no training line holds

@@ -11,15 +11,9 @@ import torch
 
 from textgan.cli.generate import main, sample_sentences, sentence_lengths
 from textgan.data.build import build_dataset
+from textgan.data.dataset_folder import load_split
 from textgan.data.text import TextDataModule
-from textgan.data.tokenization import (
-    BOS_ID,
-    BPE_SUFFIX,
-    EOS_ID,
-    PAD_ID,
-    TokenizerOptions,
-    load_split,
-)
+from textgan.data.tokenizer import BOS_ID, BPE_SUFFIX, EOS_ID, PAD_ID, TokenizerOptions
 from textgan.models.io import load_generator, save_generator
 from textgan.sampling import filter_logits
 

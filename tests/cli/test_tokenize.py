@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from textgan.cli.tokenize import main
-from textgan.data.tokenization import load_split, read_manifest
+from textgan.data.dataset_folder import load_split, read_manifest
 
 TRAIN = ["a man rides a horse .", "a  woman   rides a bike .", "two dogs play in the park ."]  # odd spacing kept
 TEST = ["a dog rides a zebra .", "the cat and the dog ."]

@@ -14,17 +14,9 @@ from hydra_compose import compose_train
 
 from textgan.cli.tokenize import main as tokenize_main
 from textgan.data.build import build_dataset
+from textgan.data.dataset_folder import load_split, load_tokenizer, read_manifest
 from textgan.data.text import TextDataModule
-from textgan.data.tokenization import (
-    EOS_ID,
-    PAD_ID,
-    TokenizerOptions,
-    decode_rows,
-    describe_invalid_utf8,
-    load_split,
-    load_tokenizer,
-    read_manifest,
-)
+from textgan.data.tokenizer import EOS_ID, PAD_ID, TokenizerOptions, decode_rows, describe_invalid_utf8
 from textgan.evaluation.sample_metrics import SampleMetrics
 
 CHINESE = [

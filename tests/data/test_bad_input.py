@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from textgan.data import tokenization
+from textgan.data import dataset_folder
 from textgan.data.build import build_dataset
 from textgan.data.corpus_files import DataWarning
+from textgan.data.dataset_folder import load_split, read_manifest
 from textgan.data.text import TextDataModule
-from textgan.data.tokenization import EOS_ID, TokenizerOptions, load_split, read_manifest
+from textgan.data.tokenizer import EOS_ID, TokenizerOptions
 from textgan.evaluation.data import check_vocabulary
 
 GOOD = ["a man rides a horse .", "two dogs play in the park .", "a cat sits on the mat ."]
@@ -145,14 +146,14 @@ def test_failure_midway_through_writing_leaves_the_folder_intact(tmp_path, monke
     out = tmp_path / "ds"
     build_dataset(out, train, test)
     before = folder_snapshot(out)
-    save_split = tokenization._save_split
+    save_split = dataset_folder._save_split
 
     def fail_on_test(path, *args):
         if path.name == "test":
             raise OSError("disk full")
         save_split(path, *args)
 
-    monkeypatch.setattr(tokenization, "_save_split", fail_on_test)  # train/ is written, then test/ fails
+    monkeypatch.setattr(dataset_folder, "_save_split", fail_on_test)  # train/ is written, then test/ fails
     with pytest.raises(OSError, match="disk full"):
         build_dataset(out, train, test, max_length=12)
     assert folder_snapshot(out) == before

@@ -10,10 +10,10 @@ import torch
 
 from textgan.cli.tokenize import main
 from textgan.data.class_labels import ClassLabels
+from textgan.data.dataset_folder import read_manifest
 from textgan.data.labelled_build import load_labels
 from textgan.data.labelled_corpus import LabelOptions, split_rows
 from textgan.data.text import TextDataModule
-from textgan.data.tokenization import read_manifest
 
 # id, rating, text: the sentiment files' layout (no header)
 ROWS = [

@@ -13,7 +13,7 @@ from tokenizers import Tokenizer
 from textgan.data import large_corpus
 from textgan.data.build import build_dataset
 from textgan.data.large_corpus import build_dataset_streamed
-from textgan.data.tokenization import TokenizerOptions
+from textgan.data.tokenizer import TokenizerOptions
 
 WORDS = "a the man woman dog cat horse rides sits runs in on park mat street red big small and .".split()
 

@@ -12,14 +12,9 @@ import pytest
 from textgan.cli.tokenize import main as tokenize_main
 from textgan.data.build import build_dataset
 from textgan.data.corpus_files import DataWarning
+from textgan.data.dataset_folder import build_dataset_from_lines, load_split, load_tokenizer
 from textgan.data.text import TextDataModule
-from textgan.data.tokenization import (
-    EOS_ID,
-    TokenizerOptions,
-    build_dataset_from_lines,
-    load_split,
-    load_tokenizer,
-)
+from textgan.data.tokenizer import EOS_ID, TokenizerOptions
 
 WORDS = ["a", "man", "rides", "horse", "two", "dogs", "play", "in", "the", "park", "cat", "sits"]
 OUTLIER = " ".join(f"w{i}" for i in range(5000))  # a pasted document: 5,000 tokens on one line

@@ -12,7 +12,7 @@ from textgan.data.base import TokenDataModule
 from textgan.data.build import build_dataset
 from textgan.data.oracle_datamodule import OracleDataModule
 from textgan.data.text import TextDataModule
-from textgan.data.tokenization import BOS_ID, EOS_ID, PAD_ID
+from textgan.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from textgan.evaluation.data import data_config
 from textgan.models.io import build_from_config
 

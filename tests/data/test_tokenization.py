@@ -9,18 +9,8 @@ import pytest
 from tokenizers import Tokenizer
 
 from textgan.data.build import build_dataset
-from textgan.data.tokenization import (
-    BOS_ID,
-    EOS_ID,
-    PAD_ID,
-    UNK_ID,
-    TokenizerOptions,
-    is_up_to_date,
-    load_split,
-    load_tokenizer,
-    read_manifest,
-    words,
-)
+from textgan.data.dataset_folder import is_up_to_date, load_split, load_tokenizer, read_manifest
+from textgan.data.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, TokenizerOptions, words
 
 TRAIN = [
     "a man rides a horse .",

@@ -49,7 +49,7 @@ def test_protocol_limits_are_applied(tmp_path):
 
 
 def test_test_sentences_score_perfect_bleu_against_themselves(tmp_path):
-    from textgan.data.tokenization import TokenizerOptions
+    from textgan.data.tokenizer import TokenizerOptions
 
     datamodule = text_module(tmp_path / "corpus", build={"options": TokenizerOptions(vocab_from="train+test")})
     scores = SampleMetrics(datamodule)(datamodule.test_tokens)

@@ -11,7 +11,7 @@ import torch
 from textgan.cli.generate import main as generate_main
 from textgan.data.build import build_dataset
 from textgan.data.text import TextDataModule
-from textgan.data.tokenization import BOS_ID
+from textgan.data.tokenizer import BOS_ID
 from textgan.models.io import build_from_config, load_generator, save_generator
 from textgan.models.lstm import LSTMGenerator
 

@@ -65,7 +65,7 @@ from textgan.cli.metric_arguments import (
 )
 from textgan.data.corpus_files import check_text_file
 from textgan.data.text import TextDataModule
-from textgan.data.tokenization import describe_invalid_utf8
+from textgan.data.tokenizer import describe_invalid_utf8
 from textgan.evaluation.class_metrics import ClassMetrics, split_labelled_lines
 from textgan.evaluation.data import check_generator, describe_data
 from textgan.evaluation.distribution import DISTRIBUTION_METRICS, rows_from_samples, rows_from_texts

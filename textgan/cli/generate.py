@@ -38,7 +38,7 @@ import torch
 from textgan.atomic_files import atomic_write_text
 from textgan.cli.data_arguments import add_data_arguments, datamodule_from_args
 from textgan.data.base import TokenDataModule
-from textgan.data.tokenization import describe_invalid_utf8
+from textgan.data.tokenizer import describe_invalid_utf8
 from textgan.evaluation.data import check_generator
 from textgan.kernels.numerics import flush_denormals
 from textgan.models.checkpoints import load_checkpoint

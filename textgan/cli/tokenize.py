@@ -4,7 +4,7 @@ The folder holds ``tokenizer.json``, the encoded ``train/`` and ``test/`` splits
 (sources with sha256, line counts, blank, dropped and cut lines, the length cap, vocabulary size and fingerprint,
 special token ids);
 the format and the row layout (``w_1 .. w_n <eos> <pad> ..``, pad 0 / bos 1 / eos 2 / unk 3) are described in
-``textgan/data/tokenization.py``. By default (``--max-length auto``) a training line longer than twice the 99th
+``textgan/data/dataset_folder.py``. By default (``--max-length auto``) a training line longer than twice the 99th
 percentile of the training lines' lengths is dropped, counted and warned about, so that one overlong line does not
 pad every row (``textgan/data/row_length.py``). A failed run leaves an existing folder untouched. Examples::
 
@@ -41,14 +41,11 @@ from pathlib import Path
 from textgan.data.build import build_dataset
 from textgan.data.class_labels import ClassLabels
 from textgan.data.corpus_files import read_hub_dataset
+from textgan.data.dataset_folder import build_dataset_from_lines
 from textgan.data.labelled_build import build_labelled_dataset, build_labelled_from_dataset
 from textgan.data.labelled_corpus import TIES, LabelOptions
 from textgan.data.row_length import AUTO, MAX_LENGTH_HELP, max_length_argument
-from textgan.data.tokenization import (
-    TOKENIZER_MODELS,
-    TokenizerOptions,
-    build_dataset_from_lines,
-)
+from textgan.data.tokenizer import TOKENIZER_MODELS, TokenizerOptions
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,9 +1,9 @@
 """Corpus files -> a dataset folder: the one door of ``textgan-tokenize`` and ``TextDataModule``.
 
 Two local text files that fit in memory are read whole and tokenised by
-``tokenization.build_dataset_from_lines``; files over ``STREAMED_BYTES`` in all, or a build with ``num_proc`` > 1,
+``dataset_folder.build_dataset_from_lines``; files over ``STREAMED_BYTES`` in all, or a build with ``num_proc`` > 1,
 go through ``large_corpus.build_dataset_streamed`` instead (the same folder, never in memory at once). Either way
-the folder is the one ``textgan.data.tokenization`` describes.
+the folder is the one ``textgan.data.dataset_folder`` describes.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from textgan.data.corpus_files import check_text_file, read_text_files
+from textgan.data.dataset_folder import build_dataset_from_lines
 from textgan.data.large_corpus import build_dataset_streamed
 from textgan.data.row_length import AUTO, check_max_length
-from textgan.data.tokenization import TokenizerOptions, build_dataset_from_lines
+from textgan.data.tokenizer import TokenizerOptions
 
 STREAMED_BYTES = 256 * 2**20  # files larger than this in all are built streamed
 

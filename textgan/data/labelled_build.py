@@ -1,4 +1,4 @@
-"""A labelled corpus -> a labelled dataset folder: the folder of ``textgan.data.tokenization`` plus class labels.
+"""A labelled corpus -> a labelled dataset folder: the folder of ``textgan.data.dataset_folder`` plus class labels.
 
 Besides the usual files the folder holds ``labels.json`` (``ClassLabels``: names in id order and how labels were
 made) and a ``label`` column (class ids) in each split; the manifest records every split's ``class_counts``.
@@ -18,6 +18,7 @@ import torch
 
 from textgan.data.class_labels import ClassLabels
 from textgan.data.corpus_files import check_text_file, file_sha256, quiet_datasets
+from textgan.data.dataset_folder import SPLITS, build_dataset_from_lines, read_manifest
 from textgan.data.labelled_corpus import (
     LabelledRows,
     LabelOptions,
@@ -28,7 +29,7 @@ from textgan.data.labelled_corpus import (
     split_rows,
 )
 from textgan.data.row_length import check_max_length
-from textgan.data.tokenization import SPLITS, TokenizerOptions, build_dataset_from_lines, read_manifest
+from textgan.data.tokenizer import TokenizerOptions
 
 
 def build_options(options: TokenizerOptions, max_length: int | str | None, labelling: LabelOptions) -> dict[str, Any]:

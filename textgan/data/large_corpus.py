@@ -1,6 +1,6 @@
 """Building a dataset folder from corpus files larger than memory: the same folder, streamed through Arrow.
 
-``build_dataset_streamed`` writes exactly what ``tokenization.build_dataset_from_lines`` writes (the same
+``build_dataset_streamed`` writes exactly what ``dataset_folder.build_dataset_from_lines`` writes (the same
 tokenizer, rows, columns and manifest; a test builds both and compares them), but never holds a split in
 memory: the files are read by ``datasets``' text builder into memory-mapped Arrow files in a scratch folder
 beside the output, and every pass over the lines (normalising, the vocabulary, the lengths for the ``auto`` cap,
@@ -25,7 +25,8 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from textgan.atomic_files import atomic_directory
-from textgan.data import tokenization as tk
+from textgan.data import dataset_folder as folder
+from textgan.data import tokenizer as tk
 from textgan.data.corpus_files import DataWarning, check_text_file, list_lines, load_text_dataset, quiet_datasets
 from textgan.data.row_length import AUTO, AUTO_PERCENTILE, LengthCap, check_max_length
 
@@ -50,7 +51,7 @@ def build_dataset_streamed(
     sources = {split: check_text_file(path) for split, path in files.items()}
     labels = {split: sources[split]["path"] for split in SPLITS}
     out_dir = Path(out_dir)
-    tk._check_replaceable(out_dir)
+    folder._check_replaceable(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".textgan-build-", dir=out_dir.parent) as scratch, quiet_datasets():
         lines, source_lines, blank = _read_lines(files, labels, Path(scratch), num_proc)
@@ -81,10 +82,10 @@ def build_dataset_streamed(
         length = _row_length(max_length, lengths, cap)
         tk.set_fixed_length(tokenizer, length)
         manifest: dict[str, Any] = {
-            "format_version": tk.FORMAT_VERSION,
-            "layout": tk.LAYOUT,
+            "format_version": folder.FORMAT_VERSION,
+            "layout": folder.LAYOUT,
             "special_tokens": dict(tk.SPECIAL_TOKEN_IDS),
-            "tokenizer": {"file": tk.TOKENIZER_FILE, **asdict(options)},
+            "tokenizer": {"file": folder.TOKENIZER_FILE, **asdict(options)},
             "vocab_size": tokenizer.get_vocab_size(),
             "vocab_fingerprint": tk.vocab_fingerprint(tokenizer),
             "max_length": length,
@@ -96,7 +97,7 @@ def build_dataset_streamed(
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         with atomic_directory(out_dir) as tmp:
-            tokenizer.save(str(tmp / tk.TOKENIZER_FILE))
+            tokenizer.save(str(tmp / folder.TOKENIZER_FILE))
             for split in SPLITS:
                 rows = _fixed_length_rows(lines[split], tokenizer, length, num_proc)
                 cut = np.nonzero(lengths[split] > length)[0]
@@ -117,16 +118,16 @@ def build_dataset_streamed(
                     "lines": len(numbers),
                     "source_lines": source_lines[split],
                     "blank_lines_skipped": len(blank[split]),
-                    "blank_line_numbers": blank[split][: tk.MAX_LISTED_LINES],
+                    "blank_line_numbers": blank[split][: folder.MAX_LISTED_LINES],
                     "dropped_long_lines": len(dropped[split]),
-                    "dropped_line_numbers": dropped[split][: tk.MAX_LISTED_LINES],
+                    "dropped_line_numbers": dropped[split][: folder.MAX_LISTED_LINES],
                     "cut_lines": int(cut.size),
-                    "cut_line_numbers": cut_numbers[: tk.MAX_LISTED_LINES],
+                    "cut_line_numbers": cut_numbers[: folder.MAX_LISTED_LINES],
                     "longest_line_tokens": longest[split],
                     "tokens": int(stored.sum()),
                     "unk_tokens": _count_unk(rows),
                 }
-            (tmp / tk.MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+            (tmp / folder.MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
 
 

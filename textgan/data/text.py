@@ -1,6 +1,6 @@
 """Real text corpora (MS COCO captions, EMNLP2017 News) as a DataModule: tokens, and the words BLEU compares.
 
-The data live in a dataset folder (``textgan.data.tokenization``): fixed-length rows ``w_1 .. w_n <eos>
+The data live in a dataset folder (``textgan.data.dataset_folder``): fixed-length rows ``w_1 .. w_n <eos>
 <pad> ..`` with ``<pad>`` = 0, ``<bos>`` = 1 (the generator's start token), ``<eos>`` = 2, ``<unk>`` = 3.
 Give either ``dataset_dir`` (a folder built by ``textgan-tokenize``) or ``train_file`` and
 ``test_file``: the folder is then built on first use and rebuilt only when the files' contents (sha256) or
@@ -29,10 +29,11 @@ from textgan.config_ranges import Rule, integer, is_int, list_of, one_of, option
 from textgan.data.base import TokenDataModule
 from textgan.data.build import build_dataset
 from textgan.data.class_labels import ClassLabels
+from textgan.data.dataset_folder import is_up_to_date, load_split, load_tokenizer, read_manifest
 from textgan.data.labelled_build import load_labels
 from textgan.data.row_length import AUTO, check_max_length
 from textgan.data.token_rows import TokenRows
-from textgan.data.tokenization import (
+from textgan.data.tokenizer import (
     BOS_ID,
     EOS_ID,
     PAD_ID,
@@ -42,10 +43,6 @@ from textgan.data.tokenization import (
     TokenizerOptions,
     decode_rows,
     encode_lines,
-    is_up_to_date,
-    load_split,
-    load_tokenizer,
-    read_manifest,
     words,
 )
 
@@ -214,7 +211,7 @@ class TextDataModule(TokenDataModule):
 
     @property
     def vocab_fingerprint(self) -> str:
-        """``sha256:`` of the vocabulary in id order (see ``tokenization.vocab_fingerprint``)."""
+        """``sha256:`` of the vocabulary in id order (see ``tokenizer.vocab_fingerprint``)."""
         return str(self.manifest["vocab_fingerprint"])
 
     # ---- text --------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import torch
 from textgan.data.base import TokenDataModule
 from textgan.data.k_oracle_datamodule import KOracleDataModule
 from textgan.data.text import TextDataModule
-from textgan.data.tokenization import encode_lines
+from textgan.data.tokenizer import encode_lines
 from textgan.evaluation.class_classifier import ClassifierSettings, TrainedClassifier, class_classifier
 from textgan.metrics import BleuReferences, self_bleu_scores
 

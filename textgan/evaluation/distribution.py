@@ -30,7 +30,7 @@ import torch
 
 from textgan.atomic_files import atomic_write, atomic_write_text
 from textgan.data.token_rows import TokenRows
-from textgan.data.tokenization import encode_lines
+from textgan.data.tokenizer import encode_lines
 from textgan.evaluation.encoders import make_encoder
 from textgan.evaluation.language_model import (
     LanguageModel,
