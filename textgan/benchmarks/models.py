@@ -28,6 +28,7 @@ import torch
 from textgan.benchmarks.flops import count_flops, disable_native_kernels, gemm_flops_per_second, utilisation
 from textgan.kernels.bf16_products import EmulatedBF16Products
 from textgan.kernels.numerics import flush_denormals, slow_bf16_warning
+from textgan.training.console import quiet_lightning
 from textgan.training.host_memory import configure_cpu_heap
 
 # The paper's settings: RelGAN oracle (length 20, vocabulary 5,000) and COCO (vocabulary 4,683, length 37), with
@@ -163,6 +164,7 @@ def time_iterations(
                 self.counter.__exit__(None, None, None)
                 counted.append(int(self.counter.get_total_flops()))
 
+    quiet_lightning()  # no litlogger advert, no LeafSpec warning per row (as textgan-train)
     trainer = L.Trainer(
         accelerator="gpu" if device.startswith("cuda") else "cpu",
         devices=1,
