@@ -13,6 +13,13 @@ Writes ``quality_diversity.json`` (every metric of every point) and
     textgan-quality-diversity --checkpoint mle=run/pretrained_generator.pt \\
         --checkpoint relgan=run/generator.pt --data coco --num-samples 2000 --out results/qd_coco
 
+A sweep taken in pieces (some temperatures, then the others; each generator apart) is joined without sampling
+again by ``--merge REPORT...`` (saved ``quality_diversity.json`` files: the same data and sampling settings),
+and ``--plot-axes QUALITY,DIVERSITY`` puts any two metrics of the points on the axes, e.g. MAUVE against
+BLEU-5::
+
+    textgan-quality-diversity --merge qd_mle qd_mle_low qd_relgan --plot-axes mauve,bleu5 --out qd_all
+
 Seeds: a label given several checkpoints (``--checkpoint relgan=seed0.pt,seed1.pt,seed2.pt``, or the same label
 repeated), or ``--runs`` (run or multirun folders; each finished run's ``generator.pt``, labelled by
 ``--group-by``, default the estimator), is drawn as its mean curve with a shaded band of ± 1 sample standard
@@ -46,6 +53,7 @@ from textgan.data.text import TextDataModule
 from textgan.evaluation.data import check_generator, describe_data
 from textgan.evaluation.distribution import DISTRIBUTION_METRICS, rows_from_samples
 from textgan.evaluation.protocol import DEFAULT_TEMPERATURES, quality_diversity_axes, temperature_sweep
+from textgan.evaluation.quality_diversity_reports import merge_reports, with_axes
 from textgan.evaluation.report import temperature_bands
 from textgan.evaluation.runs import find_runs, group_runs, parse_group_by, select_runs
 from textgan.kernels.numerics import flush_denormals
@@ -59,6 +67,8 @@ AXIS_LABELS = {
     "nll_gen": "NLL_test (coverage, lower is better)",
     "lm_score": "LM score (quality, NLL, lower is better)",
     "reverse_lm_score": "reverse-LM score (diversity, NLL, lower is better)",
+    "mauve": "MAUVE (closer to the references, higher is better)",
+    "fed": "FED (distance to the references, lower is better)",
 }
 METRIC_CHOICES = ("standard", *DISTRIBUTION_METRICS)
 
@@ -103,10 +113,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="auto: BLEU-5 / Self-BLEU-5 (text) or NLL_oracle / NLL_test; lm: LM / reverse-LM score (text)",
     )
     add_metric_arguments(parser, "standard", METRIC_CHOICES)
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        default=[],
+        metavar="REPORT",
+        help="no sampling: join saved quality_diversity.json files (sweeps taken in pieces) into one report and plot",
+    )
+    parser.add_argument(
+        "--plot-axes",
+        metavar="QUALITY,DIVERSITY",
+        help="two metrics of the points to put on the axes instead (e.g. mauve,bleu5 or bleu5,self_bleu5)",
+    )
     args = parser.parse_args(argv)
-    if not args.checkpoint and not args.runs:
-        parser.error("give --checkpoint or --runs (or both)")
+    if args.merge and (args.checkpoint or args.runs):
+        parser.error("--merge joins saved reports: give it without --checkpoint and --runs")
+    if not args.checkpoint and not args.runs and not args.merge:
+        parser.error("give --checkpoint or --runs (or both), or --merge REPORT...")
+    if args.plot_axes is not None and len([axis for axis in args.plot_axes.split(",") if axis.strip()]) != 2:
+        parser.error(f"--plot-axes takes two metric names, QUALITY,DIVERSITY; got {args.plot_axes!r}")
     return args
+
+
+def read_reports(paths: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """``(path, report)`` of each saved ``quality_diversity.json`` (or a folder holding one)."""
+    reports = []
+    for path in paths:
+        file = Path(path) / "quality_diversity.json" if Path(path).is_dir() else Path(path)
+        if not file.is_file():
+            raise FileNotFoundError(f"--merge {path}: no such report (a quality_diversity.json or its folder)")
+        try:
+            report = json.loads(file.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"--merge {file}: not JSON ({error})") from None
+        if not isinstance(report, dict) or not {"curves", "axes", "settings", "data"} <= report.keys():
+            raise ValueError(f"--merge {file}: not a textgan-quality-diversity report")
+        reports.append((str(file), report))
+    return reports
 
 
 def labelled(checkpoints: list[str]) -> list[tuple[str, str]]:
@@ -287,7 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="textgan-quality-diversity: %(message)s")
     logging.getLogger("textgan").setLevel(logging.INFO)  # LMs train for minutes at --axes lm: say what happens
     try:
-        report = sweep(args)
+        report = merge_reports(read_reports(args.merge)) if args.merge else sweep(args)
+        if args.plot_axes:
+            report = with_axes(report, *(axis.strip() for axis in args.plot_axes.split(",") if axis.strip()))
     except (FileNotFoundError, ValueError, ImportError) as error:
         print(f"textgan-quality-diversity: error: {error}", file=sys.stderr)
         return 2
