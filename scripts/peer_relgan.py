@@ -14,8 +14,10 @@ with the peer's own ``NLL.cal_nll``. It writes a run folder that ``textgan-plot-
 The peer's settings are its oracle RelGAN script's (run/run_relgan.py: RSGAN loss, Adam 1e-2 for MLE and 1e-4 for
 both adversarial players, 1 generator + 5 discriminator steps, clipping at 5, exp temperature with its horizon fixed
 at 5,000 in ``get_fixed_temperature``), at the sizes of ``experiment=relgan_oracle_cpu`` by default: memory 1 x 2 x 32
-and 8 representations of 64-dim embeddings (``--dis-embed-dim 512 --num-rep 8``: the peer splits ``dis_embed_dim``
-over the representations, so its stock 64 / 64 would give 1-dim representations). Needs a checkout of
+and a 64-dim discriminator embedding split into 8 representations of 8 dims (``--dis-embed-dim 64 --num-rep 8``:
+both projects split the embedding over the representations, as the original does; the paper's 64 / 64 gives
+64 representations of 1 dim). A run folder continues only with the settings it was started with (``--iterations``
+may grow); other settings are refused, naming them. Needs a checkout of
 github.com/williamSYSU/TextGAN-PyTorch (``--peer``); nothing of it is copied here. Example::
 
     git clone https://github.com/williamSYSU/TextGAN-PyTorch /tmp/TextGAN-PyTorch
@@ -61,8 +63,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bleu-orders", default="2,3,4,5", help="comma-separated; empty: NLL_oracle only")
     parser.add_argument("--beta-max", type=float, default=100.0)
     parser.add_argument("--head-size", type=int, default=32)
-    parser.add_argument("--dis-embed-dim", type=int, default=512)
-    parser.add_argument("--num-rep", type=int, default=8)
+    parser.add_argument(
+        "--dis-embed-dim", type=int, default=64, help="the discriminator's embedding, split over --num-rep (as ours)"
+    )
+    parser.add_argument("--num-rep", type=int, default=8, help="representations (relgan_cpu: 8)")
     parser.add_argument("--threads", type=int, default=1)
     return parser.parse_args(argv)
 
@@ -145,6 +149,21 @@ def build_instructor(cfg, peer: dict, train_tokens: torch.Tensor):
     return instructor
 
 
+RESUMABLE = ("iterations",)  # settings a continued run may change
+
+
+def saved_summary_config(out: Path) -> dict:
+    """The settings in ``summary.json`` (checkpoints written before the settings were saved in them)."""
+    path = out / "summary.json"
+    return json.loads(path.read_text()).get("config", {}) if path.is_file() else {}
+
+
+def changed_settings(saved: dict, current: dict) -> list[str]:
+    """``key=saved -> current`` for every setting but ``RESUMABLE`` that differs."""
+    keys = sorted((set(saved) | set(current)) - set(RESUMABLE))
+    return [f"{key}={saved.get(key)!r} -> {current.get(key)!r}" for key in keys if saved.get(key) != current.get(key)]
+
+
 def rng_states() -> dict:
     return {"torch": torch.get_rng_state(), "python": random.getstate()}
 
@@ -212,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     epoch = iteration = 0
     if checkpoint_path.is_file():
         saved = torch.load(checkpoint_path, weights_only=False)
+        changed = changed_settings(saved.get("config") or saved_summary_config(out), summary["config"])
+        if changed:
+            print(f"peer_relgan.py: {out} was started with other settings ({', '.join(changed)}): continue it with "
+                  "those, or give another --out", file=sys.stderr)  # fmt: skip
+            return 2
         for name in ("gen", "dis", "gen_opt", "gen_adv_opt", "dis_opt"):
             getattr(instructor, name).load_state_dict(saved[name])
         instructor.gen.temperature = saved["temperature"]
@@ -228,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             name: getattr(instructor, name).state_dict() for name in ("gen", "dis", "gen_opt", "gen_adv_opt", "dis_opt")
         }
         state.update(
+            config=summary["config"],
             temperature=float(instructor.gen.temperature),
             epoch=epoch,
             iteration=iteration,

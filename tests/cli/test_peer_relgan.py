@@ -134,6 +134,14 @@ def test_the_peer_driver_evaluates_on_our_oracle_and_resumes_where_it_stopped(tm
     assert "resumed at MLE epoch 2, adversarial iteration 2" in second.stdout
     curves = load_curves([out], "nll_oracle")  # textgan-plot-runs reads the folder
     assert [step for step, _ in curves["run"]] == [0, 2, 4]
+    assert summary["config"]["dis_embed_dim"] == 64 and summary["config"]["num_rep"] == 8  # relgan_cpu's 8 x 8
+
+    # a run continues only with its own settings: another discriminator size is refused, naming it
+    written = (out / "checkpoint.pt").stat().st_mtime_ns
+    third = drive(peer, out, cache, shared_data, "--iterations", "6", "--beta-max", "100", "--dis-embed-dim", "512")
+    assert third.returncode == 2
+    assert "started with other settings (dis_embed_dim=64 -> 512)" in third.stderr
+    assert (out / "checkpoint.pt").stat().st_mtime_ns == written
 
 
 def test_the_peer_driver_refuses_a_folder_that_is_not_the_peers_checkout(tmp_path):
