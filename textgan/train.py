@@ -2,7 +2,8 @@
 
 Data flows one way: DataModule -> generator / discriminator (sized by the data) -> estimator + GAN loss ->
 Lightning modules (built from ``conf/pretrain/`` and ``conf/adversarial/`` with their optimisers) -> loggers.
-``run(cfg)`` does the work and is what tests call through Hydra's compose API.
+``run(cfg)`` does the work and is what tests call through Hydra's compose API; each stage's fit is in
+``textgan.training.stages``.
 
 Outputs (in the run directory, printed at the end): ``pretrained_generator.pt`` (the shared starting point of
 estimator comparisons: pass it as ``generator.pretrained=PATH``), ``generator.pt`` (after adversarial
