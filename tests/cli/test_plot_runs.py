@@ -32,6 +32,19 @@ def test_a_multirun_folder_gives_one_curve_per_run_with_its_values(tmp_path):
     assert out.with_suffix(".png").stat().st_size > 1000
 
 
+def test_runs_of_the_same_folder_name_get_labels_that_tell_them_apart(tmp_path):
+    write_run(tmp_path / "peer" / "seed123", [9.3, 9.2])
+    write_run(tmp_path / "ours" / "seed123", [8.9, 8.8])
+    write_run(tmp_path / "ours" / "seed124", [8.95])
+    out = tmp_path / "curves"
+    runs = [str(tmp_path / "peer" / "seed123"), str(tmp_path / "ours" / "seed123"), str(tmp_path / "ours" / "seed124")]
+    assert main([*runs, "--out", str(out)]) == 0
+    curves = json.loads(out.with_suffix(".json").read_text())
+    assert curves == {
+        "peer/seed123": [[0, 9.3], [10, 9.2]], "ours/seed123": [[0, 8.9], [10, 8.8]], "seed124": [[0, 8.95]]
+    }  # fmt: skip
+
+
 def test_missing_summaries_and_metrics_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no summary.json"):
         main([str(tmp_path), "--out", str(tmp_path / "x")])

@@ -55,8 +55,10 @@ def load_curves(
     runs: list[Path], metric: str, summaries: dict[Path, dict] | None = None, stage: str = "adversarial"
 ) -> dict[str, list]:
     """``{run label: [(step, value), ...]}`` of one stage (a key of ``STAGES``), the label being the run
-    directory's name."""
+    directory's name, with as many parent folders as it takes to tell runs of the same name apart
+    (:func:`run_labels`)."""
     summaries = summaries or read_summaries(runs)
+    labels = run_labels(runs)
     curves = {}
     for run in runs:
         summary = summaries[run]
@@ -66,8 +68,22 @@ def load_curves(
         points = [(int(row["step"]), float(row[metric])) for row in history if metric in row]
         if not points:
             raise ValueError(f"{run / 'summary.json'}: no {stage} evaluation with metric {metric!r}")
-        curves[run.name] = points
+        curves[labels[run]] = points
     return curves
+
+
+def run_labels(runs: list[Path]) -> dict[Path, str]:
+    """Each run's folder name, or its last two, three, ... path parts where folder names repeat
+    (``peer/seed123`` beside ``ours/seed123``), so that no run's curve replaces another's."""
+    parts = {run: run.resolve().parts for run in runs}
+    labels = {}
+    for run in runs:
+        for depth in range(1, len(parts[run]) + 1):
+            label = "/".join(parts[run][-depth:])
+            if sum(other[-depth:] == parts[run][-depth:] for other in parts.values()) == 1:
+                break
+        labels[run] = label
+    return labels
 
 
 def pretraining_of_the_pretrained(summary: dict) -> list[dict]:
@@ -91,12 +107,13 @@ def group_curves(
     """
     models: dict[str, dict] = {}
     found: set[str] = set()
+    labels = run_labels(runs)
     for run in runs:
         config = summaries[run].get("config") or {}
         values = [config_value(config, key) for key in keys]
         found.update(key for key, value in zip(keys, values, strict=True) if value is not None)
         label = "/".join(value for value in values if value is not None) or UNSET
-        models.setdefault(label, {"runs": {}})["runs"][run.name] = curves[run.name]
+        models.setdefault(label, {"runs": {}})["runs"][labels[run]] = curves[labels[run]]
     for key in keys:
         if key not in found:
             raise ValueError(f"no run's config has {key!r} to group by")
