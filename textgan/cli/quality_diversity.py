@@ -130,8 +130,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--merge joins saved reports: give it without --checkpoint and --runs")
     if not args.checkpoint and not args.runs and not args.merge:
         parser.error("give --checkpoint or --runs (or both), or --merge REPORT...")
-    if args.plot_axes is not None and len([axis for axis in args.plot_axes.split(",") if axis.strip()]) != 2:
-        parser.error(f"--plot-axes takes two metric names, QUALITY,DIVERSITY; got {args.plot_axes!r}")
+    if args.plot_axes is not None:
+        axes = tuple(axis.strip() for axis in args.plot_axes.split(",") if axis.strip())
+        if len(axes) != 2:
+            parser.error(f"--plot-axes takes two metric names, QUALITY,DIVERSITY; got {args.plot_axes!r}")
+        args.plot_axes = axes
     return args
 
 
@@ -332,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = merge_reports(read_reports(args.merge)) if args.merge else sweep(args)
         if args.plot_axes:
-            report = with_axes(report, *(axis.strip() for axis in args.plot_axes.split(",") if axis.strip()))
+            report = with_axes(report, *args.plot_axes)
     except (FileNotFoundError, ValueError, ImportError) as error:
         print(f"textgan-quality-diversity: error: {error}", file=sys.stderr)
         return 2

@@ -34,26 +34,22 @@ def merge_reports(reports: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, An
     first_name, first = reports[0]
     for name, report in reports[1:]:
         _check_comparable(first_name, first, name, report)
-    curves: dict[tuple[str, str], dict[str, Any]] = {}
-    found_in: dict[tuple[str, str, float], str] = {}
+    curves: dict[tuple[str, str], dict[str, Any]] = {}  # (label, checkpoint) -> the curve without its points
+    points: dict[tuple[str, str], dict[float, tuple[dict, str]]] = {}  # ... -> temperature -> (point, report)
     for name, report in reports:
         for curve in report["curves"]:
             key = (curve["label"], curve["checkpoint"])
-            merged = curves.setdefault(key, {**copy.deepcopy(curve), "points": []})
+            curves.setdefault(key, {k: copy.deepcopy(v) for k, v in curve.items() if k != "points"})
+            seen = points.setdefault(key, {})
             for point in curve["points"]:
-                where = (*key, point["temperature"])
-                if where in found_in:
-                    earlier = next(p for p in merged["points"] if p["temperature"] == point["temperature"])
-                    if earlier != point:
-                        raise ValueError(
-                            f"{name}: {curve['label']} at temperature {point['temperature']:g} is also in "
-                            f"{found_in[where]}, with other values"
-                        )
-                    continue
-                found_in[where] = name
-                merged["points"].append(copy.deepcopy(point))
-    for curve in curves.values():
-        curve["points"].sort(key=lambda point: point["temperature"])
+                earlier = seen.setdefault(point["temperature"], (point, name))
+                if earlier[0] != point:
+                    raise ValueError(
+                        f"{name}: {curve['label']} at temperature {point['temperature']:g} is also in "
+                        f"{earlier[1]}, with other values"
+                    )
+    for key, curve in curves.items():
+        curve["points"] = [copy.deepcopy(point) for _, (point, _) in sorted(points[key].items())]
     merged_curves = list(curves.values())
     metric_lists = [report["settings"].get("metrics", []) for _, report in reports]
     settings = {
