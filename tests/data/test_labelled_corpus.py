@@ -233,3 +233,24 @@ def test_a_hub_dataset_by_name_with_a_label_field(tmp_path, monkeypatch):
     assert stored(tmp_path / "d", "train")[:2] == (["good one", "bad one"], [1, 0])  # 3 is on the threshold: dropped
     assert stored(tmp_path / "d", "test")[1] == [0]
     assert ClassLabels.load(tmp_path / "d").names == ("low", "high")
+
+
+def test_drop_longer_than_keeps_labels_aligned_with_the_kept_rows(tmp_path):
+    from textgan.data.labelled_text import LabelledTextDataModule
+
+    rows = [(str(i), rating, text) for i, (rating, text) in enumerate([
+        ("2", "good ."), ("-1", "a dull and long film ."), ("1", "fine acting ."), ("-2", "bad ."),
+        ("0", "a film ."), ("3", "a really fine and long story ."), ("-1", "dull ."), ("1", "fine ."),
+    ], start=1)]  # fmt: skip
+    write_tsv(tmp_path / "reviews.tsv", rows)
+    data = LabelledTextDataModule(
+        data_file="reviews.tsv", root=str(tmp_path), dataset_dir=str(tmp_path / "d"), text_column=2, label_column=1,
+        label_thresholds=[0], test_fraction=0.3, drop_longer_than=3, batch_size=2,
+    )  # fmt: skip
+    data.setup()
+    kept = {}
+    for split in ("train", "test"):
+        texts, labels, lines = stored(tmp_path / "d", split)
+        kept.update({line: (text, label) for text, label, line in zip(texts, labels, lines, strict=True)})
+    # line 5 dropped by its rating, lines 2 and 6 by their length; each label stays with its row
+    assert kept == {1: ("good .", 1), 3: ("fine acting .", 1), 4: ("bad .", 0), 7: ("dull .", 0), 8: ("fine .", 1)}

@@ -158,3 +158,46 @@ def test_the_command_names_an_empty_corpus(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith("textgan-tokenize: error: ") and str(tmp_path / name) in err and problem in err
     assert not (tmp_path / "ds").exists()
+
+
+# ---------------------------------------------------------------------------------------------- drop_longer_than
+def test_drop_longer_than_leaves_long_lines_out_of_both_splits_and_the_vocabulary(tmp_path):
+    train_lines = ["a b c", "a b c d e f", "b c", "x y z w v u t"]  # lines 2 and 4: 6 and 7 tokens
+    test_lines = ["a b", "c a b d e f g"]  # line 2: 7 tokens
+    train, test = corpus(tmp_path, train_lines, test_lines)
+    manifest = build_dataset(tmp_path / "ds", train, test, TokenizerOptions(drop_longer_than=5))
+    for split, kept, numbers in (("train", ["a b c", "b c"], [2, 4]), ("test", ["a b"], [2])):
+        facts = manifest["splits"][split]
+        assert (facts["dropped_over_limit"], facts["dropped_over_limit_numbers"]) == (len(numbers), numbers)
+        assert load_split(tmp_path / "ds", split)[1] == kept
+    vocab = load_tokenizer(tmp_path / "ds").get_vocab()
+    assert {"a", "b", "c"} <= set(vocab) and not {"d", "x", "t"} & set(vocab)  # words of dropped lines only
+    assert manifest["max_length"] == 4  # "a b c" + eos
+    assert manifest["build_options"]["tokenizer"]["drop_longer_than"] == 5
+    kept_all = build_dataset(tmp_path / "all", train, test, TokenizerOptions(drop_longer_than=7))
+    assert kept_all["splits"]["train"]["dropped_over_limit"] == 0 and kept_all["max_length"] == 8
+
+
+def test_drop_longer_than_names_a_split_left_empty_and_a_bad_limit(tmp_path):
+    train, test = corpus(tmp_path, ["a b", "c"], ["a b c d"])
+    with pytest.raises(ValueError, match=re.escape(f"{test}: every line is longer than drop_longer_than=2 tokens")):
+        build_dataset(tmp_path / "ds", train, test, TokenizerOptions(drop_longer_than=2))
+    assert not (tmp_path / "ds").exists()
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="drop_longer_than must be None .* or an integer >= 1"):
+            TokenizerOptions(drop_longer_than=bad)
+
+
+def test_the_data_module_rebuilds_when_drop_longer_than_changes_and_the_command_takes_it(tmp_path, capsys):
+    train, test = corpus(tmp_path, sentences(40), sentences(10))  # lines of 3 to 7 words
+    files = {"train_file": str(train), "test_file": str(test), "cache_dir": str(tmp_path / "cache")}
+    everything = TextDataModule(**files)
+    everything.setup()
+    short = TextDataModule(**files, drop_longer_than=4)
+    short.setup()
+    assert everything.dataset_dir == short.dataset_dir  # the same folder, rebuilt for the new option
+    assert everything.max_length == 8 and short.max_length == 5
+    assert len(short.train_tokens) == sum(1 for line in sentences(40) if len(line.split()) <= 4)
+    argv = ["--train", str(train), "--test", str(test), "--drop-longer-than", "4", "--out", str(tmp_path / "cli")]
+    assert tokenize_main(argv) == 0
+    assert load_split(tmp_path / "cli", "train")[1] == [line for line in sentences(40) if len(line.split()) <= 4]

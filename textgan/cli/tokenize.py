@@ -108,6 +108,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     vocab.add_argument("--lowercase", action="store_true")
     vocab.add_argument("--vocab-from", choices=["train", "train+test"], default="train")
+    vocab.add_argument(
+        "--drop-longer-than",
+        type=int,
+        metavar="N",
+        help="drop the lines of more than N tokens (eos not counted) from both splits before the vocabulary is "
+        "built (SentiGAN's MR: sentences of at most 15 words); counted in the manifest",
+    )
     parser.add_argument(
         "--max-length", type=max_length_argument, default=AUTO, metavar="{auto,none,N}", help=MAX_LENGTH_HELP
     )
@@ -180,7 +187,13 @@ def tokenize_labelled(args: argparse.Namespace, options: TokenizerOptions, label
 def tokenize_corpus(args: argparse.Namespace) -> dict:
     """Build the dataset folder the arguments describe; returns its manifest."""
     options = TokenizerOptions(
-        args.model, args.vocab_size, args.min_frequency, args.pre_tokenizer, args.lowercase, args.vocab_from
+        args.model,
+        args.vocab_size,
+        args.min_frequency,
+        args.pre_tokenizer,
+        args.lowercase,
+        args.vocab_from,
+        args.drop_longer_than,
     )
     labelling = label_options(args)
     if labelling is not None:

@@ -41,6 +41,7 @@ from textgan.data.row_length import (
     AUTO,
     LengthCap,
     check_max_length,
+    drop_longer_than,
     drop_overlong,
     fixed_length_rows,
     row_length,
@@ -90,7 +91,8 @@ def build_dataset_from_lines(
     for none, or ``argument``), ``length_cap`` (``auto``'s rule, percentile and cap; else None), ``train_is_test``
     (one source for both splits), ``splits`` (per split: ``source`` (path, sha256 and bytes, or the hub
     dataset), ``lines`` kept, ``source_lines``, ``blank_lines_skipped`` + ``blank_line_numbers``,
-    ``dropped_long_lines`` + ``dropped_line_numbers``, ``cut_lines`` + ``cut_line_numbers``,
+    ``dropped_long_lines`` + ``dropped_line_numbers``, ``dropped_over_limit`` + ``dropped_over_limit_numbers``
+    (lines of more than ``options.drop_longer_than`` tokens), ``cut_lines`` + ``cut_line_numbers``,
     ``longest_line_tokens`` (eos included),
     ``tokens`` (eos included, pads not), ``unk_tokens``), ``build_options`` (what a rebuild is compared on)
     and ``created``.
@@ -102,6 +104,18 @@ def build_dataset_from_lines(
         labels[split] = sources[split].get("path") or f"{sources[split].get('hub_dataset')} [{split}]"
         kept[split], numbers[split], blank[split] = drop_blank_lines(lines[split], labels[split])
     tokenizer, encoded = _tokenize(kept, options)
+    over_limit: dict[str, list[int]] = {split: [] for split in SPLITS}
+    if options.drop_longer_than is not None:
+        for split in SPLITS:
+            kept[split], numbers[split], over_limit[split] = drop_longer_than(
+                kept[split], numbers[split], [len(ids) - 1 for ids in encoded[split]], options.drop_longer_than
+            )
+            if not kept[split]:
+                raise ValueError(
+                    f"{labels[split]}: every line is longer than drop_longer_than={options.drop_longer_than} tokens"
+                )
+        if any(over_limit.values()):  # the vocabulary without the dropped lines
+            tokenizer, encoded = _tokenize(kept, options)
     dropped, cap = {split: [] for split in SPLITS}, None
     if max_length == AUTO:
         train_lengths = [len(ids) for ids in encoded["train"]]
@@ -149,6 +163,8 @@ def build_dataset_from_lines(
                 "blank_line_numbers": blank[split][:MAX_LISTED_LINES],
                 "dropped_long_lines": len(dropped[split]),
                 "dropped_line_numbers": dropped[split][:MAX_LISTED_LINES],
+                "dropped_over_limit": len(over_limit[split]),
+                "dropped_over_limit_numbers": over_limit[split][:MAX_LISTED_LINES],
                 "cut_lines": len(cut_numbers),
                 "cut_line_numbers": cut_numbers[:MAX_LISTED_LINES],
                 "longest_line_tokens": longest[split],

@@ -47,6 +47,11 @@ def build_dataset_streamed(
     options, max_length = options or tk.TokenizerOptions(), check_max_length(max_length)
     if num_proc < 1:
         raise ValueError(f"num_proc must be at least 1, got {num_proc}")
+    if options.drop_longer_than is not None:
+        raise ValueError(
+            f"drop_longer_than={options.drop_longer_than}: not available for a streamed build (files over "
+            "256 MiB in all, or num_proc > 1); filter the files first, or build in memory with num_proc=1"
+        )
     files = {"train": Path(train_file), "test": Path(test_file)}
     sources = {split: check_text_file(path) for split, path in files.items()}
     labels = {split: sources[split]["path"] for split in SPLITS}

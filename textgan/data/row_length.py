@@ -114,6 +114,16 @@ def drop_overlong(
     return [lines[row] for row in kept], [numbers[row] for row in kept], dropped
 
 
+def drop_longer_than(
+    lines: list[str], numbers: list[int], lengths: Sequence[int], limit: int
+) -> tuple[list[str], list[int], list[int]]:
+    """The lines of at most ``limit`` tokens (``lengths``: tokens per line, eos not counted), as asked for by
+    ``TokenizerOptions.drop_longer_than``. Returns (kept lines, their line numbers, line numbers of the dropped)."""
+    kept = [row for row, length in enumerate(lengths) if length <= limit]
+    dropped = [numbers[row] for row, length in enumerate(lengths) if length > limit]
+    return [lines[row] for row in kept], [numbers[row] for row in kept], dropped
+
+
 def row_length(
     max_length: int | str | None, train_lengths: Sequence[int], test_lengths: Sequence[int], cap: LengthCap | None
 ) -> int:

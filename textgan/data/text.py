@@ -57,8 +57,9 @@ class TextDataModule(TokenDataModule):
             current directory). A test file is always needed (BLEU references, NLL_gen).
         test_as_train: with no ``train_file``, train on the test file itself (smoke tests on corpora whose
             training split is not at hand, e.g. EMNLP News here); BLEU then measures memorisation.
-        tokenizer, vocab_size, min_frequency, pre_tokenizer, lowercase, vocab_from: ``TokenizerOptions``
-            (tokenizer: its ``model``: ``word_level``, ``bpe``, ``char`` or ``byte_bpe``).
+        tokenizer, vocab_size, min_frequency, pre_tokenizer, lowercase, vocab_from, drop_longer_than:
+            ``TokenizerOptions`` (tokenizer: its ``model``: ``word_level``, ``bpe``, ``char`` or ``byte_bpe``;
+            drop_longer_than: lines of more tokens are dropped from both splits).
         max_length: the row length T (eos included) when the folder is built (``textgan.data.row_length``):
             ``"auto"`` (default) drops outlying long training lines (longer than twice the 99th percentile, warned
             about) and takes the longest line left; None or ``"none"`` the longest line; an int cuts longer
@@ -77,6 +78,7 @@ class TextDataModule(TokenDataModule):
         "min_frequency": integer(1),
         "pre_tokenizer": one_of("whitespace", "words"),
         "vocab_from": one_of("train", "train+test"),
+        "drop_longer_than": optional(integer(1)),
         "max_length": Rule(lambda v: v in (AUTO, "none", None) or (is_int(v) and v >= 2),
                            f"{AUTO!r}, null or an integer >= 2 (at least one token and <eos>)"),
         "bleu_orders": list_of(integer(1)),
@@ -96,6 +98,7 @@ class TextDataModule(TokenDataModule):
         pre_tokenizer: str = "whitespace",
         lowercase: bool = False,
         vocab_from: str = "train",
+        drop_longer_than: int | None = None,
         max_length: int | str | None = AUTO,
         cache_dir: str = ".cache/text",
         batch_size: int = 64,
@@ -113,7 +116,7 @@ class TextDataModule(TokenDataModule):
                 raise ValueError(f"dir={dir} and dataset_dir={dataset_dir} disagree: give one of them")
             dataset_dir = dir
         self.options = TokenizerOptions(
-            tokenizer, vocab_size, min_frequency, pre_tokenizer, lowercase, vocab_from
+            tokenizer, vocab_size, min_frequency, pre_tokenizer, lowercase, vocab_from, drop_longer_than
         )
         self.requested_max_length = check_max_length(max_length)
         self.bleu_orders = tuple(int(n) for n in bleu_orders)

@@ -57,6 +57,9 @@ class TokenizerOptions:
             by ``char`` and ``byte_bpe``.
         lowercase: lowercase before everything else.
         vocab_from: ``train`` (RelGAN) or ``train+test``.
+        drop_longer_than: drop the lines of more tokens than this (``<eos>`` not counted) from both splits
+            before the vocabulary is built, as SentiGAN keeps MR's sentences of at most 15 words (None: keep
+            every line). Lengths are the tokenizer's on all lines, exact for ``word_level`` and ``char``.
     """
 
     model: str = "word_level"
@@ -65,6 +68,7 @@ class TokenizerOptions:
     pre_tokenizer: str = "whitespace"
     lowercase: bool = False
     vocab_from: str = "train"
+    drop_longer_than: int | None = None
 
     def __post_init__(self) -> None:
         if self.model not in TOKENIZER_MODELS:
@@ -73,6 +77,9 @@ class TokenizerOptions:
             raise ValueError(f"pre_tokenizer must be 'whitespace' or 'words', got {self.pre_tokenizer!r}")
         if self.vocab_from not in ("train", "train+test"):
             raise ValueError(f"vocab_from must be 'train' or 'train+test', got {self.vocab_from!r}")
+        limit = self.drop_longer_than
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValueError(f"drop_longer_than must be None (keep every line) or an integer >= 1, got {limit!r}")
         if self.model in ("bpe", "byte_bpe") and not self.vocab_size:
             raise ValueError(f"a {self.model} tokenizer needs vocab_size")
         if self.model == "byte_bpe" and self.vocab_size <= len(SPECIAL_TOKENS) + BYTES:
