@@ -61,15 +61,19 @@ if [[ ${REPORT_ONLY:-0} != 1 ]]; then
 fi
 
 report() {  # report NAME STAGE METHOD...: the seed report and the class-accuracy curves of those methods' runs
-  local name=$1 stage=$2 runs=()
+  local name=$1 stage=$2 runs=() finished=()
   shift 2
   for method in "$@"; do
-    for folder in "$out/$method"/seed*/; do [[ -d $folder ]] && runs+=("${folder%/}"); done
+    for folder in "$out/$method"/seed*/; do
+      [[ -d $folder ]] || continue
+      runs+=("${folder%/}")
+      [[ -f $folder/summary.json ]] && finished+=("${folder%/}")
+    done
   done
-  [[ ${#runs[@]} -gt 0 ]] || return 0
+  [[ ${#finished[@]} -gt 0 ]] || return 0
   textgan-evaluate --runs "${runs[@]}" --group-by experiment_name --stage "$stage" --out "$out/report/$name"
-  textgan-plot-runs "${runs[@]}" --metric class_accuracy --group-by experiment_name \
-    --out "$out/report/$name/class_accuracy"
+  textgan-plot-runs "${finished[@]}" --metric class_accuracy --group-by experiment_name \
+    --stage "${stage#after_}" --out "$out/report/$name/class_accuracy"
 }
-report mle after_pretrain mle
+report mle after_pretraining mle
 report gan after_adversarial catgan sentigan

@@ -45,12 +45,35 @@ def test_runs_of_the_same_folder_name_get_labels_that_tell_them_apart(tmp_path):
     }  # fmt: skip
 
 
-def test_missing_summaries_and_metrics_are_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no summary.json"):
+def test_missing_summaries_and_metrics_are_named(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
         main([str(tmp_path), "--out", str(tmp_path / "x")])
+    assert stopped.value.code == 2
+    expected = f"textgan-plot-runs: error: {tmp_path}: no summary.json there or in its subdirectories\n"
+    assert capsys.readouterr().err == expected
     write_run(tmp_path / "run", [1.0])
-    with pytest.raises(ValueError, match="bleu5"):
+    with pytest.raises(SystemExit) as stopped:
         main([str(tmp_path / "run"), "--metric", "bleu5", "--out", str(tmp_path / "x")])
+    assert stopped.value.code == 2 and "no adversarial evaluation with metric 'bleu5'" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_the_pretraining_stage_alone_plots_mle_only_runs(tmp_path, capsys):
+    folder = tmp_path / "mle" / "seed0"
+    folder.mkdir(parents=True)
+    history = [{"step": epoch, "class_accuracy": 0.5 + 0.1 * epoch} for epoch in (0, 1, 2)]
+    (folder / "summary.json").write_text(json.dumps({"pretrain_history": history, "adversarial_history": []}))
+    out = tmp_path / "curves"
+    argv = [str(folder), "--metric", "class_accuracy", "--out", str(out)]
+    assert main([*argv, "--stage", "pretraining"]) == 0
+    assert json.loads(out.with_suffix(".json").read_text()) == {"seed0": [[0, 0.5], [1, 0.6], [2, 0.7]]}
+    assert "class_accuracy by MLE epoch" in out.with_suffix(".md").read_text()
+    with pytest.raises(SystemExit):  # an MLE-only run has no adversarial curve: named, not a traceback
+        main(argv)
+    assert "no adversarial evaluation with metric 'class_accuracy'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*argv, "--stage", "pretraining", "--with-pretraining"])
+    assert "--with-pretraining plots both stages" in capsys.readouterr().err
 
 
 def write_seed(folder: Path, estimator: str, seed: int, values: list[float]) -> None:
@@ -80,15 +103,16 @@ def test_grouped_runs_give_one_mean_curve_with_its_sample_std_per_model(tmp_path
     assert table[-1] == "| 20 | 8.20 ± 0.28 |  |"
 
 
-def test_grouping_by_a_key_no_run_has_is_named(tmp_path):
+def test_grouping_by_a_key_no_run_has_is_named(tmp_path, capsys):
     write_seed(tmp_path / "run", "gumbel_softmax", 0, [9.0])
-    with pytest.raises(ValueError, match="'estimatr'"):
+    with pytest.raises(SystemExit):
         main([str(tmp_path / "run"), "--out", str(tmp_path / "x"), "--group-by", "estimatr"])
+    assert "no run's config has 'estimatr' to group by" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([str(tmp_path / "run"), "--out", str(tmp_path / "x"), "--group-by", ","])
 
 
-def test_with_pretraining_the_mle_stage_gets_its_own_panel_table_and_points(tmp_path):
+def test_with_pretraining_the_mle_stage_gets_its_own_panel_table_and_points(tmp_path, capsys):
     write_run(tmp_path / "run", [8.9, 8.7])
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     summary["pretrain_history"] = [{"step": 0, "nll_oracle": 11.4}, {"step": 10, "nll_oracle": 9.1}]
@@ -101,8 +125,9 @@ def test_with_pretraining_the_mle_stage_gets_its_own_panel_table_and_points(tmp_
     assert "nll_oracle by MLE epoch" in table and "| 10 | 9.1000 |" in table
     assert "nll_oracle by adversarial iteration" in table and "| 10 | 8.7000 |" in table
     write_run(tmp_path / "no_mle", [8.0])
-    with pytest.raises(ValueError, match="no pretraining evaluation"):
+    with pytest.raises(SystemExit):
         main([str(tmp_path / "no_mle"), "--out", str(out), "--with-pretraining"])
+    assert "no pretraining evaluation with metric 'nll_oracle'" in capsys.readouterr().err
 
 
 def test_a_run_started_from_a_pretrained_file_shows_the_mle_stage_of_the_run_that_wrote_it(tmp_path):

@@ -5,7 +5,8 @@ evaluation, step 0 included) and writes a PNG, a markdown table of the values at
 points as JSON. ``--with-pretraining`` adds the MLE stage (``pretrain_history``, by epoch; for a run started
 from ``generator.pretrained=FILE``, the history of the run that wrote FILE, read from FILE's folder) as a panel
 on the left, sharing the metric's axis, a table of its own, and the JSON becomes ``{"pretraining": ...,
-"adversarial": ...}``. Runs are given as directories; a multirun folder stands for all its runs. With ``--group-by``
+"adversarial": ...}``; ``--stage pretraining`` plots the MLE stage alone (runs with no adversarial stage).
+Runs are given as directories; a multirun folder stands for all its runs. With ``--group-by``
 (config keys, as ``textgan-evaluate --runs`` takes them) the runs of each model (its seeds) become one mean
 curve with a shaded ±1 sample standard deviation band (ddof=1), at the steps every run of the model evaluated.
 Example::
@@ -176,25 +177,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output prefix: writes OUT.png, OUT.md and OUT.json")
     parser.add_argument("--group-by", default=None, help="config keys (e.g. estimator): one mean ± std curve per model")
     parser.add_argument("--with-pretraining", action="store_true", help="also plot the MLE stage, by epoch")
+    parser.add_argument(
+        "--stage",
+        choices=sorted(STAGES),
+        default="adversarial",
+        help="the one stage to plot (default adversarial; pretraining: the MLE stage alone, e.g. of MLE-only runs)",
+    )
     args = parser.parse_args(argv)
     keys = parse_group_by(args.group_by) if args.group_by is not None else None
     if keys == []:
         parser.error("--group-by needs at least one config key (e.g. estimator)")
-    runs = find_runs(args.runs)
-    summaries = read_summaries(runs)
-    stages = ["pretraining", "adversarial"] if args.with_pretraining else ["adversarial"]
+    if args.with_pretraining and args.stage != "adversarial":
+        parser.error("--with-pretraining plots both stages: leave out --stage")
+    stages = ["pretraining", "adversarial"] if args.with_pretraining else [args.stage]
     results, tables = {}, []
-    for stage in stages:
-        curves = load_curves(runs, args.metric, summaries, stage)
-        models = group_curves(runs, curves, keys, summaries) if keys else None
-        results[stage] = (curves, models)
-        tables.append(
-            grouped_markdown_table(models, args.metric, stage) if models else markdown_table(curves, args.metric, stage)
-        )
+    try:
+        runs = find_runs(args.runs)
+        summaries = read_summaries(runs)
+        for stage in stages:
+            curves = load_curves(runs, args.metric, summaries, stage)
+            models = group_curves(runs, curves, keys, summaries) if keys else None
+            results[stage] = (curves, models)
+            table = grouped_markdown_table if models else markdown_table
+            tables.append(table(models if models else curves, args.metric, stage))
+    except (FileNotFoundError, ValueError) as error:
+        parser.exit(2, f"textgan-plot-runs: error: {error}\n")
     points = {stage: models if models is not None else curves for stage, (curves, models) in results.items()}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    written = points if args.with_pretraining else points["adversarial"]
+    written = points if args.with_pretraining else points[args.stage]
     out.with_suffix(".json").write_text(json.dumps(written, indent=2))
     out.with_suffix(".md").write_text("\n".join(tables))
 
