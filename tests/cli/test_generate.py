@@ -9,11 +9,12 @@ import sys
 import pytest
 import torch
 
-from textgan.cli.generate import main, sample_sentences, sentence_lengths
+from textgan.cli.generate import main
 from textgan.data.build import build_dataset
 from textgan.data.dataset_folder import load_split
 from textgan.data.text import TextDataModule
 from textgan.data.tokenizer import BOS_ID, BPE_SUFFIX, EOS_ID, PAD_ID, TokenizerOptions
+from textgan.models.decoding import sample_sentences, sentence_lengths
 from textgan.models.io import load_generator, save_generator
 from textgan.sampling import filter_logits
 
@@ -499,5 +500,5 @@ def test_conditional_sampling_asks_the_generator_for_the_classes(tmp_path):
     samples = sample_sentences(fake, 3, labels=wanted, eos_token=EOS_ID, pad_token=PAD_ID, batch_size=2)
     assert torch.cat(fake.asked).tolist() == [1, 0, 1]
     assert data.decode(samples.tokens) == ["a good film", "a bad film", "a good film"]  # batches of 2: 1, 0 | 1
-    with pytest.raises(ValueError, match="drop --top-k"):
+    with pytest.raises(ValueError, match="drop top_k, top_p and keep_log_probs"):
         sample_sentences(fake, 3, labels=wanted, top_k=2)
