@@ -99,3 +99,11 @@ def test_streamed_build_refuses_what_the_in_memory_build_refuses(tmp_path):
         build_dataset_streamed(tmp_path / "out", tmp_path / "ok.txt", tmp_path / "ok.txt", num_proc=0)
     assert not (tmp_path / "out").exists()
     assert not list(tmp_path.glob(".textgan-build-*")), "the scratch folder is removed"
+
+
+def test_a_streamed_build_refuses_drop_longer_than_by_name(tmp_path):
+    corpus = tmp_path / "a.txt"
+    corpus.write_text("one two three\nfour\n")
+    with pytest.raises(ValueError, match="drop_longer_than=2: not available for a streamed build"):
+        build_dataset_streamed(tmp_path / "ds", corpus, corpus, TokenizerOptions(drop_longer_than=2))
+    assert not (tmp_path / "ds").exists()

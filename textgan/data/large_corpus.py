@@ -126,6 +126,8 @@ def build_dataset_streamed(
                     "blank_line_numbers": blank[split][: folder.MAX_LISTED_LINES],
                     "dropped_long_lines": len(dropped[split]),
                     "dropped_line_numbers": dropped[split][: folder.MAX_LISTED_LINES],
+                    "dropped_over_limit": 0,  # drop_longer_than is refused above
+                    "dropped_over_limit_numbers": [],
                     "cut_lines": int(cut.size),
                     "cut_line_numbers": cut_numbers[: folder.MAX_LISTED_LINES],
                     "longest_line_tokens": longest[split],
