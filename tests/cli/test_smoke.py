@@ -38,6 +38,7 @@ COVERAGE = {
     "make_synthetic_corpus.py": "test_a_synthetic_corpus_is_tokenized_and_loaded_by_the_large_corpus_bench",
     "fault_drill.py": "test_eight_kills_at_random_moments_leave_the_result_exactly_as_an_uninterrupted_run",
     "estimator_comparison.sh": "test_the_estimator_comparison_trains_reports_and_plots_at_the_debug_size",
+    "conditional_movie_reviews.sh": "test_the_report_reads_mle_runs_after_pretraining",
     "peer_relgan.py": "test_the_peer_driver_evaluates_on_our_oracle_and_resumes_where_it_stopped",  # a stand-in peer
     "quickstart.sh": "test_quickstart_sets_up_then_starts_training_with_the_overrides_given",
     "setup.sh": "test_every_shell_script_parses",  # installs packages
