@@ -97,11 +97,10 @@ def drop_overlong(
 
     Returns (kept lines, their line numbers, line numbers of the dropped lines).
     """
-    too_long = {row for row, length in enumerate(lengths) if length > cap.cap}
-    if not too_long:
+    kept_lines, kept_numbers, dropped = drop_longer_than(lines, numbers, lengths, cap.cap)
+    if not dropped:
         return lines, numbers, []
-    dropped = [numbers[row] for row in sorted(too_long)]
-    sizes = {numbers[row]: f"{lengths[row]} tokens" for row in too_long}
+    sizes = {numbers[row]: f"{length} tokens" for row, length in enumerate(lengths) if length > cap.cap}
     warnings.warn(
         f"{label}: dropped {len(dropped):,} of {len(lines):,} training lines longer than {cap.cap} tokens, eos "
         f"included (auto cap: twice the {AUTO_PERCENTILE}th percentile of training line lengths, "
@@ -110,15 +109,17 @@ def drop_overlong(
         DataWarning,
         3,
     )
-    kept = [row for row in range(len(lines)) if row not in too_long]
-    return [lines[row] for row in kept], [numbers[row] for row in kept], dropped
+    return kept_lines, kept_numbers, dropped
 
 
 def drop_longer_than(
     lines: list[str], numbers: list[int], lengths: Sequence[int], limit: int
 ) -> tuple[list[str], list[int], list[int]]:
-    """The lines of at most ``limit`` tokens (``lengths``: tokens per line, eos not counted), as asked for by
-    ``TokenizerOptions.drop_longer_than``. Returns (kept lines, their line numbers, line numbers of the dropped)."""
+    """The lines of at most ``limit`` tokens (``lengths``: tokens per line, counted as ``limit`` is), as
+    ``TokenizerOptions.drop_longer_than`` and the ``auto`` cap ask.
+
+    Returns (kept lines, their line numbers, line numbers of the dropped lines).
+    """
     kept = [row for row, length in enumerate(lengths) if length <= limit]
     dropped = [numbers[row] for row, length in enumerate(lengths) if length > limit]
     return [lines[row] for row in kept], [numbers[row] for row in kept], dropped
