@@ -30,7 +30,10 @@ def text_module(folder: Path, **kwargs) -> TextDataModule:
 def test_text_scores_are_the_metric_functions(tmp_path):
     datamodule = text_module(tmp_path / "corpus", bleu_orders=(2, 3, 4, 5))
     scores = SampleMetrics(datamodule)(datamodule.train_tokens.to_tensor())
-    assert sorted(scores) == sorted([f"bleu{n}" for n in (2, 3, 4, 5)] + [f"self_bleu{n}" for n in (2, 3, 4, 5)])
+    names = [f"bleu{n}" for n in (2, 3, 4, 5)] + [f"self_bleu{n}" for n in (2, 3, 4, 5)]
+    assert sorted(scores) == sorted([*names, "copy_rate", "unique_rate"])
+    assert scores["copy_rate"] == 1.0  # the training sentences themselves
+    assert scores["unique_rate"] == len(set(TRAIN)) / len(TRAIN)
     hypotheses = [line.split() for line in TRAIN]
     references = [line.split() for line in TEST]
     for n in (2, 3, 4, 5):
@@ -110,15 +113,58 @@ def test_oracle_bleu_is_nltks_against_the_training_sentences_and_self_bleu_again
         assert scores[f"bleu{n}"] == pytest.approx(np.mean([nltk_bleu(references, row, n) for row in rows]), abs=1e-12)
         others = [nltk_bleu(rows[:i] + rows[i + 1 :], rows[i], n) for i in range(len(rows))]
         assert scores[f"self_bleu{n}"] == pytest.approx(np.mean(others), abs=1e-12)
-    assert set(scores) == {"nll_oracle", "bleu2", "bleu3", "self_bleu2", "self_bleu3"}
+    assert set(scores) == {"nll_oracle", "bleu2", "bleu3", "self_bleu2", "self_bleu3", "copy_rate", "unique_rate"}
     assert scores["nll_oracle"] == data.oracle.nll(samples)
     plain = OracleDataModule(vocab_size=6, embedding_dim=4, hidden_dim=4, max_length=5, num_train=40, num_test=8,
                              cache_dir=str(tmp_path))  # fmt: skip
     plain.setup()
-    assert set(SampleMetrics(plain)(samples)) == {"nll_oracle"}  # the default: NLL_oracle alone
+    assert set(SampleMetrics(plain)(samples)) == {"nll_oracle", "copy_rate", "unique_rate"}  # the default: no BLEU
 
 
 def test_words_need_a_text_corpus(tmp_path):
     data = OracleDataModule(vocab_size=6, embedding_dim=4, hidden_dim=4, max_length=5, cache_dir=str(tmp_path))
     with pytest.raises(TypeError, match="needs a text corpus, not OracleDataModule"):
         SampleMetrics(data).text([["a"], ["b"]])
+
+
+def test_copies_of_text_compare_sentences_as_they_decode(tmp_path):
+    from textgan.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
+
+    datamodule = text_module(tmp_path / "corpus")
+    training = datamodule.train_tokens.to_tensor()
+    first = training[0].clone()
+    end = int((first == EOS_ID).nonzero()[0])
+    after_eos = first.clone()
+    after_eos[end + 1 :] = 7  # tokens after <eos> are not part of the sentence
+    with_specials = torch.full_like(first, PAD_ID)  # <bos> and a pad before the words: dropped in decoding
+    with_specials[:2] = torch.tensor([BOS_ID, PAD_ID])
+    with_specials[2 : end + 3] = first[: end + 1][: len(first) - 2]
+    truncated = first.clone()
+    truncated[end - 1 :] = PAD_ID  # the sentence without its last word: no copy
+    novel = first.clone()
+    novel[0] = 4 if int(first[0]) != 4 else 5
+    samples = torch.stack([first, after_eos, with_specials, truncated, novel])
+    decoded = datamodule.decode(samples)
+    expected = [text in set(datamodule.decode(training)) for text in decoded]
+    assert expected == [True, True, True, False, False]
+    scores = SampleMetrics(datamodule).copies(samples)
+    assert scores["copy_rate"] == 3 / 5
+    assert scores["unique_rate"] == len(set(decoded)) / 5 == 3 / 5
+
+
+def test_copies_on_the_oracle_are_of_its_training_rows(tmp_path):
+    data = OracleDataModule(vocab_size=6, embedding_dim=4, hidden_dim=4, max_length=5, num_train=40, num_test=8,
+                            cache_dir=str(tmp_path))  # fmt: skip
+    data.setup()
+    samples = torch.cat(
+        [
+            data.train_tokens[:3],
+            data.train_tokens[:1],
+            data.oracle.sample(6, generator=torch.Generator().manual_seed(2)),
+        ]
+    )
+    training = {tuple(row) for row in data.train_tokens.tolist()}
+    rows = [tuple(row) for row in samples.tolist()]
+    scores = SampleMetrics(data)(samples)
+    assert scores["copy_rate"] == sum(row in training for row in rows) / len(rows) >= 4 / 10
+    assert scores["unique_rate"] == len(set(rows)) / len(rows) <= 9 / 10

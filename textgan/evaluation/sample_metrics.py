@@ -8,6 +8,8 @@
   word), averaged over sentences as Texygen / RelGAN do, under the data's protocol: ``bleu_orders``, the first
   ``max_hypotheses`` samples against the first ``max_references`` test sentences, Self-BLEU of the first
   ``self_bleu_samples``;
+* both: ``copy_rate``, the share of samples that are a training sentence verbatim, and ``unique_rate``, the share
+  of distinct samples (``textgan.metrics.copies``; a text corpus's sentences end at ``<eos>``);
 * labelled data and samples generated for given classes (``labels``): besides the above (BLEU of all samples
   against all references), the per-class metrics of ``textgan.evaluation.class_metrics``: ``class_accuracy``,
   ``classifier_accuracy``, ``bleu{n}/<class>``, ``self_bleu{n}/<class>`` and, on the k-oracle, the conditional
@@ -30,8 +32,11 @@ from textgan.atomic_files import atomic_write
 from textgan.data.base import TokenDataModule
 from textgan.data.oracle_datamodule import OracleDataModule
 from textgan.data.text import TextDataModule
+from textgan.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from textgan.evaluation.class_metrics import ClassMetrics
-from textgan.metrics import BleuReferences, self_bleu_scores
+from textgan.metrics import BleuReferences, copy_rate, self_bleu_scores, sentence_rows, unique_rate
+
+_TRAINING_BLOCK = 65_536  # training rows normalised at a time for copy_rate
 
 
 class SampleMetrics:
@@ -43,7 +48,8 @@ class SampleMetrics:
         self._class_metrics: ClassMetrics | None = None
 
     def __call__(self, samples: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
-        """``nll_oracle`` (oracle), ``bleu{n}`` and ``self_bleu{n}`` of generated ids (N, T); none for other data.
+        """``nll_oracle`` (oracle), ``bleu{n}``, ``self_bleu{n}``, ``copy_rate`` and ``unique_rate`` of generated
+        ids (N, T); none for other data.
 
         ``labels`` (N,): the classes the samples were generated for (labelled data): the per-class metrics too.
         """
@@ -59,10 +65,32 @@ class SampleMetrics:
             metrics = {"nll_oracle": data.oracle.nll(samples)}
             if data.bleu_orders:
                 metrics.update(self._bleu(samples.tolist(), max_hypotheses=None))
-            return metrics
+            return {**metrics, **self.copies(samples)}
         if isinstance(data, TextDataModule):
-            return self.text(data.sample_words(samples))
+            return {**self.text(data.sample_words(samples)), **self.copies(samples)}
         return {}
+
+    def copies(self, samples: torch.Tensor) -> dict[str, float]:
+        """``copy_rate`` (samples that are a training sentence verbatim) and ``unique_rate`` (distinct samples)
+        of generated ids (N, T), sentences compared whole: a text corpus's up to ``<eos>``, pads and ``<bos>``
+        dropped, as they decode; the oracle's whole rows."""
+        data = self.datamodule
+        training = data.train_tokens
+        if training is None:
+            raise RuntimeError("copy_rate compares with the training split: call setup() first")
+        text = isinstance(data, TextDataModule)
+        stop, skip = (EOS_ID, (PAD_ID, BOS_ID)) if text else (None, ())
+        width = max(samples.shape[1], training.shape[1])
+
+        def normalise(rows: torch.Tensor) -> np.ndarray:
+            return sentence_rows(rows.cpu().numpy(), stop_token=stop, skip_tokens=skip, width=width)
+
+        blocks = (training[start : start + _TRAINING_BLOCK] for start in range(0, len(training), _TRAINING_BLOCK))
+        generated = normalise(samples)
+        return {
+            "copy_rate": copy_rate(generated, (normalise(block) for block in blocks)),
+            "unique_rate": unique_rate(generated),
+        }
 
     def text(self, hypotheses: Sequence[Sequence[str]]) -> dict[str, float]:
         """BLEU-n and Self-BLEU-n of word lists (decoded samples, or the sentences of a file split by

@@ -1,4 +1,5 @@
-"""Text metrics: BLEU-n and Self-BLEU-n exactly as Texygen / RelGAN compute them with nltk, but fast.
+"""Text metrics: BLEU-n and Self-BLEU-n exactly as Texygen / RelGAN compute them with nltk, but fast; and the
+share of samples that copy a training sentence or repeat another sample (``copies``).
 
 Metrics take tokens and numbers: they import only the standard library and numpy (nltk is needed only by the
 tests that check equality with it), never a model. The distribution metrics are modules of their own, imported
@@ -7,14 +8,18 @@ and reverse-LM scores, which train a model, are ``textgan.evaluation.language_mo
 """
 
 from textgan.metrics.bleu import BleuReferences, bleu, bleu_scores, sentence_bleu_scores
+from textgan.metrics.copies import copy_rate, sentence_rows, unique_rate
 from textgan.metrics.self_bleu import self_bleu, self_bleu_scores, sentence_self_bleu_scores
 
 __all__ = [
     "BleuReferences",
     "bleu",
     "bleu_scores",
+    "copy_rate",
     "self_bleu",
     "self_bleu_scores",
+    "sentence_rows",
     "sentence_bleu_scores",
     "sentence_self_bleu_scores",
+    "unique_rate",
 ]

@@ -4,7 +4,7 @@
 ``NAME`` (``summary["after_adversarial"]``), ``pretrain/eval/NAME`` the last MLE evaluation's. ``NAME`` is a
 metric the evaluation reports (``textgan.evaluation.protocol.evaluate_generator``): ``nll_oracle`` and
 ``nll_gen`` on the synthetic oracle; ``bleuN``, ``self_bleuN`` (N in ``data.bleu_orders``) and ``nll_gen`` on
-text; or one of the derived metrics below, computed from those.
+text; ``copy_rate`` and ``unique_rate`` on both; or one of the derived metrics below, computed from those.
 
 Which metric to optimise (the presets in ``conf/hparams_search/``):
 
