@@ -23,7 +23,7 @@ def test_checkpoint_on_text_writes_exact_metrics(text_setup, reference_lines, tm
     assert main([*argv, "--seed", "3", "--out", str(out)]) == 0
     assert str(out.resolve()) in capsys.readouterr().out
     report = json.loads((out / "metrics.json").read_text())
-    assert sorted(report["metrics"]) == sorted([*BLEU_KEYS, "nll_gen"])
+    assert sorted(report["metrics"]) == sorted([*BLEU_KEYS, "nll_gen", "copy_rate", "unique_rate"])
     assert report["settings"] == {
         "num_samples": 40,
         "temperature": 1.0,
@@ -129,7 +129,7 @@ def test_oracle_checkpoint(make_oracle, make_checkpoint, tmp_path):
     argv += ["--cache-dir", str(tmp_path / "cache"), "--num-samples", "32", "--out", str(tmp_path / "out")]
     assert main(argv) == 0
     report = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert sorted(report["metrics"]) == ["nll_gen", "nll_oracle"]
+    assert sorted(report["metrics"]) == ["copy_rate", "nll_gen", "nll_oracle", "unique_rate"]
     assert 0.0 < report["metrics"]["nll_oracle"] < 20 and 0.0 < report["metrics"]["nll_gen"] < 20
     assert report["data"]["vocab_fingerprint"] == "ids:20"
 
