@@ -40,6 +40,7 @@ COVERAGE = {
     "estimator_comparison.sh": "test_the_estimator_comparison_trains_reports_and_plots_at_the_debug_size",
     "conditional_movie_reviews.sh": "test_the_report_reads_mle_runs_after_pretraining",
     "peer_relgan.py": "test_the_peer_driver_evaluates_on_our_oracle_and_resumes_where_it_stopped",  # a stand-in peer
+    "relgan_peer_ablation.sh": "test_each_variant_switches_one_departure_on_and_is_reported_by_name",
     "quickstart.sh": "test_quickstart_sets_up_then_starts_training_with_the_overrides_given",
     "setup.sh": "test_every_shell_script_parses",  # installs packages
     "lock.sh": "test_every_shell_script_parses",  # installs packages

@@ -57,7 +57,8 @@ def test_every_preset_with_every_estimator_validates(tmp_path, experiment, estim
     + [(f"loss={name}",) for name in LOSSES]
     + [(f"trainer={name}",) for name in TRAINERS]
     + [("data=coco",), ("data=emnlp_news",), ("data=corpus", "data.dir=/some/dataset")]
-    + [("experiment=seqgan_oracle", "discriminator=relgan"), ("experiment=seqgan_oracle", "generator=rmc")],
+    + [("experiment=seqgan_oracle", "discriminator=relgan"), ("experiment=seqgan_oracle", "generator=rmc")]
+    + [("generator=rmc_textgan_pytorch",), ("generator=rmc_textgan_pytorch", "generator.shared_mlp=false")],
     ids=lambda overrides: " ".join(overrides),
 )
 def test_every_group_choice_validates(tmp_path, overrides):

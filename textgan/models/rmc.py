@@ -72,6 +72,7 @@ class AttentionBlock(nn.Module):
         super().__init__()
         self.num_heads, self.key_size, self.head_size = num_heads, key_size, head_size
         self.qkv_size = 2 * key_size + head_size
+        self.attention_scale = self.qkv_size**-0.5  # RelGAN's: the whole qkv width, not the key's
         self.qkv = nn.Linear(mem_size, self.qkv_size * num_heads, bias=False)
         self.qkv_norm = JointLayerNorm(self.qkv_size * num_heads, eps)
         self.attention_norm = JointLayerNorm(mem_size, eps)
@@ -94,7 +95,7 @@ class AttentionBlock(nn.Module):
         qkv = self.qkv_norm(linear(self.qkv, rows) if qkv is None else qkv)
         qkv = qkv.view(batch, num_rows, self.num_heads, self.qkv_size).transpose(1, 2)  # (B, heads, N, qkv)
         query, key, value = qkv.split([self.key_size, self.key_size, self.head_size], dim=-1)
-        attended = F.scaled_dot_product_attention(query, key, value, scale=self.qkv_size**-0.5)
+        attended = F.scaled_dot_product_attention(query, key, value, scale=self.attention_scale)
         attended = attended.transpose(1, 2).reshape(batch, num_rows, self.num_heads * self.head_size)
         rows = self.attention_norm(rows + attended)
         hidden = rows
