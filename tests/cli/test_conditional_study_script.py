@@ -4,22 +4,17 @@ waits for its seed's MLE generator, and the report step reads the finished runs 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from shell_scripts import run_bash_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "conditional_movie_reviews.sh"
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 
 def run_script(*args: str, **env: str) -> subprocess.CompletedProcess:
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # the venv's textgan-* commands
-    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True,
-                          env={**os.environ, "PATH": path, **env}, timeout=120)  # fmt: skip
+    return run_bash_script("conditional_movie_reviews.sh", *args, timeout=120, **env)
 
 
 def test_an_unknown_method_or_scale_is_refused_before_any_run(tmp_path):

@@ -4,15 +4,13 @@ step turns the runs already there into the seed report and the grouped curves.""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from shell_scripts import run_bash_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "estimator_comparison.sh"
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 
@@ -33,9 +31,7 @@ def fake_comparison_run(folder: Path, estimator: str, seed: int, final: float) -
 
 
 def run_script(*args: str, **env: str) -> subprocess.CompletedProcess:
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # the venv's textgan-* commands
-    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True,
-                          env={**os.environ, "PATH": path, **env}, timeout=120)  # fmt: skip
+    return run_bash_script("estimator_comparison.sh", *args, timeout=120, **env)
 
 
 def test_an_unknown_estimator_is_refused_before_any_run(tmp_path):

@@ -4,24 +4,19 @@ one of the peer's departures switched on, trains, and lands in the report under 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
+from shell_scripts import run_bash_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "relgan_peer_ablation.sh"
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 TINY = "debug=default evaluation.num_samples=32 adversarial.eval_every=1 pretrain.epochs=1"
 
 
 def run_script(*args: str, **env: str) -> subprocess.CompletedProcess:
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # the venv's textgan-* commands
-    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True,
-                          env={**os.environ, "PATH": path, **env}, timeout=600)  # fmt: skip
+    return run_bash_script("relgan_peer_ablation.sh", *args, timeout=600, **env)
 
 
 def test_an_unknown_variant_is_refused_before_any_run(tmp_path):
