@@ -253,8 +253,11 @@ class RMCGenerator(Generator):
         start_token: int = 0,
         layer_norm_eps: float = LAYER_NORM_EPS,
         batched_weight_gradients: bool = True,
+        *,
+        core: RelationalMemory | None = None,
     ) -> None:
-        core = RelationalMemory(
+        """``core``: a cell built by a subclass (another variant of these sizes) instead of RelGAN's."""
+        core = core or RelationalMemory(
             embedding_dim,
             mem_slots,
             head_size,

@@ -32,7 +32,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from textgan.models.generator import trunc_normal_linear_
 from textgan.models.rmc import LAYER_NORM_EPS, AttentionBlock, RelationalMemory, RMCGenerator
 
 PEER_LAYER_NORM_EPS = 1e-5  # torch.nn.LayerNorm's default, which the peer keeps
@@ -165,16 +164,14 @@ class TextGANPyTorchRMCGenerator(RMCGenerator):
         trainable_gate_biases: bool = True,
         peer_init: bool = True,
     ) -> None:
-        super().__init__(
-            vocab_size, max_length, embedding_dim, mem_slots, head_size, num_heads, num_blocks,
-            attention_mlp_layers, start_token, batched_weight_gradients=False,
-        )  # fmt: skip
-        self.core = TextGANPyTorchRelationalMemory(
+        core = TextGANPyTorchRelationalMemory(
             embedding_dim, mem_slots, head_size, num_heads, num_blocks, attention_mlp_layers,
             attention_scale=attention_scale, shared_mlp=shared_mlp, slot_layer_norms=slot_layer_norms,
             projection_biases=projection_biases, trainable_gate_biases=trainable_gate_biases,
         )  # fmt: skip
+        super().__init__(
+            vocab_size, max_length, embedding_dim, mem_slots, head_size, num_heads, num_blocks,
+            attention_mlp_layers, start_token, batched_weight_gradients=False, core=core,
+        )  # fmt: skip  (RelGAN's initialisation of every layer, the cell included)
         if peer_init:
             textgan_pytorch_init_(self)
-        else:
-            trunc_normal_linear_(self.core)  # RelGAN's, as RMCGenerator initialised the cell this one replaced
