@@ -115,3 +115,58 @@ def test_sentigan_refuses_a_real_fake_discriminator_and_unlabelled_data():
     assert "discriminator=seqgan_classes" in refusal
     with pytest.raises(ValueError, match="labelled data"):
         SentiganEstimator().discriminator_loss(None, torch.zeros(1, 3), torch.zeros(1, 3), None)
+
+
+def test_the_probability_weight_follows_the_gradient_of_the_penalised_collision_probability():
+    # one step, every next token enumerated with its probability: the expected gradient of the paper's weight
+    # G(y) * V(y) is grad 1/2 sum_y G(y)^2 V(y), not grad sum_y G(y) V(y) (which the log weight estimates)
+    torch.manual_seed(3)
+    logits = torch.randn(5, requires_grad=True)
+    penalties = torch.tensor([0.9, 0.95, 0.85, 0.9, 0.92])
+    probs = torch.softmax(logits, dim=-1)
+    tokens = torch.arange(5)
+
+    def expected_gradient(token_weight):
+        log_probs = torch.log_softmax(logits, dim=-1)[tokens].unsqueeze(1)  # (5, 1): each token as a sentence
+        per_token = torch.stack(
+            [
+                torch.autograd.grad(
+                    penalty_objective(log_probs[y : y + 1], penalties[y : y + 1, None], token_weight),
+                    logits,
+                    retain_graph=True,
+                )[0]
+                for y in range(5)
+            ]
+        )
+        return (probs.detach()[:, None] * per_token).sum(0)  # E_{y ~ G}[grad]
+
+    collision = torch.autograd.grad(0.5 * (probs**2 * penalties).sum(), logits, retain_graph=True)[0]
+    expected_penalty = torch.autograd.grad((probs * penalties).sum(), logits, retain_graph=True)[0]
+    assert torch.allclose(expected_gradient("probability"), collision, atol=1e-6)
+    assert not torch.allclose(expected_gradient("probability"), expected_penalty, atol=1e-3)
+    assert torch.allclose(expected_gradient("log_probability"), expected_penalty, atol=1e-6)
+    # with the penalties nearly equal, descending it flattens the distribution: the most probable token loses
+    assert collision[probs.argmax()] > 0
+
+
+def test_mle_every_adds_the_conditional_mle_loss_of_the_real_batch_on_its_iterations():
+    torch.manual_seed(4)
+    generator = GeneratorPerClass(2, "textgan.models.lstm.LSTMGenerator", VOCAB, LENGTH, embedding_dim=4, hidden_dim=4)
+    real, labels = torch.tensor([[1, 2, 0], [3, 3, 2], [2, 1, 1]]), torch.tensor([0, 1, 1])
+    nll = generator.nll(real, labels=labels).item()
+
+    def loss_at(step, mle_every):
+        torch.manual_seed(5)  # the same samples and rollouts every call
+        out = SentiganEstimator(rollout_num=2, mle_every=mle_every).generator_loss(
+            generator, ConstantDiscriminator(), real, None, step, real_labels=labels
+        )
+        return out.loss.item(), out.logs
+
+    plain, plain_logs = loss_at(2, 0)
+    with_mle, logs = loss_at(2, 2)
+    assert with_mle == pytest.approx(plain + nll, rel=1e-6)
+    assert logs["interleaved_nll"].item() == pytest.approx(nll)
+    assert "interleaved_nll" not in plain_logs
+    assert loss_at(3, 2)[0] == pytest.approx(plain, rel=1e-6)  # not on the other iterations
+    with pytest.raises(ValueError, match="mle_every"):
+        SentiganEstimator(mle_every=-1)

@@ -14,6 +14,16 @@ instructor rewards every generator with column 1). ``token_weight="probability"`
 authors' code's ``G_i(y_t | .)`` (``Real_dataset/generator.py``: ``sum(onehot * clip(prob, 1e-20, 1) *
 rewards)``); ``"log_probability"`` weighs the penalty by ``log G_i(y_t | .)`` instead (the score-function form).
 
+What the probability weight optimises: for one step with the penalty ``V`` of each next token held fixed, the
+expected gradient over the sampled token is ``sum_y G(y) grad G(y) V(y) = grad (1/2) sum_y G(y)^2 V(y)``, the
+gradient of a penalty-weighted *collision probability*, not of the expected penalty ``sum_y G(y) V(y)`` (which
+``log_probability`` estimates without bias). Where ``V`` varies little between tokens (every penalty near 1, as
+against a discriminator that wins), lowering ``sum_y G(y)^2`` flattens each step's distribution: the most
+probable tokens lose most, ``<eos>`` at a sentence's end among them, and sentences run on
+(docs/experiments/conditional-movie-reviews.md). The authors' code counters the drift with MLE between adversarial
+iterations; ``mle_every`` adds the conditional MLE loss of the real batch (each sentence under its class's
+generator) to every ``mle_every``-th generator update.
+
 The discriminator minimises the (k+1)-class cross-entropy of Eq. 5: real sentences of class ``i`` labelled
 ``i``, generated sentences (from all generators) labelled ``k``, plus its own ``regularization()``.
 
@@ -71,6 +81,8 @@ class SentiganEstimator(Estimator):
         rollout_num: completions per prefix (the paper's N = 15; its code 16).
         num_samples: sentences each generator draws per update (None: the real batch size).
         token_weight: ``probability`` (the paper's Eq. 2) or ``log_probability``.
+        mle_every: every this many iterations also take the conditional MLE loss on the real batch (0: never,
+            the paper; the authors' code runs 10 MLE epochs after every iteration).
         discriminator_dropout: keep the discriminator's dropout on while scoring (SentiGAN's code scores with
             ``dropout_keep_prob = 1``: False).
         max_batch / sample_batch: rollout chunk sizes (:mod:`textgan.estimators.rollout`).
@@ -82,6 +94,7 @@ class SentiganEstimator(Estimator):
         "rollout_num": integer(1),
         "num_samples": optional(integer(1)),
         "token_weight": one_of(*TOKEN_WEIGHTS),
+        "mle_every": integer(0),
         "max_batch": integer(1),
         "sample_batch": integer(1),
     }
@@ -91,6 +104,7 @@ class SentiganEstimator(Estimator):
         rollout_num: int = 16,
         num_samples: int | None = None,
         token_weight: str = "probability",
+        mle_every: int = 0,
         discriminator_dropout: bool = False,
         max_batch: int = 1024,
         sample_batch: int = 256,
@@ -98,7 +112,10 @@ class SentiganEstimator(Estimator):
         super().__init__()
         if token_weight not in TOKEN_WEIGHTS:
             raise ValueError(f"token_weight must be one of {TOKEN_WEIGHTS}, got {token_weight!r}")
+        if mle_every < 0:
+            raise ValueError(f"mle_every must be >= 0 (0: never), got {mle_every}")
         self.rollout_num, self.num_samples, self.token_weight = rollout_num, num_samples, token_weight
+        self.mle_every = mle_every
         self.discriminator_dropout = discriminator_dropout
         self.max_batch, self.sample_batch = max_batch, sample_batch
 
@@ -156,14 +173,19 @@ class SentiganEstimator(Estimator):
         step: int,
         real_labels: torch.Tensor | None = None,
     ) -> EstimatorOutput:
-        """The sum over classes of each generator's objective (each generator's parameters see only its own)."""
-        self._require(real_labels)
+        """The sum over classes of each generator's objective (each generator's parameters see only its own),
+        plus the conditional MLE loss of the real batch at every ``mle_every``-th iteration."""
+        labels = self._require(real_labels)
         batch, length = self.num_samples or real_tokens.shape[0], real_tokens.shape[1]
         loss, logs = real_tokens.new_zeros((), dtype=torch.float32), {}
         for index in range(generator.num_classes):
             class_loss, penalty = self.class_loss(generator.member(index), discriminator, index, batch, length)
             loss = loss + class_loss
             logs[f"penalty_class{index}"] = penalty
+        if self.mle_every and step % self.mle_every == 0:
+            mle_loss, nll = generator.mle_loss(real_tokens, labels=labels.to(real_tokens.device))
+            loss = loss + mle_loss
+            logs["interleaved_nll"] = nll
         return EstimatorOutput(loss=loss, logs=logs)
 
     @torch.no_grad()
