@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from textgan.kernels import build, policy
 from textgan.kernels.highway import counter_words, dropout_bits_from_seed
-from textgan.models.highway import Dropout, Highway, _highway_torch
+from textgan.models.highway import Dropout, Highway, highway_gate
 from textgan.models.max_over_time_conv import MaxOverTimeConv
 from textgan.models.relgan_discriminator import RelGANDiscriminator
 from textgan.models.seqgan_discriminator import SeqGANDiscriminator
@@ -208,10 +208,10 @@ def test_fused_highway_reads_bfloat16_pre_activations():
         pre = highway.linear(x)  # the bf16 pre-activations the kernel reads
     # gates computed in float32, the output rounded once to bfloat16 (the cast the next product makes)
     assert out.dtype == torch.bfloat16 and pre.dtype == torch.bfloat16
-    assert torch.equal(out, _highway_torch(pre, x, 0.0).to(torch.bfloat16))
+    assert torch.equal(out, highway_gate(pre, x, 0.0).to(torch.bfloat16))
     out.sum().backward()
     assert torch.isfinite(highway.linear.weight.grad).all()
-    torch_grad = torch.autograd.grad(_highway_torch(pre, x, 0.0).to(torch.bfloat16).sum(), x)[0]
+    torch_grad = torch.autograd.grad(highway_gate(pre, x, 0.0).to(torch.bfloat16).sum(), x)[0]
     assert torch.allclose(x.grad, torch_grad, rtol=0.02, atol=1e-3)  # through the gate and the bf16 product
 
 

@@ -35,7 +35,8 @@ def test_every_preset_with_every_estimator_reads_every_key(tmp_path, experiment,
     + [f"loss={name}" for name in LOSSES]
     + [f"trainer={name}" for name in TRAINERS]
     + ["data=coco", "data=emnlp_news", "data=corpus", "discriminator=relgan"]
-    + ["data=movie_reviews", "data=amazon_reviews", "data=k_oracle", "generator=rmc_textgan_pytorch"],
+    + ["data=movie_reviews", "data=amazon_reviews", "data=k_oracle", "generator=rmc_textgan_pytorch"]
+    + ["discriminator=relgan_textgan_pytorch"],
 )
 def test_every_group_choice_reads_every_key(tmp_path, override):
     extra = ["estimator=reinforce"] if override.startswith("estimator/") else []

@@ -58,7 +58,11 @@ def test_every_preset_with_every_estimator_validates(tmp_path, experiment, estim
     + [(f"trainer={name}",) for name in TRAINERS]
     + [("data=coco",), ("data=emnlp_news",), ("data=corpus", "data.dir=/some/dataset")]
     + [("experiment=seqgan_oracle", "discriminator=relgan"), ("experiment=seqgan_oracle", "generator=rmc")]
-    + [("generator=rmc_textgan_pytorch",), ("generator=rmc_textgan_pytorch", "generator.shared_mlp=false")],
+    + [("generator=rmc_textgan_pytorch",), ("generator=rmc_textgan_pytorch", "generator.shared_mlp=false")]
+    + [
+        ("discriminator=relgan_textgan_pytorch",),
+        ("discriminator=relgan_textgan_pytorch", "discriminator.tied_highway=false"),
+    ],
     ids=lambda overrides: " ".join(overrides),
 )
 def test_every_group_choice_validates(tmp_path, overrides):
@@ -112,36 +116,72 @@ BAD = [
     (("data.batch_size=0",), "data.batch_size", "0", "an integer >= 1"),
     (("data.max_length=1",), "data.max_length", "1", "an integer >= 2"),
     (("pretrain.module.optimizer.lr=0",), "pretrain.module.optimizer.lr", "0", "a number > 0"),
-    (("adversarial.module.generator_optimizer.lr=-1e-4",), "adversarial.module.generator_optimizer.lr", "-0.0001",
-     "a number > 0"),  # fmt: skip
+    (
+        ("adversarial.module.generator_optimizer.lr=-1e-4",),
+        "adversarial.module.generator_optimizer.lr",
+        "-0.0001",
+        "a number > 0",
+    ),  # fmt: skip
     (("estimator=rebar", "estimator.optimizer.lr=0.0"), "estimator.optimizer.lr", "0.0", "a number > 0"),
-    (("adversarial.module.discriminator_optimizer.betas=[0.9,1.0]",),
-     "adversarial.module.discriminator_optimizer.betas", "[0.9, 1.0]", "a list of 2"),  # fmt: skip
+    (
+        ("adversarial.module.discriminator_optimizer.betas=[0.9,1.0]",),
+        "adversarial.module.discriminator_optimizer.betas",
+        "[0.9, 1.0]",
+        "a list of 2",
+    ),  # fmt: skip
     (("discriminator.dropout=1.5",), "discriminator.dropout", "1.5", "a number in [0, 1]"),
     (("estimator.feedback=soft",), "estimator.feedback", "'soft'", "'relaxed'"),
-    (("experiment=gsgan_oracle", "estimator.straight_through=true"), "estimator.straight_through", "True",
-     "false with estimator.feedback=relaxed"),  # fmt: skip
-    (("estimator=reinforce", "estimator.rollout_update_rate=1.5"), "estimator.rollout_update_rate", "1.5",
-     "null or a number in [0, 1)"),  # fmt: skip
-    (("estimator=reinforce", "estimator/baseline=moving_average", "estimator.baseline.decay=1.0"),
-     "estimator.baseline.decay", "1.0", "a number in [0, 1)"),  # fmt: skip
-    (("estimator=reinforce", "estimator/baseline=leave_one_out", "estimator.baseline.group_size=1"),
-     "estimator.baseline.group_size", "1", "null or an integer >= 2"),  # fmt: skip
+    (
+        ("experiment=gsgan_oracle", "estimator.straight_through=true"),
+        "estimator.straight_through",
+        "True",
+        "false with estimator.feedback=relaxed",
+    ),  # fmt: skip
+    (
+        ("estimator=reinforce", "estimator.rollout_update_rate=1.5"),
+        "estimator.rollout_update_rate",
+        "1.5",
+        "null or a number in [0, 1)",
+    ),  # fmt: skip
+    (
+        ("estimator=reinforce", "estimator/baseline=moving_average", "estimator.baseline.decay=1.0"),
+        "estimator.baseline.decay",
+        "1.0",
+        "a number in [0, 1)",
+    ),  # fmt: skip
+    (
+        ("estimator=reinforce", "estimator/baseline=leave_one_out", "estimator.baseline.group_size=1"),
+        "estimator.baseline.group_size",
+        "1",
+        "null or an integer >= 2",
+    ),  # fmt: skip
     (("estimator=reinforce", "estimator.reward=token"), "estimator.reward", "'token'", "'rollout'"),
-    (("estimator=reinforce", "estimator.reward_transform=sigmoid"), "estimator.reward_transform", "'sigmoid'",
-     "'log_prob'"),  # fmt: skip
+    (
+        ("estimator=reinforce", "estimator.reward_transform=sigmoid"),
+        "estimator.reward_transform",
+        "'sigmoid'",
+        "'log_prob'",
+    ),  # fmt: skip
     (("estimator=reinforce", "estimator.reduction=mean"), "estimator.reduction", "'mean'", "'sequence_mean'"),
     (("estimator=reinforce", "estimator.rollout_num=0"), "estimator.rollout_num", "0", "an integer >= 1"),
-    (("estimator=gumbel_rao", "estimator.num_gumbel_samples=0"), "estimator.num_gumbel_samples", "0",
-     "an integer >= 1"),  # fmt: skip
+    (
+        ("estimator=gumbel_rao", "estimator.num_gumbel_samples=0"),
+        "estimator.num_gumbel_samples",
+        "0",
+        "an integer >= 1",
+    ),  # fmt: skip
     (("estimator.schedule.adapt=cubic",), "estimator.schedule.adapt", "'cubic'", "'sigmoid'"),
     (("estimator.schedule.beta_max=0",), "estimator.schedule.beta_max", "0", "a number > 0"),
     (("estimator.schedule.beta_max=0.5",), "estimator.schedule.beta_max", "0.5", "a number >= 1 with adapt='exp'"),
     (("estimator=reinmax", "estimator.schedule.beta_max=2"), "estimator.schedule.beta_max", "2", "a number <= 1"),
     (("estimator.schedule.horizon=1",), "estimator.schedule.horizon", "1", "null or an integer >= 2"),
     (("estimator._target_=torch.nn.Linear",), "estimator._target_", "'torch.nn.Linear'", "gumbel_rao, gumbel_softmax"),
-    (("loss._target_=textgan.losses.gan.NoSuchLoss",), "loss._target_", "'textgan.losses.gan.NoSuchLoss'",
-     "rsgan, standard"),  # fmt: skip
+    (
+        ("loss._target_=textgan.losses.gan.NoSuchLoss",),
+        "loss._target_",
+        "'textgan.losses.gan.NoSuchLoss'",
+        "rsgan, standard",
+    ),  # fmt: skip
     (("loss=wgan_gp", "loss.gp_weight=-1"), "loss.gp_weight", "-1", "a number >= 0"),
     (("evaluation.num_samples=0",), "evaluation.num_samples", "0", "an integer >= 1"),
     (("diagnostics.every=-1",), "diagnostics.every", "-1", "an integer >= 0"),
@@ -156,10 +196,18 @@ BAD = [
     (("estimator.straight_through=yes",), "estimator.straight_through", "'yes'", "true or false"),  # constructor's
     (("+adversarial.module.release_memory=1",), "adversarial.module.release_memory", "1", "true or false"),
     (("adversarial.module.generator_steps=0",), "adversarial.module.generator_steps", "0", "an integer >= 1"),
-    (("adversarial.module.discriminator_steps=-1",), "adversarial.module.discriminator_steps", "-1",
-     "an integer >= 0"),  # fmt: skip
-    (("adversarial.module.discriminator_pretrain_steps=2",), "adversarial.module.discriminator_epochs", "0",
-     "an integer >= 1 when adversarial.module.discriminator_pretrain_steps > 0"),  # fmt: skip
+    (
+        ("adversarial.module.discriminator_steps=-1",),
+        "adversarial.module.discriminator_steps",
+        "-1",
+        "an integer >= 0",
+    ),  # fmt: skip
+    (
+        ("adversarial.module.discriminator_pretrain_steps=2",),
+        "adversarial.module.discriminator_epochs",
+        "0",
+        "an integer >= 1 when adversarial.module.discriminator_pretrain_steps > 0",
+    ),  # fmt: skip
     (("discriminator.num_filters=[8,8]",), "discriminator.num_filters", "[8, 8]", "a list of 4"),
     (("generator.num_heads=0",), "generator.num_heads", "0", "an integer >= 1"),
     (("logger=wandb", "logger.wandb.offline=maybe"), "logger.wandb.offline", "'maybe'", "true or false"),
@@ -171,8 +219,12 @@ BAD = [
     (("data=coco", "data.lowercase=no"), "data.lowercase", "'no'", "true or false"),
     (("+data.self_bleu_samples=1",), "data.self_bleu_samples", "1", "null or an integer >= 2"),  # the oracle's
     (("discriminator.num_rep=3",), "discriminator.num_rep", "3", "a divisor of discriminator.embedding_dim=8"),
-    (("estimator._target_=no_such_module.MyEstimator",), "estimator._target_", "'no_such_module.MyEstimator'",
-     "is its folder on PYTHONPATH?"),  # fmt: skip
+    (
+        ("estimator._target_=no_such_module.MyEstimator",),
+        "estimator._target_",
+        "'no_such_module.MyEstimator'",
+        "is its folder on PYTHONPATH?",
+    ),  # fmt: skip
 ]
 
 

@@ -39,7 +39,7 @@ class Dropout(nn.Dropout):
         return torch.where(dropout_bits_from_seed(dropout_seed(), x.shape) < threshold, x, 0.0) * scale
 
 
-def _highway_torch(a: torch.Tensor, x: torch.Tensor, gate_bias: float) -> torch.Tensor:
+def highway_gate(a: torch.Tensor, x: torch.Tensor, gate_bias: float) -> torch.Tensor:
     """Reference gate: a = [x W_g + b_g | x W_t + b_t] (N, 2F), x (N, F) -> (N, F) in float32 or wider.
 
     Computed in float32 at least, as the native kernel does (bf16 pre-activations under autocast included).
@@ -83,7 +83,7 @@ class Highway(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.uses_native(x):  # the same function, product and gate and dropout in one native node
             return native_highway.highway(x, self.linear.weight, self.linear.bias, self.gate_bias, *self._dropout)
-        return self.dropout(_highway_torch(self.linear(x), x, self.gate_bias))
+        return self.dropout(highway_gate(self.linear(x), x, self.gate_bias))
 
     @property
     def _dropout(self) -> tuple[float, bool]:
