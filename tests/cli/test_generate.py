@@ -502,3 +502,19 @@ def test_conditional_sampling_asks_the_generator_for_the_classes(tmp_path):
     assert data.decode(samples.tokens) == ["a good film", "a bad film", "a good film"]  # batches of 2: 1, 0 | 1
     with pytest.raises(ValueError, match="drop top_k, top_p and keep_log_probs"):
         sample_sentences(fake, 3, labels=wanted, top_k=2)
+
+
+def test_many_samples_of_one_generator_per_class_come_from_the_labelled_members():
+    # enough tokens (N * T > 4 V) that an unconditional generator would build its input table first
+    from textgan.models.per_class import GeneratorPerClass
+
+    torch.manual_seed(0)
+    generator = GeneratorPerClass(2, "textgan.models.lstm.LSTMGenerator", 6, 4, embedding_dim=3, hidden_dim=3)
+    with torch.no_grad():  # member c always writes token 4 + c
+        for c in (0, 1):
+            generator.member(c).output.weight.zero_()
+            generator.member(c).output.bias.copy_(torch.full((6,), -30.0).index_fill_(0, torch.tensor(4 + c), 30.0))
+    labels = torch.tensor([0, 1] * 20)
+    samples = sample_sentences(generator, 40, labels=labels, batch_size=16)
+    assert samples.tokens.shape == (40, 4)
+    assert torch.equal(samples.tokens, (4 + labels).unsqueeze(1).expand(40, 4))

@@ -82,7 +82,8 @@ def sample_sentences(
     """
     length = length or generator.max_length
     rng = torch.Generator(device=generator.device).manual_seed(seed)
-    table = generator.input_table() if num_samples * length > 4 * generator.vocab_size else None  # as sample()
+    many = num_samples * length > 4 * generator.vocab_size
+    table = generator.input_table() if labels is None and many else None  # as sample(); conditional: per member
 
     def chooser(sampled: torch.Tensor | None, model: torch.Tensor | None) -> Callable[[torch.Tensor], torch.Tensor]:
         """``choose`` for one batch, writing the chosen tokens' log-probabilities into (B, T) buffers."""
