@@ -73,17 +73,28 @@ class Highway(nn.Module):
         if backend not in BACKENDS:
             raise ValueError(f"backend must be 'auto', 'native' or 'torch', not {backend!r}")
         self.features, self.gate_bias, self.backend = features, gate_bias, backend
-        self.linear = nn.Linear(features, 2 * features, bias=bias)
+        self.linear = self.make_linear(features, bias)
         self.dropout = Dropout(dropout)
+
+    def make_linear(self, features: int, bias: bool) -> nn.Linear:
+        """The layer that holds the products' parameters: ``nn.Linear(F, 2F)``, transform and gate halves stacked."""
+        return nn.Linear(features, 2 * features, bias=bias)
+
+    def stacked_parameters(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The (2F, F) weight ``[W_g; W_t]`` and its (2F,) bias (``None`` without) of ``a = x W^T + b``."""
+        return self.linear.weight, self.linear.bias
 
     def uses_native(self, x: torch.Tensor) -> bool:
         """Whether ``forward(x)`` runs the fused kernel (:func:`textgan.kernels.highway.applies`)."""
-        return native_highway.applies(x, self.linear.weight, self.dropout.p, self.dropout.training, self.backend)
+        weight, _ = self.stacked_parameters()
+        return native_highway.applies(x, weight, self.dropout.p, self.dropout.training, self.backend)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.uses_native(x):  # the same function, product and gate and dropout in one native node
-            return native_highway.highway(x, self.linear.weight, self.linear.bias, self.gate_bias, *self._dropout)
-        return self.dropout(highway_gate(self.linear(x), x, self.gate_bias))
+        weight, bias = self.stacked_parameters()
+        if native_highway.applies(x, weight, self.dropout.p, self.dropout.training, self.backend):
+            # the same function, product and gate and dropout in one native node
+            return native_highway.highway(x, weight, bias, self.gate_bias, *self._dropout)
+        return self.dropout(highway_gate(nn.functional.linear(x, weight, bias), x, self.gate_bias))
 
     @property
     def _dropout(self) -> tuple[float, bool]:

@@ -92,13 +92,17 @@ class RelGANDiscriminator(TextDiscriminator):
         self.num_rep, self.emb_dim_single = num_rep, embedding_dim // num_rep
         self.features = MaxOverTimeConv(self.emb_dim_single, list(filter_sizes), list(num_filters), backend)
         features = self.features.out_features
-        self.highway = Highway(features, bias=False, gate_bias=0.0, dropout=dropout, backend=backend)
+        self.highway = self.make_highway(features, dropout, backend)
         self.hidden = nn.Linear(features, hidden_size)
         self.logit = nn.Linear(hidden_size, 1)
         self.reset_parameters()
         if spectral_norm:
             for module in [*self.features.convs, self.hidden, self.logit]:
                 apply_spectral_norm(module)
+
+    def make_highway(self, features: int, dropout: float, backend: str) -> Highway:
+        """RelGAN's highway on the pooled features: gate bias 0, bias-free products, then dropout."""
+        return Highway(features, bias=False, gate_bias=0.0, dropout=dropout, backend=backend)
 
     def reset_parameters(self) -> None:
         """RelGAN's initialisation (see the module docstring)."""

@@ -23,8 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from textgan.kernels import highway as native_highway
-from textgan.models.highway import Highway, highway_gate
+from textgan.models.highway import Highway
 from textgan.models.relgan_discriminator import RelGANDiscriminator
 
 UNIFORM_INIT_BOUND = 0.05  # the peer's init_params with dis_init="uniform"
@@ -36,14 +35,13 @@ class TiedHighway(Highway):
 
     def __init__(self, features: int, dropout: float = 0.0, backend: str = "auto") -> None:
         super().__init__(features, bias=True, gate_bias=0.0, dropout=dropout, backend=backend)
-        self.linear = nn.Linear(features, features)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = torch.cat([self.linear.weight, self.linear.weight])  # (2F, F): transform and gate, one map
-        bias = torch.cat([self.linear.bias, self.linear.bias])
-        if native_highway.applies(x, weight, self.dropout.p, self.dropout.training, self.backend):
-            return native_highway.highway(x, weight, bias, 0.0, *self._dropout)
-        return self.dropout(highway_gate(torch.cat([self.linear(x)] * 2, dim=-1), x, 0.0))
+    def make_linear(self, features: int, bias: bool) -> nn.Linear:
+        return nn.Linear(features, features, bias=bias)
+
+    def stacked_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The one map given for both halves: ``([W; W], [b; b])``."""
+        return torch.cat([self.linear.weight] * 2), torch.cat([self.linear.bias] * 2)
 
 
 class TextGANPyTorchRelGANDiscriminator(RelGANDiscriminator):
@@ -69,19 +67,22 @@ class TextGANPyTorchRelGANDiscriminator(RelGANDiscriminator):
         tied_highway: bool = True,
         uniform_init: bool = True,
     ) -> None:
+        # read by make_highway and reset_parameters, which RelGANDiscriminator.__init__ calls: set first
+        self.tied_highway, self.uniform_init = tied_highway, uniform_init
         super().__init__(
             vocab_size, max_length, embedding_dim, num_rep, filter_sizes, num_filters, hidden_size, dropout,
             spectral_norm, backend,
         )  # fmt: skip
-        self.tied_highway, self.uniform_init = tied_highway, uniform_init
-        if tied_highway:
-            self.highway = TiedHighway(self.highway.features, dropout=dropout, backend=backend)
-        if tied_highway or uniform_init:
-            self.reset_parameters()
+
+    def make_highway(self, features: int, dropout: float, backend: str) -> Highway:
+        """The peer's :class:`TiedHighway` with ``tied_highway``, RelGAN's highway without."""
+        if self.tied_highway:
+            return TiedHighway(features, dropout=dropout, backend=backend)
+        return super().make_highway(features, dropout, backend)
 
     def reset_parameters(self) -> None:
         """RelGAN's initialisation, or with ``uniform_init`` the peer's (see the module docstring)."""
-        if not getattr(self, "uniform_init", False):  # also RelGANDiscriminator.__init__'s call, before the switch
+        if not self.uniform_init:
             super().reset_parameters()
             return
         for parameter in self.parameters():
