@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -49,7 +50,10 @@ def test_missing_summaries_and_metrics_are_named(tmp_path, capsys):
     with pytest.raises(SystemExit) as stopped:
         main([str(tmp_path), "--out", str(tmp_path / "x")])
     assert stopped.value.code == 2
-    expected = f"textgan-plot-runs: error: {tmp_path}: no summary.json there or in its subdirectories\n"
+    expected = (
+        f"textgan-plot-runs: error: {tmp_path}: no summary.json or csv/version_0/metrics.csv there or in its "
+        "subdirectories\n"
+    )
     assert capsys.readouterr().err == expected
     write_run(tmp_path / "run", [1.0])
     with pytest.raises(SystemExit) as stopped:
@@ -144,3 +148,37 @@ def test_a_run_started_from_a_pretrained_file_shows_the_mle_stage_of_the_run_tha
     points = json.loads(out.with_suffix(".json").read_text())
     assert points["pretraining"] == {"gan": [[0, 11.4], [150, 8.4]]}
     assert points["adversarial"] == {"gan": [[0, 8.4], [10, 8.1]]}
+
+
+def write_log(folder: Path, rows: list[dict[str, float]]) -> None:
+    """A CSV log as textgan-train's RunCSVLogger writes it: one row per logging call, other columns empty."""
+    columns = sorted({column for row in rows for column in row})
+    (folder / "csv" / "version_0").mkdir(parents=True)
+    with (folder / "csv" / "version_0" / "metrics.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_a_stage_the_summary_does_not_hold_yet_comes_from_the_csv_log(tmp_path, capsys):
+    stopped = tmp_path / "runs" / "stopped"  # MLE done (in its summary), adversarial stage killed at step 100
+    stopped.mkdir(parents=True)
+    (stopped / "summary.json").write_text(json.dumps({"pretrain_history": [{"step": 0, "nll_oracle": 11.0}]}))
+    write_log(stopped, [
+        {"pretrain/eval/step": 0, "pretrain/eval/nll_oracle": 10.5, "step": 0},  # the summary's value wins
+        {"adversarial/eval/step": 0, "adversarial/eval/nll_oracle": 9.5, "adversarial/eval/bleu2": 0.3, "step": 5},
+        {"adversarial/g_loss": 0.7, "adversarial/iteration": 1, "step": 6},
+        {"adversarial/eval/step": 50, "adversarial/eval/nll_oracle": 9.25, "step": 55},
+        {"adversarial/eval/step": 100, "adversarial/eval/nll_oracle": 9.0, "step": 105},
+        {"adversarial/eval/step": 100, "adversarial/eval/nll_oracle": 8.75, "step": 106},  # logged again: last wins
+    ])  # fmt: skip
+    going = tmp_path / "runs" / "still_in_mle"  # no summary.json yet: found by its log alone
+    write_log(going, [{"pretrain/eval/step": 0, "pretrain/eval/nll_oracle": 10.0, "step": 0}])
+    out = tmp_path / "curves"
+    assert main([str(stopped), "--out", str(out)]) == 0
+    assert json.loads(out.with_suffix(".json").read_text()) == {"stopped": [[0, 9.5], [50, 9.25], [100, 8.75]]}
+    assert "stopped: adversarial read from csv/version_0/metrics.csv (unfinished: last evaluation at step 100)" in (
+        capsys.readouterr().err
+    )
+    assert main([str(tmp_path / "runs"), "--stage", "pretraining", "--out", str(out)]) == 0
+    assert json.loads(out.with_suffix(".json").read_text()) == {"still_in_mle": [[0, 10.0]], "stopped": [[0, 11.0]]}

@@ -1,10 +1,11 @@
 """Curves of one evaluation metric over adversarial training, for several runs on one plot.
 
-Reads each run's ``summary.json`` (written by ``textgan-train``; ``adversarial_history`` holds every
-evaluation, step 0 included) and writes a PNG, a markdown table of the values at each evaluated step, and the
-points as JSON. ``--with-pretraining`` adds the MLE stage (``pretrain_history``, by epoch; for a run started
-from ``generator.pretrained=FILE``, the history of the run that wrote FILE, read from FILE's folder) as a panel
-on the left, sharing the metric's axis, a table of its own, and the JSON becomes ``{"pretraining": ...,
+Reads each run's ``summary.json`` (written by ``textgan-train``; ``adversarial_history`` holds every evaluation,
+step 0 included), or for a stage the summary does not hold yet (a run still going, or stopped) the same evaluations
+from the run's CSV log, saying so on stderr; writes a PNG, a markdown table of the values at each evaluated step,
+and the points as JSON. ``--with-pretraining`` adds the MLE stage (``pretrain_history``, by epoch; for a run
+started from ``generator.pretrained=FILE``, the history of the run that wrote FILE, read from FILE's folder) as a
+panel on the left, sharing the metric's axis, a table of its own, and the JSON becomes ``{"pretraining": ...,
 "adversarial": ...}``; ``--stage pretraining`` plots the MLE stage alone (runs with no adversarial stage).
 Runs are given as directories; a multirun folder stands for all its runs. With ``--group-by``
 (config keys, as ``textgan-evaluate --runs`` takes them) the runs of each model (its seeds) become one mean
@@ -19,37 +20,48 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from textgan.evaluation.report import Summary, format_mean_std
-from textgan.evaluation.runs import UNSET, config_value, parse_group_by
+from textgan.evaluation.runs import CSV_LOG, UNSET, config_value, logged_history, parse_group_by
+
+RUN_FILES = ("summary.json", str(CSV_LOG))  # a run directory holds one of them, or both
 
 
 def find_runs(paths: list[str]) -> list[Path]:
-    """Run directories (holding ``summary.json``) among ``paths`` and their subdirectories, sorted by name."""
+    """Run directories (holding ``summary.json`` or a CSV log) among ``paths`` and their subdirectories, sorted
+    by name."""
     runs: list[Path] = []
     for name in paths:
         path = Path(name)
-        if (path / "summary.json").is_file():
+        if any((path / file).is_file() for file in RUN_FILES):
             runs.append(path)
         else:
-            found = sorted(summary.parent for summary in path.glob("*/summary.json"))
+            found = sorted(
+                {hit.parent for hit in path.glob("*/summary.json")}
+                | {hit.parents[len(CSV_LOG.parts) - 1] for hit in path.glob(f"*/{CSV_LOG.as_posix()}")}
+            )
             if not found:
-                raise FileNotFoundError(f"{path}: no summary.json there or in its subdirectories")
+                raise FileNotFoundError(f"{path}: no summary.json or {CSV_LOG} there or in its subdirectories")
             runs.extend(found)
     return runs
 
 
 def read_summaries(runs: list[Path]) -> dict[Path, dict]:
-    """Each run's ``summary.json``, read once."""
-    return {run: json.loads((run / "summary.json").read_text()) for run in runs}
+    """Each run's ``summary.json``, read once ({} for a run that has none yet)."""
+    return {
+        run: json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {} for run in runs
+    }
 
 
-# stage -> (its history in summary.json, what its steps count)
-STAGES = {"pretraining": ("pretrain_history", "MLE epoch"),
-          "adversarial": ("adversarial_history", "adversarial iteration")}
+# stage -> (its history in summary.json, what its steps count, its prefix in the CSV log)
+STAGES = {
+    "pretraining": ("pretrain_history", "MLE epoch", "pretrain"),
+    "adversarial": ("adversarial_history", "adversarial iteration", "adversarial"),
+}
 
 
 def load_curves(
@@ -57,18 +69,27 @@ def load_curves(
 ) -> dict[str, list]:
     """``{run label: [(step, value), ...]}`` of one stage (a key of ``STAGES``), the label being the run
     directory's name, with as many parent folders as it takes to tell runs of the same name apart
-    (:func:`run_labels`)."""
+    (:func:`run_labels`). A stage the run's ``summary.json`` does not hold comes from its CSV log (a note on
+    stderr names the run and its last step)."""
     summaries = summaries or read_summaries(runs)
     labels = run_labels(runs)
     curves = {}
     for run in runs:
         summary = summaries[run]
         history = summary.get(STAGES[stage][0]) or []
+        if not history:
+            history = logged_history(run, STAGES[stage][2])
+            if history:
+                print(
+                    f"textgan-plot-runs: {run}: {stage} read from {CSV_LOG} (unfinished: last evaluation at "
+                    f"step {history[-1]['step']})",
+                    file=sys.stderr,
+                )
         if stage == "pretraining" and not history:
             history = pretraining_of_the_pretrained(summary)
         points = [(int(row["step"]), float(row[metric])) for row in history if metric in row]
         if not points:
-            raise ValueError(f"{run / 'summary.json'}: no {stage} evaluation with metric {metric!r}")
+            raise ValueError(f"{run}: no {stage} evaluation with metric {metric!r} in summary.json or {CSV_LOG}")
         curves[labels[run]] = points
     return curves
 

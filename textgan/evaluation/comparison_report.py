@@ -23,6 +23,7 @@ from typing import Any
 from textgan.evaluation.comparison import Protocol
 from textgan.evaluation.comparison_plan import PlannedRun, candidate_folder, choice_override, plan_pilot, plan_runs
 from textgan.evaluation.report import Summary, confidence_interval, format_mean_std, summarize
+from textgan.evaluation.runs import logged_columns
 
 PRETRAINED_ROW = "mle_pretrained"  # the pretrained generator at temperature 1: the step-0 evaluations
 SAMPLE_METRICS = ("nll_oracle", "nll_gen", *(f"bleu{n}" for n in range(2, 6)), *(f"self_bleu{n}" for n in range(2, 6)))
@@ -38,20 +39,6 @@ def read_summary(folder: Path) -> dict[str, Any]:
     except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
         return {}
     return summary if isinstance(summary, dict) else {}
-
-
-def logged_columns(folder: Path, columns: Sequence[str]) -> dict[str, list[float]]:
-    """Every logged value of ``columns`` in a run's CSV log, in order (missing file or column: [])."""
-    file = folder / "csv" / "version_0" / "metrics.csv"
-    values: dict[str, list[float]] = {column: [] for column in columns}
-    if not file.is_file():
-        return values
-    with file.open(newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            for column in columns:
-                if row.get(column) not in (None, ""):
-                    values[column].append(float(row[column]))
-    return values
 
 
 def learned_values(folder: Path) -> dict[str, float]:

@@ -10,6 +10,7 @@ by its class (``RSGANLoss`` -> ``rsgan``).
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,7 @@ STAGES = ("after_adversarial", "after_pretraining")
 STAGE_COSTS = {"after_adversarial": "seconds_per_iteration"}  # summary key of a stage's cost, read as a metric
 RUN_MARKERS = ("summary.json", "config.yaml", ".hydra", "checkpoints", "train.log")  # any one: a run folder
 UNSET = "(unset)"
+CSV_LOG = Path("csv", "version_0", "metrics.csv")  # every run's metrics log (textgan.training.csv_log)
 
 
 class NoRunsError(ValueError):
@@ -85,6 +87,45 @@ class Run:
     def label(self, keys: Sequence[str]) -> tuple[str, ...]:
         """The run's value of each group-by key (``UNSET`` where its config lacks the key)."""
         return tuple(config_value(self.config, key) or UNSET for key in keys)
+
+
+def logged_columns(folder: Path, columns: Sequence[str]) -> dict[str, list[float]]:
+    """Every logged value of ``columns`` in a run's CSV log, in order (missing file or column: [])."""
+    values: dict[str, list[float]] = {column: [] for column in columns}
+    for row in _logged_rows(folder):
+        for column in columns:
+            if row.get(column) not in (None, ""):
+                values[column].append(float(row[column]))
+    return values
+
+
+def logged_history(folder: Path, prefix: str) -> list[dict[str, float]]:
+    """A stage's evaluations as the run's CSV log holds them, for a run whose ``summary.json`` does not (yet):
+    ``[{"step": s, metric: value, ...}, ...]`` by step (a step logged twice: its last row), the shape of the
+    summary's ``pretrain_history`` / ``adversarial_history``; ``prefix`` is the stage's log prefix, ``pretrain``
+    or ``adversarial`` (columns ``{prefix}/eval/{metric}``). [] without a log or evaluations.
+    """
+    head = f"{prefix}/eval/"
+    history: dict[int, dict[str, float]] = {}
+    for row in _logged_rows(folder):
+        if row.get(head + "step") in (None, ""):
+            continue
+        step = int(float(row[head + "step"]))
+        values = {
+            column[len(head) :]: float(value)
+            for column, value in row.items()
+            if column.startswith(head) and column != head + "step" and value not in (None, "")
+        }
+        history[step] = {"step": step, **values}
+    return [history[step] for step in sorted(history)]
+
+
+def _logged_rows(folder: Path) -> Iterable[dict[str, str]]:
+    file = Path(folder) / CSV_LOG
+    if not file.is_file():
+        return
+    with file.open(newline="", encoding="utf-8") as handle:
+        yield from csv.DictReader(handle)
 
 
 def _job_order(path: Path) -> tuple[int, str]:
