@@ -23,7 +23,8 @@ def test_checkpoint_on_text_writes_exact_metrics(text_setup, reference_lines, tm
     assert main([*argv, "--seed", "3", "--out", str(out)]) == 0
     assert str(out.resolve()) in capsys.readouterr().out
     report = json.loads((out / "metrics.json").read_text())
-    assert sorted(report["metrics"]) == sorted([*BLEU_KEYS, "nll_gen", "copy_rate", "unique_rate"])
+    copies_and_lengths = ["copy_rate", "unique_rate", "mean_length", "unterminated_rate"]
+    assert sorted(report["metrics"]) == sorted([*BLEU_KEYS, "nll_gen", *copies_and_lengths])
     assert report["settings"] == {
         "num_samples": 40,
         "temperature": 1.0,

@@ -31,9 +31,11 @@ def test_text_scores_are_the_metric_functions(tmp_path):
     datamodule = text_module(tmp_path / "corpus", bleu_orders=(2, 3, 4, 5))
     scores = SampleMetrics(datamodule)(datamodule.train_tokens.to_tensor())
     names = [f"bleu{n}" for n in (2, 3, 4, 5)] + [f"self_bleu{n}" for n in (2, 3, 4, 5)]
-    assert sorted(scores) == sorted([*names, "copy_rate", "unique_rate"])
+    assert sorted(scores) == sorted([*names, "copy_rate", "unique_rate", "mean_length", "unterminated_rate"])
     assert scores["copy_rate"] == 1.0  # the training sentences themselves
     assert scores["unique_rate"] == len(set(TRAIN)) / len(TRAIN)
+    assert scores["mean_length"] == pytest.approx(np.mean([len(line.split()) for line in TRAIN]), abs=1e-12)
+    assert scores["unterminated_rate"] == 0.0  # every training row ends at <eos>
     hypotheses = [line.split() for line in TRAIN]
     references = [line.split() for line in TEST]
     for n in (2, 3, 4, 5):
@@ -150,6 +152,23 @@ def test_copies_of_text_compare_sentences_as_they_decode(tmp_path):
     scores = SampleMetrics(datamodule).copies(samples)
     assert scores["copy_rate"] == 3 / 5
     assert scores["unique_rate"] == len(set(decoded)) / 5 == 3 / 5
+
+
+def test_lengths_of_text_count_the_words_a_sample_decodes_to(tmp_path):
+    from textgan.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
+
+    datamodule = text_module(tmp_path / "corpus")
+    first = datamodule.train_tokens.to_tensor()[0].clone()
+    end = int((first == EOS_ID).nonzero()[0])
+    with_specials = torch.full_like(first, PAD_ID)  # <bos> and a pad before the words: not words
+    with_specials[:2] = torch.tensor([BOS_ID, PAD_ID])
+    with_specials[2 : end + 3] = first[: end + 1][: len(first) - 2]
+    run_on = torch.full_like(first, 4)  # one word in every position, never <eos>
+    samples = torch.stack([first, with_specials, run_on])
+    words = [len(text.split()) for text in datamodule.decode(samples)]
+    assert words == [end, end, len(first)]
+    scores = SampleMetrics(datamodule).lengths(samples)
+    assert scores == {"mean_length": pytest.approx(sum(words) / 3, abs=1e-12), "unterminated_rate": 1 / 3}
 
 
 def test_copies_on_the_oracle_are_of_its_training_rows(tmp_path):

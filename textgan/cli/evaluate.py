@@ -1,18 +1,19 @@
 """Score a generator checkpoint, or a file of generated sentences, with the paper's metrics.
 
-Real text: BLEU-2..5 against the test split, Self-BLEU-2..5 and (checkpoints) NLL_gen of the test split.
-Synthetic oracle (``--oracle PATH.npz`` or ``--data oracle``): NLL_oracle of the samples and NLL_gen of the
-oracle's test set. Both: ``copy_rate`` (samples that are a training sentence) and ``unique_rate`` (distinct
-samples). The protocol is ``textgan.evaluation.protocol``'s, the same the training callback uses. Writes
-``metrics.json``, ``metrics.md`` and (checkpoints) ``samples.txt`` to ``--out``; ``--wandb`` also logs them
-(offline unless ``WANDB_MODE`` says otherwise). ``--checkpoint`` takes what ``textgan-generate`` takes: a generator
-file or a run's ``checkpoints/{pretrain,adversarial}/*.ckpt``. ``--trust`` loads a generator file that is not
-plain data (an older or foreign one): only for files you made yourself or trust, since loading may run code.
-Input it cannot use (a damaged or foreign checkpoint, a samples file without two samples, with only blank
-lines or with more than ``--max-unknown`` (0.5) of its tokens unknown to the vocabulary, an option out of range)
-exits with status 2 and one line naming the problem; more than ``--warn-unknown`` (0.05) unknown is warned about.
-``--samples-file`` is scored with every metric but NLL_gen, which needs the generator, and the copy and unique
-rates, which compare generated token ids. Examples::
+Real text: BLEU-2..5 against the test split, Self-BLEU-2..5 and (checkpoints) NLL_gen of the test split. Synthetic
+oracle (``--oracle PATH.npz`` or ``--data oracle``): NLL_oracle of the samples and NLL_gen of the oracle's test
+set. Both: ``copy_rate`` (samples that are a training sentence) and ``unique_rate`` (distinct samples); text
+generated here, also ``mean_length`` and ``unterminated_rate`` (samples without ``<eos>``). The protocol is
+``textgan.evaluation.protocol``'s, the same the training callback uses. Writes ``metrics.json``, ``metrics.md`` and
+(checkpoints) ``samples.txt`` to ``--out``; ``--wandb`` also logs them (offline unless ``WANDB_MODE`` says
+otherwise). ``--checkpoint`` takes what ``textgan-generate`` takes: a generator file or a run's
+``checkpoints/{pretrain,adversarial}/*.ckpt``. ``--trust`` loads a generator file that is not plain data (an older
+or foreign one): only for files you made yourself or trust, since loading may run code. Input it cannot use (a
+damaged or foreign checkpoint, a samples file without two samples, with only blank lines or with more than
+``--max-unknown`` (0.5) of its tokens unknown to the vocabulary, an option out of range) exits with status 2 and
+one line naming the problem; more than ``--warn-unknown`` (0.05) unknown is warned about. ``--samples-file`` is
+scored with every metric but NLL_gen, which needs the generator, and the copy and unique rates, which compare
+generated token ids. Examples::
 
     textgan-evaluate --checkpoint outputs/.../generator.pt --data coco --out results/relgan
     textgan-evaluate --samples-file ../shared/data/samples/texygen_coco_mle.txt \\

@@ -15,7 +15,11 @@ FAMILIES = (
     ("Self-BLEU-n (lower is more diverse)", lambda name: name.startswith("self_bleu")),
     ("NLL (nats per token)", lambda name: name.startswith("nll") or name.endswith("lm_score")),
     ("MAUVE / FED", lambda name: name in ("mauve", "fed")),
-    ("Copies / distinct samples (share)", lambda name: name in ("copy_rate", "unique_rate")),
+    (
+        "Copies / distinct / unterminated samples (share)",
+        lambda name: name in ("copy_rate", "unique_rate", "unterminated_rate"),
+    ),
+    ("Mean sample length (tokens)", lambda name: name == "mean_length"),
 )
 
 

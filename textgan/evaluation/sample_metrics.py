@@ -10,6 +10,9 @@
   ``self_bleu_samples``;
 * both: ``copy_rate``, the share of samples that are a training sentence verbatim, and ``unique_rate``, the share
   of distinct samples (``textgan.metrics.copies``; a text corpus's sentences end at ``<eos>``);
+* a text corpus: ``mean_length``, the tokens a sample decodes to (words, with a word-level vocabulary), and
+  ``unterminated_rate``, the share of samples without ``<eos>`` (``textgan.metrics.lengths``; the oracle's rows
+  all have length T);
 * labelled data and samples generated for given classes (``labels``): besides the above (BLEU of all samples
   against all references), the per-class metrics of ``textgan.evaluation.class_metrics``: ``class_accuracy``,
   ``classifier_accuracy``, ``bleu{n}/<class>``, ``self_bleu{n}/<class>`` and, on the k-oracle, the conditional
@@ -34,7 +37,15 @@ from textgan.data.oracle_datamodule import OracleDataModule
 from textgan.data.text import TextDataModule
 from textgan.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from textgan.evaluation.class_metrics import ClassMetrics
-from textgan.metrics import BleuReferences, copy_rate, self_bleu_scores, sentence_rows, unique_rate
+from textgan.metrics import (
+    BleuReferences,
+    copy_rate,
+    mean_length,
+    self_bleu_scores,
+    sentence_rows,
+    unique_rate,
+    unterminated_rate,
+)
 
 _TRAINING_BLOCK = 65_536  # training rows normalised at a time for copy_rate
 
@@ -48,8 +59,8 @@ class SampleMetrics:
         self._class_metrics: ClassMetrics | None = None
 
     def __call__(self, samples: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
-        """``nll_oracle`` (oracle), ``bleu{n}``, ``self_bleu{n}``, ``copy_rate`` and ``unique_rate`` of generated
-        ids (N, T); none for other data.
+        """``nll_oracle`` (oracle), ``bleu{n}``, ``self_bleu{n}``, ``copy_rate``, ``unique_rate`` and, on text,
+        ``mean_length`` and ``unterminated_rate`` of generated ids (N, T); none for other data.
 
         ``labels`` (N,): the classes the samples were generated for (labelled data): the per-class metrics too.
         """
@@ -67,8 +78,17 @@ class SampleMetrics:
                 metrics.update(self._bleu(samples.tolist(), max_hypotheses=None))
             return {**metrics, **self.copies(samples)}
         if isinstance(data, TextDataModule):
-            return {**self.text(data.sample_words(samples)), **self.copies(samples)}
+            return {**self.text(data.sample_words(samples)), **self.copies(samples), **self.lengths(samples)}
         return {}
+
+    def lengths(self, samples: torch.Tensor) -> dict[str, float]:
+        """``mean_length`` (tokens up to ``<eos>``, pads and ``<bos>`` dropped, as they decode) and
+        ``unterminated_rate`` (samples with no ``<eos>``) of generated ids (N, T) of a text corpus."""
+        rows = samples.cpu().numpy()
+        return {
+            "mean_length": mean_length(rows, EOS_ID, skip_tokens=(PAD_ID, BOS_ID)),
+            "unterminated_rate": unterminated_rate(rows, EOS_ID),
+        }
 
     def copies(self, samples: torch.Tensor) -> dict[str, float]:
         """``copy_rate`` (samples that are a training sentence verbatim) and ``unique_rate`` (distinct samples)

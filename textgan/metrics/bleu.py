@@ -133,9 +133,7 @@ def nltk_scores(
                 scores[n].append(0.0)
             continue
         # float(Fraction(num, den)) is the correctly rounded num / den, as is int / int in Python.
-        logs = [
-            math.log(num / den if num else (num + EPSILON) / den) for num, den in zip(nums, dens, strict=True)
-        ]
+        logs = [math.log(num / den if num else (num + EPSILON) / den) for num, den in zip(nums, dens, strict=True)]
         bp = 1 if hyp_len > ref_len else math.exp(1 - ref_len / hyp_len)  # hyp_len > 0 here
         for n in orders:
             w = weights[n]
@@ -174,9 +172,7 @@ class BleuReferences:
         self.max_counts: list[np.ndarray] = []  # per order: (num_grams,) max count over references
         for k in range(1, max_order + 1):
             num_grams = self.index.num_grams[k - 1]
-            _, grams, counts = sentence_gram_counts(
-                encoded.sentence, self.index.position_ids[k - 1], num_grams
-            )
+            _, grams, counts = sentence_gram_counts(encoded.sentence, self.index.position_ids[k - 1], num_grams)
             max_counts = np.zeros(num_grams, dtype=np.int64)
             np.maximum.at(max_counts, grams, counts)
             self.max_counts.append(max_counts)
@@ -232,9 +228,7 @@ class BleuReferences:
         ref_lengths = closest_lengths(self.sorted_lengths, encoded.lengths, exclude_one=False)
         return nltk_scores(numerators, encoded.lengths, ref_lengths, orders)
 
-    def scores(
-        self, hypotheses: Iterable[Sequence[Any]], orders: Iterable[int] = DEFAULT_ORDERS
-    ) -> dict[int, float]:
+    def scores(self, hypotheses: Iterable[Sequence[Any]], orders: Iterable[int] = DEFAULT_ORDERS) -> dict[int, float]:
         """``{n: mean BLEU-n over the hypotheses}``."""
         hypotheses = as_token_lists(hypotheses)
         if not hypotheses:
@@ -293,6 +287,4 @@ def bleu(
         max_hypotheses: score only the first k hypotheses (RelGAN: 200).
         max_references: use only the first m references (Texygen's default fast mode: 500).
     """
-    return bleu_scores(
-        hypotheses, references, (n,), max_hypotheses=max_hypotheses, max_references=max_references
-    )[n]
+    return bleu_scores(hypotheses, references, (n,), max_hypotheses=max_hypotheses, max_references=max_references)[n]

@@ -36,9 +36,7 @@ from textgan.metrics.bleu import DEFAULT_ORDERS, check_orders, closest_lengths, 
 from textgan.metrics.ngrams import NGramIndex, as_token_lists, sentence_gram_counts
 
 
-def leave_one_out_max(
-    sentences: np.ndarray, grams: np.ndarray, counts: np.ndarray, num_grams: int
-) -> np.ndarray:
+def leave_one_out_max(sentences: np.ndarray, grams: np.ndarray, counts: np.ndarray, num_grams: int) -> np.ndarray:
     """For each (sentence, gram, count) triple, the max count of the gram over all OTHER sentences.
 
     Args:
@@ -89,9 +87,7 @@ def sentence_self_bleu_scores(
     numerators = np.zeros((max_order, num_hypotheses), dtype=np.int64)
     for k in range(1, max_order + 1):
         num_grams = index.num_grams[k - 1]
-        sentences, grams, counts = sentence_gram_counts(
-            encoded.sentence, index.position_ids[k - 1], num_grams
-        )
+        sentences, grams, counts = sentence_gram_counts(encoded.sentence, index.position_ids[k - 1], num_grams)
         clipped = np.minimum(counts, leave_one_out_max(sentences, grams, counts, num_grams))
         scored = sentences < num_hypotheses
         numerators[k - 1] = np.bincount(sentences[scored], weights=clipped[scored], minlength=num_hypotheses)
@@ -108,9 +104,7 @@ def self_bleu_scores(
     max_hypotheses: int | None = None,
 ) -> dict[int, float]:
     """``{n: Self-BLEU-n}`` for several orders sharing one pass over the samples (see ``self_bleu``)."""
-    scores = sentence_self_bleu_scores(
-        samples, orders, max_samples=max_samples, max_hypotheses=max_hypotheses
-    )
+    scores = sentence_self_bleu_scores(samples, orders, max_samples=max_samples, max_hypotheses=max_hypotheses)
     return {n: mean(values) for n, values in scores.items()}
 
 

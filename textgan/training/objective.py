@@ -1,10 +1,11 @@
 """The number ``textgan-train`` returns to a Hydra sweeper (Optuna): one metric of the finished run's summary.
 
 ``optimized_metric`` names it as it is logged: ``adversarial/eval/NAME`` is the last adversarial evaluation's
-``NAME`` (``summary["after_adversarial"]``), ``pretrain/eval/NAME`` the last MLE evaluation's. ``NAME`` is a
-metric the evaluation reports (``textgan.evaluation.protocol.evaluate_generator``): ``nll_oracle`` and
-``nll_gen`` on the synthetic oracle; ``bleuN``, ``self_bleuN`` (N in ``data.bleu_orders``) and ``nll_gen`` on
-text; ``copy_rate`` and ``unique_rate`` on both; or one of the derived metrics below, computed from those.
+``NAME`` (``summary["after_adversarial"]``), ``pretrain/eval/NAME`` the last MLE evaluation's. ``NAME`` is a metric
+the evaluation reports (``textgan.evaluation.protocol.evaluate_generator``): ``nll_oracle`` and ``nll_gen`` on the
+synthetic oracle; ``bleuN``, ``self_bleuN`` (N in ``data.bleu_orders``) and ``nll_gen`` on text; ``copy_rate`` and
+``unique_rate`` on both, ``mean_length`` and ``unterminated_rate`` on text; or one of the derived metrics below,
+computed from those.
 
 Which metric to optimise (the presets in ``conf/hparams_search/``):
 
