@@ -150,6 +150,17 @@ def test_gradient_diagnostics_are_logged_and_change_nothing_else(tmp_path):
     assert all(torch.equal(first[name], second[name]) for name in first)
 
 
+def test_gradient_diagnostics_are_logged_where_the_log_period_skips_their_iteration(tmp_path):
+    # diagnosed at iterations 0, 3, 6 (counted before the step), logged after the step every 4: at 4 and 8 only
+    overrides = ["adversarial.steps=8", "diagnostics.every=3", "trainer.log_every_n_steps=4"]
+    run(compose_config(tmp_path, *overrides))
+    rows = read_metrics(tmp_path / "run")
+    diagnosed = [int(float(r["adversarial/iteration"])) for r in rows if r.get("adversarial/diagnostics/gradient_norm")]
+    assert diagnosed == [1, 4, 7]  # the iteration count after each diagnosed step
+    logged = [int(float(r["adversarial/iteration"])) for r in rows if r.get("adversarial/iteration")]
+    assert logged == [1, 4, 7, 8]  # the period's rows (4, 8) and the diagnosed ones
+
+
 def test_the_training_splits_nll_gen_is_logged_when_asked_for(tmp_path):
     summary = run(compose_config(tmp_path, "evaluation.nll_gen_train=true", "adversarial.steps=0"))
     rows = read_metrics(tmp_path / "run")

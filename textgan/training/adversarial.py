@@ -348,14 +348,18 @@ class AdversarialModule(L.LightningModule):
         logs["adversarial/iteration"] = float(self.iteration)
         if self.nonfinite.mode == "skip":
             logs["adversarial/nonfinite_skips"] = float(self.nonfinite.skipped)
-        self._log_metrics(logs)
+        diagnosed = any(key.startswith("adversarial/diagnostics/") for key in logs)
+        self._log_metrics(logs, always=diagnosed)  # a diagnosed iteration is logged whatever the log period
         if self.iteration >= self.num_iterations:
             self.trainer.should_stop = True
 
-    def _log_metrics(self, logs: dict[str, torch.Tensor | float]) -> None:
-        """Every ``trainer.log_every_n_steps`` iterations, to every logger at the global step (one host sync)."""
+    def _log_metrics(self, logs: dict[str, torch.Tensor | float], always: bool = False) -> None:
+        """Every ``trainer.log_every_n_steps`` iterations (and the last; with ``always``, this one), to every
+        logger at the global step (one host sync)."""
         every = max(int(getattr(self.trainer, "log_every_n_steps", 1) or 1), 1)
-        if not self.trainer.loggers or (self.iteration % every and self.iteration < self.num_iterations):
+        if not self.trainer.loggers:
+            return
+        if not always and self.iteration % every and self.iteration < self.num_iterations:
             return
         names = list(logs)
         values = torch.stack(
